@@ -1,0 +1,63 @@
+import { readFileSync } from 'node:fs';
+import { defineConfig } from '@playwright/test';
+
+// Chromium from the system (never a Playwright download) with software WebGPU + WebCodecs→WebGPU.
+function chromePath(): string {
+  if (process.env.CHROME_PATH) return process.env.CHROME_PATH;
+  try {
+    return JSON.parse(readFileSync('.vendor/test-env.json', 'utf8')).chrome;
+  } catch {
+    return '/usr/bin/chromium';
+  }
+}
+
+export const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--enable-unsafe-webgpu',
+  '--enable-features=Vulkan',
+  '--use-vulkan=swiftshader',
+  '--use-angle=swiftshader',
+  '--disable-vulkan-surface',
+];
+
+const APP_PORT = 4173;
+const DEV_PORT = 5179;
+
+export default defineConfig({
+  testDir: 'e2e',
+  timeout: 180_000,
+  expect: { timeout: 60_000 },
+  workers: 1,
+  reporter: [['list'], ['json', { outputFile: 'artifacts/e2e-results.json' }]],
+  outputDir: 'test-results',
+  use: {
+    launchOptions: { executablePath: chromePath(), args: CHROMIUM_ARGS },
+    screenshot: 'only-on-failure',
+  },
+  projects: [
+    // The built app, as users get it.
+    { name: 'app', testMatch: /.*\.app\.spec\.ts/, use: { baseURL: `http://127.0.0.1:${APP_PORT}` } },
+    // Library modules loaded straight from source by Vite's dev server (page.evaluate + import()).
+    { name: 'lib', testMatch: /.*\.lib\.spec\.ts/, use: { baseURL: `http://127.0.0.1:${DEV_PORT}` } },
+  ],
+  webServer: [
+    {
+      command: `npx vite build && npx vite preview --port ${APP_PORT} --strictPort`,
+      url: `http://127.0.0.1:${APP_PORT}`,
+      reuseExistingServer: !process.env.CI,
+      timeout: 180_000,
+    },
+    {
+      command: `npx vite --port ${DEV_PORT} --strictPort`,
+      url: `http://127.0.0.1:${DEV_PORT}`,
+      reuseExistingServer: !process.env.CI,
+      timeout: 120_000,
+    },
+  ],
+});

@@ -1,0 +1,220 @@
+import { BufferPool } from './buffer-pool';
+import type { AdapterSummary } from './device';
+import { f16BitsToF32, toF16Array } from './f16';
+import { PipelineCache } from './pipeline-cache';
+import { Profiler } from './profiler';
+import { alignBytes, BYTES, type DType, fmt, numel, Tensor } from './tensor';
+
+/** Kernel variant families: 'flat' avoids workgroup barriers (software adapters), 'tiled' uses shared memory. */
+export type Variant = 'flat' | 'tiled';
+
+export interface Uniforms {
+  u32?: readonly number[];
+  f32?: readonly number[];
+}
+
+export interface Dispatch {
+  pipeline: GPUComputePipeline;
+  /** Storage bindings 0..n-1 in order; the uniform buffer, when given, is binding n. */
+  bindings: readonly (Tensor | GPUBuffer)[];
+  uniforms?: Uniforms;
+  workgroups: readonly [number, number?, number?];
+  label?: string;
+}
+
+/**
+ * Everything a kernel needs to run: device, pipeline cache, buffer pool, the current command
+ * encoder, and which variant suits this adapter. Kernels record into one encoder; `flush` submits.
+ */
+export class GpuContext {
+  readonly cache: PipelineCache;
+  readonly pool: BufferPool;
+  variant: Variant;
+  profiler: Profiler | null = null;
+  private encoder: GPUCommandEncoder | null = null;
+  private pass: GPUComputePassEncoder | null = null;
+  private transient: GPUBuffer[] = [];
+
+  constructor(
+    readonly device: GPUDevice,
+    readonly summary: AdapterSummary,
+  ) {
+    this.cache = new PipelineCache(device);
+    this.pool = new BufferPool(device);
+    this.variant = summary.isSoftware ? 'flat' : 'tiled';
+  }
+
+  /** The activation dtype this adapter runs: f16 when shader-f16 is present. */
+  get actDtype(): DType {
+    return this.summary.f16 ? 'f16' : 'f32';
+  }
+
+  get maxWorkgroupsPerDim(): number {
+    return this.summary.limits.maxComputeWorkgroupsPerDimension;
+  }
+
+  pipeline(code: string, entryPoint: string, constants?: Record<string, number>): GPUComputePipeline {
+    return this.cache.get(code, entryPoint, constants);
+  }
+
+  // ---- tensors -------------------------------------------------------------------------------
+
+  empty(shape: readonly number[], dtype: DType, label?: string): Tensor {
+    return new Tensor(this.pool.acquire(alignBytes(numel(shape) * BYTES[dtype]), label), shape, dtype);
+  }
+
+  /** Uploads host data; a Float32Array uploaded as 'f16' is rounded to f16 on the way. */
+  upload(data: Float32Array | Uint16Array | Uint32Array, shape: readonly number[], dtype: DType): Tensor {
+    if (data.length !== numel(shape)) throw new Error(`upload: ${data.length} values for shape ${fmt(shape)}`);
+    let bytes: ArrayBufferView;
+    if (dtype === 'f16') bytes = data instanceof Uint16Array ? data : toF16Array(data);
+    else if (dtype === 'f32') bytes = data instanceof Float32Array ? data : new Float32Array(data);
+    else bytes = data instanceof Uint32Array ? data : new Uint32Array(data);
+    const t = this.empty(shape, dtype);
+    this.writeBytes(t.buffer, bytes);
+    return t;
+  }
+
+  private writeBytes(buffer: GPUBuffer, bytes: ArrayBufferView): void {
+    const n = bytes.byteLength;
+    const head = n & ~3;
+    if (head) this.device.queue.writeBuffer(buffer, 0, bytes.buffer, bytes.byteOffset, head);
+    if (n !== head) {
+      // writeBuffer needs a multiple of 4 bytes: pad the tail.
+      const tail = new Uint8Array(4);
+      tail.set(new Uint8Array(bytes.buffer, bytes.byteOffset + head, n - head));
+      this.device.queue.writeBuffer(buffer, head, tail);
+    }
+  }
+
+  /** Reads a tensor back as f32 (f16 widened). Flushes pending work first. */
+  async read(t: Tensor): Promise<Float32Array> {
+    const raw = await this.readRaw(t);
+    if (t.dtype === 'f32') return new Float32Array(raw, 0, t.size);
+    if (t.dtype === 'f16') {
+      const h = new Uint16Array(raw, 0, t.size);
+      const out = new Float32Array(t.size);
+      for (let i = 0; i < t.size; i++) out[i] = f16BitsToF32(h[i]);
+      return out;
+    }
+    return Float32Array.from(new Uint32Array(raw, 0, t.size));
+  }
+
+  async readU32(t: Tensor): Promise<Uint32Array> {
+    return new Uint32Array(await this.readRaw(t), 0, Math.ceil(t.byteLength / 4));
+  }
+
+  private async readRaw(t: Tensor): Promise<ArrayBuffer> {
+    const size = alignBytes(t.byteLength);
+    const staging = this.device.createBuffer({ size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    const enc = this.takeEncoder();
+    enc.copyBufferToBuffer(t.buffer, 0, staging, 0, size);
+    this.submit(enc);
+    await staging.mapAsync(GPUMapMode.READ);
+    const copy = staging.getMappedRange().slice(0);
+    staging.destroy();
+    return copy;
+  }
+
+  release(...ts: Tensor[]): void {
+    for (const t of ts) this.pool.release(t.buffer);
+  }
+
+  // ---- recording -----------------------------------------------------------------------------
+
+  dispatch(d: Dispatch): void {
+    const entries: GPUBindGroupEntry[] = d.bindings.map((b, i) => ({
+      binding: i,
+      resource: { buffer: b instanceof Tensor ? b.buffer : b },
+    }));
+    if (d.uniforms) entries.push({ binding: entries.length, resource: { buffer: this.uniformBuffer(d.uniforms) } });
+    const bindGroup = this.device.createBindGroup({ layout: d.pipeline.getBindGroupLayout(0), entries });
+    const [x, y = 1, z = 1] = d.workgroups;
+    const lim = this.maxWorkgroupsPerDim;
+    if (x > lim || y > lim || z > lim) throw new Error(`${d.label ?? 'dispatch'}: ${x}×${y}×${z} workgroups exceeds ${lim}`);
+    if (x === 0 || y === 0 || z === 0) return;
+    const pass = this.currentPass(d.label);
+    pass.setPipeline(d.pipeline);
+    pass.setBindGroup(0, bindGroup);
+    pass.dispatchWorkgroups(x, y, z);
+    if (this.profiler) this.endPass();
+  }
+
+  private uniformBuffer(u: Uniforms): GPUBuffer {
+    const nu = u.u32?.length ?? 0;
+    const nf = u.f32?.length ?? 0;
+    const data = new ArrayBuffer(alignBytes((nu + nf) * 4));
+    new Uint32Array(data, 0, nu).set(u.u32 ?? []);
+    new Float32Array(data, nu * 4, nf).set(u.f32 ?? []);
+    const buf = this.device.createBuffer({ size: data.byteLength, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+    this.device.queue.writeBuffer(buf, 0, data);
+    this.transient.push(buf);
+    return buf;
+  }
+
+  private takeEncoder(): GPUCommandEncoder {
+    this.endPass();
+    const enc = this.encoder ?? this.device.createCommandEncoder();
+    this.encoder = null;
+    return enc;
+  }
+
+  private currentPass(label?: string): GPUComputePassEncoder {
+    if (this.pass) return this.pass;
+    this.encoder ??= this.device.createCommandEncoder();
+    const timestampWrites = this.profiler?.next(label ?? 'kernel');
+    this.pass = this.encoder.beginComputePass(timestampWrites ? { timestampWrites, label } : { label });
+    return this.pass;
+  }
+
+  private endPass(): void {
+    this.pass?.end();
+    this.pass = null;
+  }
+
+  private submit(enc: GPUCommandEncoder): void {
+    this.device.queue.submit([enc.finish()]);
+    for (const b of this.transient) b.destroy();
+    this.transient = [];
+  }
+
+  /** Submits everything recorded so far. */
+  flush(): void {
+    if (this.encoder || this.pass) this.submit(this.takeEncoder());
+  }
+
+  /** Submits and waits for the GPU to finish. */
+  async sync(): Promise<void> {
+    this.flush();
+    await this.device.queue.onSubmittedWorkDone();
+  }
+
+  /** Resolves profiler queries recorded since the last call. */
+  async collectProfile(): Promise<void> {
+    if (!this.profiler) return;
+    await this.profiler.collect(this.takeEncoder());
+  }
+
+  destroy(): void {
+    this.flush();
+    this.pool.trim();
+    this.profiler?.destroy();
+  }
+}
+
+/** WGSL header declaring type aliases, e.g. `{ T: 'f16', W: 'f32' }`; enables f16 when any is f16. */
+export function wgslTypes(aliases: Record<string, DType>): string {
+  const lines = Object.entries(aliases).map(([name, d]) => {
+    if (d === 'u32') throw new Error(`no WGSL float alias for ${d}`);
+    return `alias ${name} = ${d};`;
+  });
+  const f16 = Object.values(aliases).includes('f16');
+  return `${f16 ? 'enable f16;\n' : ''}${lines.join('\n')}\n`;
+}
+
+/** Splits a workgroup count into x·y ≤ limit per dimension; kernels rebuild the linear id. */
+export function grid(workgroups: number, limit = 65535): [number, number] {
+  if (workgroups <= limit) return [workgroups, 1];
+  const y = Math.ceil(workgroups / limit);
+  return [Math.ceil(workgroups / y), y];
+}
