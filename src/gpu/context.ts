@@ -2,7 +2,7 @@ import { BufferPool } from './buffer-pool';
 import type { AdapterSummary } from './device';
 import { f16BitsToF32, toF16Array } from './f16';
 import { PipelineCache } from './pipeline-cache';
-import { Profiler } from './profiler';
+import type { Profiler } from './profiler';
 import { alignBytes, BYTES, type DType, fmt, numel, Tensor } from './tensor';
 
 /** Kernel variant families: 'flat' avoids workgroup barriers (software adapters), 'tiled' uses shared memory. */
@@ -65,7 +65,8 @@ export class GpuContext {
 
   /** Uploads host data; a Float32Array uploaded as 'f16' is rounded to f16 on the way. */
   upload(data: Float32Array | Uint16Array | Uint32Array, shape: readonly number[], dtype: DType): Tensor {
-    if (data.length !== numel(shape)) throw new Error(`upload: ${data.length} values for shape ${fmt(shape)}`);
+    if (data.length !== numel(shape))
+      throw new Error(`upload: ${data.length} values for shape ${fmt(shape)}`);
     let bytes: ArrayBufferView;
     if (dtype === 'f16') bytes = data instanceof Uint16Array ? data : toF16Array(data);
     else if (dtype === 'f32') bytes = data instanceof Float32Array ? data : new Float32Array(data);
@@ -106,7 +107,10 @@ export class GpuContext {
 
   private async readRaw(t: Tensor): Promise<ArrayBuffer> {
     const size = alignBytes(t.byteLength);
-    const staging = this.device.createBuffer({ size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    const staging = this.device.createBuffer({
+      size,
+      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+    });
     const enc = this.takeEncoder();
     enc.copyBufferToBuffer(t.buffer, 0, staging, 0, size);
     this.submit(enc);
@@ -114,6 +118,26 @@ export class GpuContext {
     const copy = staging.getMappedRange().slice(0);
     staging.destroy();
     return copy;
+  }
+
+  /** Records a buffer-to-buffer copy (slices, concatenation) in order with the dispatches around it. */
+  copyRegion(
+    src: Tensor | GPUBuffer,
+    srcByte: number,
+    dst: Tensor | GPUBuffer,
+    dstByte: number,
+    bytes: number,
+  ): void {
+    if ((srcByte | dstByte | bytes) % 4)
+      throw new Error(
+        `copyRegion: offsets and size must be multiples of 4 (${srcByte}, ${dstByte}, ${bytes})`,
+      );
+    if (bytes === 0) return;
+    this.endPass();
+    this.encoder ??= this.device.createCommandEncoder();
+    const s = src instanceof Tensor ? src.buffer : src;
+    const d = dst instanceof Tensor ? dst.buffer : dst;
+    this.encoder.copyBufferToBuffer(s, srcByte, d, dstByte, bytes);
   }
 
   release(...ts: Tensor[]): void {
@@ -127,11 +151,13 @@ export class GpuContext {
       binding: i,
       resource: { buffer: b instanceof Tensor ? b.buffer : b },
     }));
-    if (d.uniforms) entries.push({ binding: entries.length, resource: { buffer: this.uniformBuffer(d.uniforms) } });
+    if (d.uniforms)
+      entries.push({ binding: entries.length, resource: { buffer: this.uniformBuffer(d.uniforms) } });
     const bindGroup = this.device.createBindGroup({ layout: d.pipeline.getBindGroupLayout(0), entries });
     const [x, y = 1, z = 1] = d.workgroups;
     const lim = this.maxWorkgroupsPerDim;
-    if (x > lim || y > lim || z > lim) throw new Error(`${d.label ?? 'dispatch'}: ${x}×${y}×${z} workgroups exceeds ${lim}`);
+    if (x > lim || y > lim || z > lim)
+      throw new Error(`${d.label ?? 'dispatch'}: ${x}×${y}×${z} workgroups exceeds ${lim}`);
     if (x === 0 || y === 0 || z === 0) return;
     const pass = this.currentPass(d.label);
     pass.setPipeline(d.pipeline);
@@ -146,7 +172,10 @@ export class GpuContext {
     const data = new ArrayBuffer(alignBytes((nu + nf) * 4));
     new Uint32Array(data, 0, nu).set(u.u32 ?? []);
     new Float32Array(data, nu * 4, nf).set(u.f32 ?? []);
-    const buf = this.device.createBuffer({ size: data.byteLength, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+    const buf = this.device.createBuffer({
+      size: data.byteLength,
+      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+    });
     this.device.queue.writeBuffer(buf, 0, data);
     this.transient.push(buf);
     return buf;

@@ -35,7 +35,7 @@ export interface AcquireOptions {
   powerPreference?: GPUPowerPreference;
   /** Turn off shader-f16 even where present (forces the f32 path; used by tests and by users). */
   disableF16?: boolean;
-  /** Called once when the device is lost or raises an uncaptured error after acquisition. */
+  /** Called when the device is lost (once) or raises an uncaptured error (each time). */
   onError?: (err: GpuError) => void;
 }
 
@@ -58,7 +58,10 @@ function isSoftwareAdapter(info: GPUAdapterInfo, isFallback: boolean): boolean {
 }
 
 /** Gets an adapter and a device with every feature the engine can use and limits raised to the adapter's. */
-export async function acquireDevice(gpu: GPU | undefined, opts: AcquireOptions = {}): Promise<AcquiredDevice> {
+export async function acquireDevice(
+  gpu: GPU | undefined,
+  opts: AcquireOptions = {},
+): Promise<AcquiredDevice> {
   if (!gpu) throw noWebGpuError();
   const adapter = await gpu.requestAdapter({ powerPreference: opts.powerPreference ?? 'high-performance' });
   if (!adapter) {
@@ -109,22 +112,32 @@ export async function acquireDevice(gpu: GPU | undefined, opts: AcquireOptions =
       maxStorageBuffersPerShaderStage: l.maxStorageBuffersPerShaderStage,
     },
   };
-  let reported = false;
-  const report = (err: GpuError) => {
-    if (reported) return;
-    reported = true;
-    opts.onError?.(err);
-  };
+  const report = (err: GpuError) => opts.onError?.(err);
   device.lost.then((lost) => {
     if (lost.reason === 'destroyed') return;
     report(
-      new GpuError('device-lost', `The GPU device was lost: ${lost.message || 'unknown reason'}`, 'Reload the model to continue; your video and question are kept.'),
+      new GpuError(
+        'device-lost',
+        `The GPU device was lost: ${lost.message || 'unknown reason'}`,
+        'Reload the model to continue; your video and question are kept.',
+      ),
     );
   });
   device.addEventListener('uncapturederror', (ev) => {
     const e = (ev as GPUUncapturedErrorEvent).error;
-    const kind = e instanceof GPUOutOfMemoryError ? 'out-of-memory' : e instanceof GPUValidationError ? 'validation' : 'internal';
-    report(new GpuError(kind, `GPU error: ${e.message}`, kind === 'out-of-memory' ? 'Close other GPU-heavy tabs or choose a smaller model.' : ''));
+    const kind =
+      e instanceof GPUOutOfMemoryError
+        ? 'out-of-memory'
+        : e instanceof GPUValidationError
+          ? 'validation'
+          : 'internal';
+    report(
+      new GpuError(
+        kind,
+        `GPU error: ${e.message}`,
+        kind === 'out-of-memory' ? 'Close other GPU-heavy tabs or choose a smaller model.' : '',
+      ),
+    );
   });
   return { device, adapter, summary };
 }

@@ -1,5 +1,11 @@
 /** Typed GPU errors: the UI shows `message` and, where present, `hint` (what the user can do). */
-export type GpuErrorKind = 'no-webgpu' | 'no-adapter' | 'device-lost' | 'validation' | 'out-of-memory' | 'internal';
+export type GpuErrorKind =
+  | 'no-webgpu'
+  | 'no-adapter'
+  | 'device-lost'
+  | 'validation'
+  | 'out-of-memory'
+  | 'internal';
 
 export class GpuError extends Error {
   readonly kind: GpuErrorKind;

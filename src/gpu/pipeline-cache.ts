@@ -3,7 +3,12 @@ export class PipelineCache {
   private cache = new Map<string, GPUComputePipeline>();
   constructor(private readonly device: GPUDevice) {}
 
-  get(code: string, entryPoint: string, constants: Record<string, number> = {}, label = entryPoint): GPUComputePipeline {
+  get(
+    code: string,
+    entryPoint: string,
+    constants: Record<string, number> = {},
+    label = entryPoint,
+  ): GPUComputePipeline {
     const key = `${entryPoint}\u0000${JSON.stringify(constants)}\u0000${code}`;
     let p = this.cache.get(key);
     if (!p) {

@@ -29,7 +29,10 @@ export class Profiler {
   async collect(encoder: GPUCommandEncoder): Promise<void> {
     const n = this.labels.length * 2;
     if (n === 0) return;
-    const staging = this.device.createBuffer({ size: n * 8, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    const staging = this.device.createBuffer({
+      size: n * 8,
+      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+    });
     encoder.resolveQuerySet(this.querySet, 0, n, this.resolve, 0);
     encoder.copyBufferToBuffer(this.resolve, 0, staging, 0, n * 8);
     this.device.queue.submit([encoder.finish()]);

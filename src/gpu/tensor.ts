@@ -40,5 +40,6 @@ export function assertShape(name: string, t: Tensor, shape: readonly (number | u
 }
 
 export function assertDtype(name: string, t: Tensor, ...dtypes: DType[]): void {
-  if (!dtypes.includes(t.dtype)) throw new Error(`${name}: expected dtype ${dtypes.join('|')}, got ${t.dtype}`);
+  if (!dtypes.includes(t.dtype))
+    throw new Error(`${name}: expected dtype ${dtypes.join('|')}, got ${t.dtype}`);
 }

@@ -6,7 +6,12 @@ import { rmsnorm, rmsnormCpu } from './rmsnorm';
 describe('rmsnorm', () => {
   for (const variant of variants)
     for (const dtype of dtypes)
-      for (const [R, C] of [[1, 1], [7, 33], [3, 1000], [33, 64]]) {
+      for (const [R, C] of [
+        [1, 1],
+        [7, 33],
+        [3, 1000],
+        [33, 64],
+      ]) {
         it(`${variant} ${dtype} R=${R} C=${C}`, async () => {
           const x = asDtype(randn(R * C, R * 31 + C, -3, 3), dtype);
           const w = asDtype(randn(C, C + 1, 0.5, 1.5), dtype);

@@ -4,7 +4,11 @@ export interface Tolerance {
   rtol: number;
 }
 
-export function firstMismatch(actual: ArrayLike<number>, expected: ArrayLike<number>, tol: Tolerance): string | null {
+export function firstMismatch(
+  actual: ArrayLike<number>,
+  expected: ArrayLike<number>,
+  tol: Tolerance,
+): string | null {
   if (actual.length !== expected.length) return `length ${actual.length} ≠ ${expected.length}`;
   let worst = -1;
   let worstExcess = 0;

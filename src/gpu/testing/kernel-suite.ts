@@ -3,15 +3,21 @@
  * VK_ICD_FILENAMES, the dtypes that adapter runs, and tolerances per dtype.
  * With GPU_EXPECT_F16=1 (the lavapipe run) an adapter without shader-f16 fails the run.
  */
-import { afterAll, expect, it } from 'vitest';
+import { afterAll, afterEach, expect, it } from 'vitest';
 import type { Variant } from '../context';
 import { roundToF16 } from '../f16';
 import type { DType } from '../tensor';
 import { firstMismatch, type Tolerance } from './compare';
-import { closeNodeGpu, nodeGpuContext } from './node-gpu';
+import { closeNodeGpu, gpuErrors, nodeGpuContext } from './node-gpu';
 
 export const ctx = await nodeGpuContext();
 afterAll(() => closeNodeGpu(ctx));
+// A WGSL compile or validation error fails the test that caused it (the GPU would otherwise return zeros).
+afterEach(async () => {
+  await ctx.device.queue.onSubmittedWorkDone();
+  const errs = gpuErrors.splice(0);
+  expect(errs, errs.join('\n')).toEqual([]);
+});
 
 export const dtypes: ('f32' | 'f16')[] = ctx.summary.f16 ? ['f32', 'f16'] : ['f32'];
 export const variants: Variant[] = ['flat', 'tiled'];

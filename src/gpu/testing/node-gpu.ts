@@ -8,12 +8,18 @@ import { acquireDevice } from '../device';
 
 let gpu: GPU | null = null;
 
+/** Uncaptured GPU errors (WGSL compile errors, validation) seen so far; tests assert it stays empty. */
+export const gpuErrors: string[] = [];
+
 export async function nodeGpuContext(opts: { disableF16?: boolean } = {}): Promise<GpuContext> {
   Object.assign(globalThis, globals);
   gpu ??= create([]) as unknown as GPU;
   const { device, summary } = await acquireDevice(gpu, {
     disableF16: opts.disableF16 ?? process.env.GPU_DISABLE_F16 === '1',
-    onError: (e) => console.error(`[gpu] ${e.kind}: ${e.message}`),
+    onError: (e) => {
+      gpuErrors.push(`${e.kind}: ${e.message}`);
+      console.error(`[gpu] ${e.kind}: ${e.message}`);
+    },
   });
   return new GpuContext(device, summary);
 }
