@@ -1,0 +1,85 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { chromium, expect, test } from '@playwright/test';
+import { CHROMIUM_ARGS } from '../playwright.config';
+
+test('shows the adapter and every kernel passes the in-page self-test', async ({ page }, testInfo) => {
+  const pageErrors: string[] = [];
+  page.on('pageerror', (e) => pageErrors.push(e.message));
+  await page.goto('/');
+  await expect(page.getByRole('heading', { level: 1, name: 'Video Reasoner' })).toBeVisible();
+  await expect(page.getByTestId('video-dropzone')).toHaveAttribute('aria-disabled', 'true');
+
+  // The adapter, as the engine worker reports it.
+  const vendor = (await page.getByTestId('adapter-vendor').locator('dd').textContent())?.trim() ?? '';
+  const architecture =
+    (await page.getByTestId('adapter-architecture').locator('dd').textContent())?.trim() ?? '';
+  const description =
+    (await page.getByTestId('adapter-description').locator('dd').textContent())?.trim() ?? '';
+  expect(`${vendor} ${architecture}`).toMatch(/[a-z0-9]/i);
+  await expect(page.getByTestId('adapter-f16')).toContainText(/Yes|No/);
+  await expect(page.getByTestId('adapter-subgroups')).toContainText(/Yes|No/);
+  await expect(page.getByTestId('adapter-max-binding')).toContainText(/iB/);
+
+  // The self-test starts by itself once the adapter is ready.
+  const status = page.getByTestId('selftest-status');
+  await expect(status).toHaveAttribute('data-state', 'done', { timeout: 150_000 });
+  const rows = page.getByTestId('selftest-row');
+  const total = await rows.count();
+  const failedRows = page.locator('[data-testid="selftest-row"][data-ok="false"]');
+  const failed = await failedRows.count();
+  const failures = failed ? await failedRows.allInnerTexts() : [];
+
+  // Written before asserting, so `npm test` reports the counts even when a kernel fails.
+  mkdirSync('artifacts', { recursive: true });
+  const adapter = [vendor, architecture, description].filter((s) => s && s !== '—').join(' ');
+  writeFileSync(
+    'artifacts/e2e-selftest.json',
+    JSON.stringify({ adapter, passed: total - failed, total, failures }, null, 2),
+  );
+  const shot = await page.screenshot({ path: 'artifacts/app-selftest.png', fullPage: true });
+  await testInfo.attach('app-selftest', { body: shot, contentType: 'image/png' });
+
+  expect(total).toBeGreaterThan(0);
+  expect(failures, failures.join('\n')).toEqual([]);
+  await expect(page.getByTestId('selftest-run')).toBeEnabled();
+  expect(pageErrors).toEqual([]);
+});
+
+test('the theme toggle works from the keyboard', async ({ page }) => {
+  await page.goto('/');
+  const html = page.locator('html');
+  await expect(html).toHaveAttribute('data-theme', /light|dark/);
+  const before = await html.getAttribute('data-theme');
+  const toggle = page.getByTestId('theme-toggle');
+  await toggle.focus();
+  await page.keyboard.press('Enter');
+  await expect(html).toHaveAttribute('data-theme', before === 'dark' ? 'light' : 'dark');
+  await expect(toggle).toHaveAccessibleName(/Switch to (light|dark) theme/);
+});
+
+test('the theme follows the system preference by default', async ({ browser }) => {
+  const context = await browser.newContext({ colorScheme: 'dark' });
+  const page = await context.newPage();
+  await page.goto('/');
+  await expect(page.locator('html')).toHaveAttribute('data-theme', 'dark');
+  await context.close();
+});
+
+test('without WebGPU the page says which browsers to use', async ({ baseURL }, testInfo) => {
+  const executablePath = testInfo.project.use.launchOptions?.executablePath;
+  const browser = await chromium.launch({
+    executablePath,
+    args: [...CHROMIUM_ARGS.filter((a) => a !== '--enable-unsafe-webgpu'), '--disable-blink-features=WebGPU'],
+  });
+  try {
+    const page = await browser.newPage();
+    await page.goto(baseURL ?? '/');
+    const error = page.getByTestId('gpu-error');
+    await expect(error).toBeVisible();
+    await expect(error).toHaveAttribute('data-kind', 'no-webgpu');
+    await expect(error).toContainText('Chrome or Edge 113+');
+    await expect(page.getByTestId('selftest-run')).toBeDisabled();
+  } finally {
+    await browser.close();
+  }
+});

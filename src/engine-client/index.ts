@@ -1,0 +1,13 @@
+// The UI's only door to the engine: the client and the protocol's plain-data types.
+
+export { EngineError, errorInfo } from '../worker/errors';
+export type {
+  AdapterSummary,
+  Engine,
+  EngineErrorInfo,
+  EngineErrorKind,
+  InitOptions,
+  SelfTestProgress,
+  SelfTestResult,
+} from '../worker/protocol';
+export { connectEngine, createEngineClient, type EngineClient } from './client';

@@ -1,0 +1,31 @@
+import { toEngineError } from './errors';
+import { gpuCommands } from './gpu-commands';
+import type { Engine } from './protocol';
+import { browserEnv, type EngineEnv, EngineSession } from './session';
+
+/**
+ * The engine, in-thread: command groups composed over one session. The worker exposes exactly this
+ * object; tests call it directly. New command groups join here with `...xCommands(session)`.
+ */
+export function createEngine(env: EngineEnv = browserEnv): Engine {
+  const session = new EngineSession(env);
+  return withEngineErrors({ ...gpuCommands(session) });
+}
+
+/** Every command rejects with an EngineError, whatever its implementation threw. */
+function withEngineErrors<T extends object>(commands: T): T {
+  const out: Record<string, unknown> = {};
+  for (const [name, fn] of Object.entries(commands)) {
+    out[name] =
+      typeof fn === 'function'
+        ? async (...args: unknown[]) => {
+            try {
+              return await fn(...args);
+            } catch (e) {
+              throw toEngineError(e);
+            }
+          }
+        : fn;
+  }
+  return out as T;
+}

@@ -1,0 +1,39 @@
+/**
+ * The engine's typed contract. The page talks to it through comlink (src/engine-client); tests call
+ * an in-thread engine (createEngine) with the same interface. Every command returns a Promise;
+ * callbacks (progress, results, errors) are top-level function arguments, which the client proxies.
+ * Thrown errors arrive as EngineError {kind, message, hint}.
+ *
+ * Later command groups (model, video, generate, train) add their own interface here and join the
+ * `Engine` intersection; each is implemented in its own module under src/worker.
+ */
+import type { AdapterSummary } from '../gpu/device';
+import type { SelfTestProgress, SelfTestResult } from '../gpu/selftest';
+import type { EngineErrorInfo } from './errors';
+
+export type { AdapterSummary } from '../gpu/device';
+export type { SelfTestProgress, SelfTestResult } from '../gpu/selftest';
+export type { EngineErrorInfo, EngineErrorKind } from './errors';
+
+export interface InitOptions {
+  /** Use the f32 path even where shader-f16 exists. */
+  disableF16?: boolean;
+  powerPreference?: GPUPowerPreference;
+}
+
+/** The GPU: acquire the device, describe it, check every kernel against its CPU reference. */
+export interface GpuCommands {
+  /**
+   * Acquires the adapter and device (once; later calls return the same summary).
+   * `onDeviceError` fires at most once, when the device is lost or raises an uncaptured error.
+   */
+  init(options?: InitOptions, onDeviceError?: (error: EngineErrorInfo) => void): Promise<AdapterSummary>;
+  /** Runs each kernel family / variant / dtype on random inputs against its CPU reference. */
+  selfTest(
+    onResult?: (result: SelfTestResult, progress: SelfTestProgress) => void,
+  ): Promise<SelfTestResult[]>;
+  /** Releases the device (the engine can be initialised again afterwards). */
+  dispose(): Promise<void>;
+}
+
+export type Engine = GpuCommands;

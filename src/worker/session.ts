@@ -1,0 +1,28 @@
+import type { GpuContext } from '../gpu/context';
+import { EngineError } from './errors';
+
+/** Where the engine finds WebGPU: navigator.gpu in browsers and workers, Dawn in Node tests. */
+export interface EngineEnv {
+  gpu(): GPU | undefined;
+}
+
+export const browserEnv: EngineEnv = {
+  gpu: () => (globalThis.navigator as Navigator | undefined)?.gpu,
+};
+
+/** State shared by the engine's command groups: the GPU context and, later, model and video. */
+export class EngineSession {
+  ctx: GpuContext | null = null;
+  constructor(readonly env: EngineEnv) {}
+
+  /** The GPU context, or a 'not-ready' error before init(). */
+  gpu(): GpuContext {
+    if (!this.ctx)
+      throw new EngineError(
+        'not-ready',
+        'The GPU is not initialised yet.',
+        'Wait for the adapter to be ready.',
+      );
+    return this.ctx;
+  }
+}
