@@ -26,7 +26,7 @@ const fake: Engine = {
   },
   async selfTest(onResult) {
     const rs = [result('a'), result('b')];
-    rs.forEach((r, i) => onResult?.(r, { done: i + 1, total: rs.length }));
+    for (const [i, r] of rs.entries()) onResult?.(r, { done: i + 1, total: rs.length });
     return rs;
   },
   async dispose() {

@@ -20,7 +20,7 @@ function fakeEngine(init: Engine['init']): Engine {
     init: vi.fn(init),
     selfTest: vi.fn(async (onResult) => {
       const rs = [result('x'), result('y', false)];
-      rs.forEach((r, i) => onResult?.(r, { done: i + 1, total: 2 }));
+      for (const [i, r] of rs.entries()) onResult?.(r, { done: i + 1, total: 2 });
       return rs;
     }),
     dispose: vi.fn(async () => {}),

@@ -1,5 +1,5 @@
-import { create, globals } from 'webgpu';
 import { afterAll, describe, expect, it } from 'vitest';
+import { create, globals } from 'webgpu';
 import { createEngine } from './engine';
 import { EngineError } from './errors';
 
