@@ -122,7 +122,7 @@ describe('sampleCpu', () => {
       const rng = new SamplerRng(7);
       const n = new Array(row.length).fill(0);
       for (let i = 0; i < N; i++) n[sampleCpu(row, o, null, rng.next())]++;
-      n.forEach((c, i) => expect(Math.abs(c / N - want[i])).toBeLessThan(0.015));
+      for (let i = 0; i < n.length; i++) expect(Math.abs(n[i] / N - want[i])).toBeLessThan(0.015);
     };
     check(opts({ topK: 0 }), softmax(row, 1));
     check(opts({ topK: 0, temperature: 0.5 }), softmax(row, 0.5));
