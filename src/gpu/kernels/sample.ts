@@ -337,9 +337,11 @@ export function sample(
 
   const owned: Tensor[] = [];
   let src = logits;
-  if (prevIds && s.penalty !== 1 && prevIds.shape[1] > 0) {
+  if (prevIds) {
     assertDtype('sample.prevIds', prevIds, 'u32');
     assertShape('sample.prevIds', prevIds, [B, undefined]);
+  }
+  if (prevIds && s.penalty !== 1 && prevIds.shape[1] > 0) {
     src = ctx.empty([B, V], 'f32', 'sample.penalized');
     owned.push(src);
     ctx.dispatch({
@@ -359,11 +361,12 @@ export function sample(
     });
   }
 
-  const u = ctx.upload(Float32Array.from(uniforms), [B], 'f32');
-  owned.push(u);
+  // Greedy draws nothing: no uniforms to upload.
+  const u = s.mode === 'greedy' ? null : ctx.upload(Float32Array.from(uniforms), [B], 'f32');
+  if (u) owned.push(u);
   const out =
     s.mode === 'full'
-      ? sampleFull(ctx, src, s, u, variant, owned)
+      ? sampleFull(ctx, src, s, u!, variant, owned)
       : sampleTopK(ctx, src, s, u, variant, owned);
   // Submit before the scratch returns to the pool: a later upload into a reused buffer would otherwise
   // land (queue.writeBuffer) before these recorded dispatches read it.
@@ -376,7 +379,7 @@ function sampleTopK(
   ctx: GpuContext,
   src: Tensor,
   s: GpuSampling,
-  u: Tensor,
+  u: Tensor | null,
   variant: Variant,
   owned: Tensor[],
 ): Tensor {
@@ -402,7 +405,7 @@ function sampleTopK(
     if (nOut === 1) break;
   }
   const [cv, ci] = cand;
-  if (s.mode === 'greedy') {
+  if (s.mode === 'greedy' || !u) {
     owned.push(cv);
     return ci.view([B]);
   }
