@@ -1,6 +1,5 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { chromium, expect, test } from '@playwright/test';
-import { CHROMIUM_ARGS } from '../playwright.config';
+import { expect, type Page, test } from '@playwright/test';
 
 test('shows the adapter and every kernel passes the in-page self-test', async ({ page }, testInfo) => {
   const pageErrors: string[] = [];
@@ -55,6 +54,7 @@ test('the theme toggle works from the keyboard', async ({ page }) => {
   await page.keyboard.press('Enter');
   await expect(html).toHaveAttribute('data-theme', before === 'dark' ? 'light' : 'dark');
   await expect(toggle).toHaveAccessibleName(/Switch to (light|dark) theme/);
+  await page.screenshot({ path: `artifacts/app-${before === 'dark' ? 'light' : 'dark'}.png` });
 });
 
 test('the theme follows the system preference by default', async ({ browser }) => {
@@ -65,21 +65,38 @@ test('the theme follows the system preference by default', async ({ browser }) =
   await context.close();
 });
 
-test('without WebGPU the page says which browsers to use', async ({ baseURL }, testInfo) => {
-  const executablePath = testInfo.project.use.launchOptions?.executablePath;
-  const browser = await chromium.launch({
-    executablePath,
-    args: [...CHROMIUM_ARGS.filter((a) => a !== '--enable-unsafe-webgpu'), '--disable-blink-features=WebGPU'],
+/**
+ * Runs the engine worker with a line of code prepended, to play a browser without WebGPU (or without
+ * an adapter) whatever the test machine has.
+ */
+async function patchWorker(page: Page, prelude: string): Promise<void> {
+  await page.route('**/engine.worker*.js', async (route) => {
+    const response = await route.fetch();
+    await route.fulfill({ response, body: `${prelude}\n${await response.text()}` });
   });
-  try {
-    const page = await browser.newPage();
-    await page.goto(baseURL ?? '/');
-    const error = page.getByTestId('gpu-error');
-    await expect(error).toBeVisible();
-    await expect(error).toHaveAttribute('data-kind', 'no-webgpu');
-    await expect(error).toContainText('Chrome or Edge 113+');
-    await expect(page.getByTestId('selftest-run')).toBeDisabled();
-  } finally {
-    await browser.close();
-  }
+}
+
+test('without WebGPU the page says which browsers to use', async ({ page }) => {
+  await patchWorker(
+    page,
+    "Object.defineProperty(WorkerNavigator.prototype, 'gpu', { get: () => undefined });",
+  );
+  await page.goto('/');
+  const error = page.getByTestId('gpu-error');
+  await expect(error).toBeVisible();
+  await expect(error).toHaveAttribute('data-kind', 'no-webgpu');
+  await expect(error).toContainText('WebGPU is not available');
+  await expect(error).toContainText('Chrome or Edge 113+');
+  await expect(error).toContainText('Safari 26+');
+  await expect(page.getByTestId('selftest-run')).toBeDisabled();
+  await page.screenshot({ path: 'artifacts/app-no-webgpu.png', fullPage: true });
+});
+
+test('without a GPU adapter the page says so', async ({ page }) => {
+  await patchWorker(page, 'GPU.prototype.requestAdapter = async () => null;');
+  await page.goto('/');
+  const error = page.getByTestId('gpu-error');
+  await expect(error).toHaveAttribute('data-kind', 'no-adapter');
+  await expect(error).toContainText('no GPU adapter');
+  await expect(page.getByTestId('selftest-status')).toHaveAttribute('data-state', 'idle');
 });
