@@ -27,12 +27,15 @@
  *   blocks 1920×1080→64, mixed 100×500→64, noise 500×100→37, mixed 200×200→384,
  *   checker 384×384→384 (identity), noise 96×61→96 (one axis identity), checker 3×2→64,
  *   noise 7×5→5, noise 33×17→1.
- * GPU vs CPU reference: identical uint8 values on lavapipe (f16 and f32) and SwiftShader (f32);
- * f32 outputs bit-equal, f16 outputs equal to the f32 value rounded to f16.
+ * (Sensitivity: dropping the +0.5 of the fixed-point rounding alone breaks 6 of the 13 goldens.)
+ * GPU vs CPU reference (resize.test.ts, e2e/preprocess.lib.spec.ts): identical uint8 values on
+ * lavapipe (f16 and f32), SwiftShader in Node (f32) and SwiftShader in Chromium (f32); f32 outputs
+ * bit-equal to the CPU's, f16 outputs equal to the CPU's f32 value rounded to f16 (RNE).
+ * Whole-pipeline difference from upstream therefore reduces to the frame's YUV → RGB conversion.
  *
  * Kernels: `resize_horizontal_flat` (one thread per intermediate pixel: S columns × every input row)
  * and `resize_vertical_flat` (one thread per output pixel, writes its 3 planes). No barriers: the work
- * per frame is tiny (1280×720→384: ~8 M taps), so there is no 'tiled' variant — shared-memory staging
+ * per frame is tiny (1280×720→384: ~5 M taps per channel), so there is no 'tiled' variant — shared-memory staging
  * would not pay for itself on real GPUs and costs 3–5× on software ones.
  * Rotation (0/90/180/270° clockwise, from container metadata) is applied in the sampling address: the
  * kernels read the source through an affine index map, so no rotated copy is made.
