@@ -10,7 +10,8 @@ import { assertDtype, assertShape, type DType, type Tensor } from '../tensor';
  *      (positive × 1/p, negative × p); duplicates in the history write the same value.
  *   2. top-k in passes: each chunk of CHUNK inputs yields its best K (value desc, id asc, padded with
  *      (LOWEST, NONE)); the [B, chunks·K] candidates are cut again until one chunk is left. 'flat' keeps
- *      a sorted list per thread (no barriers); 'tiled' bitonic-sorts a chunk in shared memory.
+ *      a sorted list per thread (no barriers); 'tiled' bitonic-sorts a chunk in shared memory, or for
+ *      K = 1 (greedy) reduces an argmax in shared memory.
  *   3. draw: one thread per row applies temperature and top-p to the sorted K and inverts the CDF at
  *      the host's uniform. Greedy is K = 1 and needs no draw.
  * 'full' mode (top-k off, top-p 1) skips the sort: per-chunk max and Σexp, then one thread per row
@@ -79,7 +80,7 @@ fn sample_penalty(@builtin(global_invocation_id) g: vec3u, @builtin(num_workgrou
 // ---- 2. top-k passes ------------------------------------------------------------------------------
 
 /** First pass reads the logits (ids implicit); later passes read candidate (value, id) pairs. */
-function topkShader(variant: Variant, first: boolean, dtype: DType): string {
+function topkShader(variant: Variant, first: boolean, dtype: DType, argmax: boolean): string {
   const inputs = first
     ? `@group(0) @binding(0) var<storage, read> xv: array<T>;
 fn val(r: u32, j: u32) -> f32 { return max(f32(xv[r * p.n + j]), LOWEST); }
@@ -130,6 +131,36 @@ fn ${entry}(@builtin(global_invocation_id) g: vec3u, @builtin(num_workgroups) nw
   for (var k = 0u; k < p.K; k++) {
     if (k < cnt) { ov[o + k] = tv[k]; oi[o + k] = ti[k]; } else { ov[o + k] = LOWEST; oi[o + k] = NONE; }
   }
+}`;
+  }
+  if (argmax) {
+    // K = 1 (greedy) on 'tiled': a strided scan and a tree reduction, no sort.
+    return `${head}
+var<workgroup> rv: array<f32, ${WG_TILED}>;
+var<workgroup> ri: array<u32, ${WG_TILED}>;
+@compute @workgroup_size(${WG_TILED})
+fn sample_argmax_tiled(@builtin(workgroup_id) g: vec3u, @builtin(num_workgroups) nw: vec3u,
+                       @builtin(local_invocation_id) l: vec3u) {
+  let t = g.x + g.y * nw.x;
+  if (t >= p.B * p.nOut) { return; }
+  let r = t / p.nOut;
+  let start = (t % p.nOut) * ${CHUNK}u;
+  let end = min(start + ${CHUNK}u, p.n);
+  var bv = LOWEST;
+  var bi = NONE;
+  for (var j = start + l.x; j < end; j += ${WG_TILED}u) {
+    let v = val(r, j);
+    let id = idx(r, j);
+    if (better(v, id, bv, bi)) { bv = v; bi = id; }
+  }
+  rv[l.x] = bv;
+  ri[l.x] = bi;
+  workgroupBarrier();
+  for (var s = ${WG_TILED / 2}u; s > 0u; s >>= 1u) {
+    if (l.x < s && better(rv[l.x + s], ri[l.x + s], rv[l.x], ri[l.x])) { rv[l.x] = rv[l.x + s]; ri[l.x] = ri[l.x + s]; }
+    workgroupBarrier();
+  }
+  if (l.x == 0u) { ov[t] = rv[0]; oi[t] = ri[0]; }
 }`;
   }
   const per = CHUNK / WG_TILED;
@@ -391,9 +422,10 @@ function sampleTopK(
     const nOut = Math.ceil(n / CHUNK);
     const ov = ctx.empty([B, nOut * K], 'f32', 'sample.cand.v');
     const oi = ctx.empty([B, nOut * K], 'u32', 'sample.cand.i');
-    const entry = `sample_topk_${variant}`;
+    const argmax = variant === 'tiled' && K === 1;
+    const entry = argmax ? 'sample_argmax_tiled' : `sample_topk_${variant}`;
     ctx.dispatch({
-      pipeline: ctx.pipeline(topkShader(variant, cand === null, src.dtype), entry),
+      pipeline: ctx.pipeline(topkShader(variant, cand === null, src.dtype, argmax), entry),
       bindings: cand ? [cand[0], cand[1], ov, oi] : [src, ov, oi],
       uniforms: { u32: [B, n, K, nOut] },
       workgroups: variant === 'flat' ? flatGrid(B * nOut, WG_FLAT) : grid(B * nOut),
