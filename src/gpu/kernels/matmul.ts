@@ -13,6 +13,9 @@ import { assertDtype, assertShape, fmt, type Tensor } from '../tensor';
  * - gemv_flat / gemv_tiled: M ≤ GEMV_MAX_M (decode). One thread (flat) or one 64-thread workgroup with a
  *   shared-memory reduction (tiled) per output column, reading that row of w contiguously once for all M rows.
  * Rows and columns past the edge are clamped on load and skipped on store, so any M, N, K works.
+ * To keep the number of compiled pipelines small (software adapters take ~0.2 s to compile each), bias is a
+ * runtime switch (without one, w is bound again in its place) and GEMV has two shapes: M = 1 (decode) and
+ * M ≤ GEMV_MAX_M with per-row uniform guards.
  */
 type Float = 'f32' | 'f16';
 export type MatmulKernel = 'gemm' | 'gemv';
@@ -29,7 +32,6 @@ const PAD = TILE + 1; // shared row stride; +1 keeps the transposed stores free 
 interface Cfg {
   a: Float;
   w: Float;
-  bias: boolean;
   /** x and w are read as vec4 (K % 4 == 0); the uniform KV is then K / 4. */
   vec: boolean;
 }
@@ -37,15 +39,17 @@ interface Cfg {
 function header(c: Cfg): string {
   const xv = c.vec ? 'vec4<A>' : 'A';
   const wv = c.vec ? 'vec4<W>' : 'W';
-  const yb = c.bias ? 3 : 2;
   return `${wgslTypes({ A: c.a, W: c.w })}
-struct P { M: u32, N: u32, KV: u32 }
+struct P { M: u32, N: u32, KV: u32, hasBias: u32 }
 @group(0) @binding(0) var<storage, read> x: array<${xv}>;
 @group(0) @binding(1) var<storage, read> w: array<${wv}>;
-${c.bias ? '@group(0) @binding(2) var<storage, read> bias: array<W>;' : ''}
-@group(0) @binding(${yb}) var<storage, read_write> y: array<A>;
-@group(0) @binding(${yb + 1}) var<uniform> p: P;
-fn fin(v: f32, n: u32) -> A { return A(${c.bias ? 'v + f32(bias[n])' : 'v'}); }
+@group(0) @binding(2) var<storage, read> bias: array<W>;
+@group(0) @binding(3) var<storage, read_write> y: array<A>;
+@group(0) @binding(4) var<uniform> p: P;
+fn fin(v: f32, n: u32) -> A {
+  if (p.hasBias != 0u) { return A(v + f32(bias[n])); }
+  return A(v);
+}
 `;
 }
 
@@ -144,27 +148,32 @@ fn matmul_forward_tiled(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocat
 }`;
 }
 
-function gemvFlat(c: Cfg, M: number): string {
+/** Row i of x takes part only when i < M; rows ≥ 1 are guarded when the shader serves several M. */
+function guard(i: number, body: string): string {
+  return i === 0 ? body : `if (p.M > ${i}u) { ${body} }`;
+}
+
+function gemvFlat(c: Cfg, rows: number): string {
   const { ld, mul } = ops(c);
-  const rows = range(M);
+  const r = range(rows);
   return `${header(c)}
 @compute @workgroup_size(${WG})
 fn matmul_gemv_flat(@builtin(global_invocation_id) g: vec3u, @builtin(num_workgroups) nw: vec3u) {
   let n = g.y * nw.x * ${WG}u + g.x;
   if (n >= p.N) { return; }
   let wr = n * p.KV;
-  ${rows.map((i) => `var c${i} = 0.0;`).join(' ')}
+  ${r.map((i) => `var c${i} = 0.0;`).join(' ')}
   for (var k = 0u; k < p.KV; k++) {
     let b = ${ld('w', 'wr + k')};
-    ${rows.map((i) => `c${i} += ${mul(ld('x', `${i}u * p.KV + k`), 'b')};`).join('\n    ')}
+    ${r.map((i) => guard(i, `c${i} += ${mul(ld('x', `${i}u * p.KV + k`), 'b')};`)).join('\n    ')}
   }
-  ${rows.map((i) => `y[${i}u * p.N + n] = fin(c${i}, n);`).join('\n  ')}
+  ${r.map((i) => guard(i, `y[${i}u * p.N + n] = fin(c${i}, n);`)).join('\n  ')}
 }`;
 }
 
-function gemvTiled(c: Cfg, M: number): string {
+function gemvTiled(c: Cfg, rows: number): string {
   const { ld, mul } = ops(c);
-  const rows = range(M);
+  const r = range(rows);
   return `${header(c)}
 var<workgroup> part: array<vec4<f32>, ${WG}>;
 @compute @workgroup_size(${WG})
@@ -176,7 +185,7 @@ fn matmul_gemv_tiled(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) 
   var c = vec4<f32>();
   for (var k = l.x; k < p.KV; k += ${WG}u) {
     let b = ${ld('w', 'wr + k')};
-    ${rows.map((i) => `c[${i}] += ${mul(ld('x', `${i}u * p.KV + k`), 'b')};`).join('\n    ')}
+    ${r.map((i) => guard(i, `c[${i}] += ${mul(ld('x', `${i}u * p.KV + k`), 'b')};`)).join('\n    ')}
   }
   part[l.x] = c;
   workgroupBarrier();
@@ -185,17 +194,18 @@ fn matmul_gemv_tiled(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) 
     workgroupBarrier();
   }
   if (l.x == 0u) {
-    ${rows.map((i) => `y[${i}u * p.N + n] = fin(part[0][${i}], n);`).join('\n    ')}
+    ${r.map((i) => guard(i, `y[${i}u * p.N + n] = fin(part[0][${i}], n);`)).join('\n    ')}
   }
 }`;
 }
 
 const shaders = new Map<string, string>();
 function shaderFor(kernel: MatmulKernel, variant: Variant, c: Cfg, M: number): string {
-  const key = JSON.stringify([kernel, variant, c, kernel === 'gemv' ? M : 0]);
+  const rows = M === 1 ? 1 : GEMV_MAX_M; // GEMV shapes: decode, and the rest with guards
+  const key = JSON.stringify([kernel, variant, c, kernel === 'gemv' ? rows : 0]);
   let code = shaders.get(key);
   if (code === undefined) {
-    if (kernel === 'gemv') code = variant === 'flat' ? gemvFlat(c, M) : gemvTiled(c, M);
+    if (kernel === 'gemv') code = variant === 'flat' ? gemvFlat(c, rows) : gemvTiled(c, rows);
     else code = variant === 'flat' ? gemmFlat(c) : gemmTiled(c);
     shaders.set(key, code);
   }
@@ -243,7 +253,7 @@ export function matmulWith(
 
   // The tiled GEMM stages scalars; every other kernel reads vec4 when rows are whole vec4s.
   const vec = K % 4 === 0 && !(kernel === 'gemm' && variant === 'tiled');
-  const c: Cfg = { a: x.dtype as Float, w: w.dtype as Float, bias: bias !== null, vec };
+  const c: Cfg = { a: x.dtype as Float, w: w.dtype as Float, vec };
   const entry = `matmul_${kernel === 'gemv' ? 'gemv' : 'forward'}_${variant}`;
   let workgroups: [number, number];
   if (kernel === 'gemv')
@@ -254,8 +264,8 @@ export function matmulWith(
 
   ctx.dispatch({
     pipeline: ctx.pipeline(shaderFor(kernel, variant, c, M), entry),
-    bindings: bias ? [x, w, bias, y] : [x, w, y],
-    uniforms: { u32: [M, N, vec ? K / 4 : K] },
+    bindings: [x, w, bias ?? w, y], // without bias, w stands in (never read): one pipeline serves both
+    uniforms: { u32: [M, N, vec ? K / 4 : K, bias ? 1 : 0] },
     workgroups,
     label: entry,
   });
