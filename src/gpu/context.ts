@@ -77,15 +77,31 @@ export class GpuContext {
   }
 
   private writeBytes(buffer: GPUBuffer, bytes: ArrayBufferView): void {
-    const n = bytes.byteLength;
-    const head = n & ~3;
-    if (head) this.device.queue.writeBuffer(buffer, 0, bytes.buffer, bytes.byteOffset, head);
-    if (n !== head) {
-      // writeBuffer needs a multiple of 4 bytes: pad the tail.
-      const tail = new Uint8Array(4);
-      tail.set(new Uint8Array(bytes.buffer, bytes.byteOffset + head, n - head));
-      this.device.queue.writeBuffer(buffer, head, tail);
+    const size = Math.ceil(bytes.byteLength / 4) * 4; // copies and writes need multiples of 4
+    if (this.encoder || this.pass) {
+      // Commands are pending: queue.writeBuffer would land before them, and the pool may have just
+      // handed us a buffer those commands still read. Record the upload in order instead.
+      const staging = this.device.createBuffer({
+        size,
+        usage: GPUBufferUsage.COPY_SRC,
+        mappedAtCreation: true,
+      });
+      new Uint8Array(staging.getMappedRange()).set(
+        new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength),
+      );
+      staging.unmap();
+      this.endPass();
+      this.encoder!.copyBufferToBuffer(staging, 0, buffer, 0, size);
+      this.transient.push(staging);
+      return;
     }
+    if (size === bytes.byteLength) {
+      this.device.queue.writeBuffer(buffer, 0, bytes.buffer, bytes.byteOffset, size);
+      return;
+    }
+    const padded = new Uint8Array(size);
+    padded.set(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+    this.device.queue.writeBuffer(buffer, 0, padded);
   }
 
   /** Reads a tensor back as f32 (f16 widened). Flushes pending work first. */

@@ -3,7 +3,8 @@ import type { Tensor } from '../tensor';
 
 /**
  * im2col for a stride = kernel convolution (SigLIP's patch embedding): pixels [F, 3, S, S] →
- * patches [F, P, 3·p·p] with P = (S/p)², each row ordered (channel, ky, kx) like a PyTorch Conv2d
+ * patches [F, P, 3·p·p] with P = ⌊S/p⌋² (like the convolution, the last S mod p pixels are unused:
+ * 384 px with p = 14 gives 27×27), each row ordered (channel, ky, kx) like a PyTorch Conv2d
  * weight [C, 3, p, p] flattened, so the convolution becomes matmul(patches, weight.view([C, 3·p·p])).
  * Pure data movement: one thread per output element, no variants.
  */
@@ -21,7 +22,7 @@ fn patchify_forward(@builtin(global_invocation_id) g: vec3u, @builtin(num_workgr
   if (i >= u.n) { return; }
   let pp = u.p * u.p;
   let row = 3u * pp;
-  let side = u.S / u.p;
+  let side = u.S / u.p; // integer division: remainder pixels are dropped
   let k = i % row;          // position inside the patch row
   let pi = (i / row) % (side * side);
   let f = i / (row * side * side);
@@ -37,10 +38,10 @@ fn patchify_forward(@builtin(global_invocation_id) g: vec3u, @builtin(num_workgr
 
 export function patchify(ctx: GpuContext, x: Tensor, patch: number): Tensor {
   const [F, C, S, S2] = x.shape;
-  if (x.shape.length !== 4 || C !== 3 || S !== S2 || S % patch) {
-    throw new Error(`patchify: expected [F, 3, S, S] with S divisible by ${patch}, got [${x.shape}]`);
+  if (x.shape.length !== 4 || C !== 3 || S !== S2 || S < patch) {
+    throw new Error(`patchify: expected [F, 3, S, S] with S ≥ ${patch}, got [${x.shape}]`);
   }
-  const side = S / patch;
+  const side = Math.floor(S / patch);
   const y = ctx.empty([F, side * side, 3 * patch * patch], x.dtype);
   ctx.dispatch({
     pipeline: ctx.pipeline(shader(x.dtype), 'patchify_forward'),
@@ -54,7 +55,7 @@ export function patchify(ctx: GpuContext, x: Tensor, patch: number): Tensor {
 
 /** CPU reference. */
 export function patchifyCpu(x: Float32Array, F: number, S: number, p: number): Float32Array {
-  const side = S / p;
+  const side = Math.floor(S / p);
   const y = new Float32Array(F * side * side * 3 * p * p);
   let o = 0;
   for (let f = 0; f < F; f++)
