@@ -2,6 +2,22 @@
 
 export { EngineError, errorInfo } from '../worker/errors';
 export type {
+  AskDump,
+  AskEvent,
+  AskPhase,
+  AskRequest,
+  AskResult,
+  AskStats,
+  DoneEvent,
+  ModelInfo,
+  ModelLoadProgress,
+  ModelSource,
+  PixelInput,
+  ReasoningEvent,
+  SamplingOptions,
+  StageTimes,
+} from '../worker/model-protocol';
+export type {
   AdapterSummary,
   Engine,
   EngineErrorInfo,

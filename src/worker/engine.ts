@@ -1,5 +1,6 @@
 import { toEngineError } from './errors';
 import { gpuCommands } from './gpu-commands';
+import { modelCommands } from './model-service';
 import type { Engine } from './protocol';
 import { browserEnv, type EngineEnv, EngineSession } from './session';
 
@@ -9,7 +10,7 @@ import { browserEnv, type EngineEnv, EngineSession } from './session';
  */
 export function createEngine(env: EngineEnv = browserEnv): Engine {
   const session = new EngineSession(env);
-  return withEngineErrors({ ...gpuCommands(session) });
+  return withEngineErrors({ ...gpuCommands(session), ...modelCommands(session) });
 }
 
 /** Every command rejects with an EngineError, whatever its implementation threw. */

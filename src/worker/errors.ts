@@ -4,7 +4,18 @@ import { GpuError, type GpuErrorKind } from '../gpu/errors';
  * Errors that cross the worker boundary: a kind the UI can switch on, a message, and a hint saying
  * what the user can do. GPU kinds come from src/gpu/errors.ts; the rest are the engine's own.
  */
-export type EngineErrorKind = GpuErrorKind | 'not-ready' | 'worker-crashed';
+export type EngineErrorKind = GpuErrorKind | 'not-ready' | 'worker-crashed' | ModelErrorKind;
+
+/** The model commands' kinds (mapped from the model layer's errors in model-errors.ts). */
+export type ModelErrorKind =
+  | 'model-not-found'
+  | 'model-invalid'
+  | 'model-unsupported'
+  | 'network'
+  | 'no-model'
+  | 'busy'
+  | 'cancelled'
+  | 'bad-request';
 
 /** Plain-data form of an EngineError (what the UI keeps in its store). */
 export interface EngineErrorInfo {

@@ -10,10 +10,12 @@
 import type { AdapterSummary } from '../gpu/device';
 import type { SelfTestProgress, SelfTestResult } from '../gpu/selftest';
 import type { EngineErrorInfo } from './errors';
+import type { ModelCommands } from './model-protocol';
 
 export type { AdapterSummary } from '../gpu/device';
 export type { SelfTestProgress, SelfTestResult } from '../gpu/selftest';
 export type { EngineErrorInfo, EngineErrorKind } from './errors';
+export type * from './model-protocol';
 
 export interface InitOptions {
   /** Use the f32 path even where shader-f16 exists. */
@@ -36,4 +38,4 @@ export interface GpuCommands {
   dispose(): Promise<void>;
 }
 
-export type Engine = GpuCommands;
+export type Engine = GpuCommands & ModelCommands;

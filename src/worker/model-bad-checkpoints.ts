@@ -1,0 +1,120 @@
+/**
+ * Test support: broken copies of a good checkpoint, one per failure the loader must name clearly.
+ * Pure byte edits (no DOM, no node:fs), shared by the Node service test and the app e2e, which
+ * serves the results with page.route. Headers are re-encoded; tensor data is left where it was
+ * (safetensors offsets are relative to the end of the header).
+ */
+import { INDEX_FILE } from '../model/safetensors';
+
+export type BadCase =
+  | 'missing-tensor'
+  | 'wrong-shape'
+  | 'wrong-dtype'
+  | 'truncated-shard'
+  | 'unknown-model-type';
+
+export const BAD_CASES: readonly BadCase[] = [
+  'missing-tensor',
+  'wrong-shape',
+  'wrong-dtype',
+  'truncated-shard',
+  'unknown-model-type',
+];
+
+/** The tensor each header edit touches (present in every fixture, read by the forward pass). */
+export const VICTIM = 'language_model.model.layers.1.mlp.down_proj.weight';
+
+/** What the UI's message must contain for each case. */
+export const EXPECTED_MESSAGE: Record<BadCase, RegExp> = {
+  'missing-tensor': /missing 1: language_model\.model\.layers\.1\.mlp\.down_proj\.weight/,
+  'wrong-shape':
+    /wrong shape 1: language_model\.model\.layers\.1\.mlp\.down_proj\.weight is \[\d+, \d+\], expected/,
+  'wrong-dtype': /wrong dtype 1: language_model\.model\.layers\.1\.mlp\.down_proj\.weight is I16/,
+  'truncated-shard': /model-0000\d-of-0000\d\.safetensors is truncated/,
+  'unknown-model-type': /unsupported model_type "llava_qwen"/,
+};
+
+type Header = Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] } | unknown>;
+
+const text = (b: Uint8Array) => new TextDecoder().decode(b);
+const bytes = (s: string) => new TextEncoder().encode(s);
+
+function readHeader(file: Uint8Array): { header: Header; dataStart: number } {
+  const n = Number(new DataView(file.buffer, file.byteOffset, 8).getBigUint64(0, true));
+  return { header: JSON.parse(text(file.subarray(8, 8 + n))) as Header, dataStart: 8 + n };
+}
+
+function writeHeader(file: Uint8Array, header: Header): Uint8Array {
+  const { dataStart } = readHeader(file);
+  let json = bytes(JSON.stringify(header));
+  const padded = Math.ceil(json.byteLength / 8) * 8;
+  if (padded !== json.byteLength) {
+    const p = new Uint8Array(padded).fill(0x20);
+    p.set(json);
+    json = p;
+  }
+  const out = new Uint8Array(8 + json.byteLength + (file.byteLength - dataStart));
+  new DataView(out.buffer).setBigUint64(0, BigInt(json.byteLength), true);
+  out.set(json, 8);
+  out.set(file.subarray(dataStart), 8 + json.byteLength);
+  return out;
+}
+
+function shardOf(files: ReadonlyMap<string, Uint8Array>, tensor: string): string {
+  const index = JSON.parse(text(files.get(INDEX_FILE)!)) as { weight_map: Record<string, string> };
+  const shard = index.weight_map[tensor];
+  if (!shard) throw new Error(`${tensor} is not in ${INDEX_FILE}`);
+  return shard;
+}
+
+function editHeader(
+  files: Map<string, Uint8Array>,
+  tensor: string,
+  edit: (h: Header) => void,
+): Map<string, Uint8Array> {
+  const shard = shardOf(files, tensor);
+  const { header } = readHeader(files.get(shard)!);
+  edit(header);
+  files.set(shard, writeHeader(files.get(shard)!, header));
+  return files;
+}
+
+/** A copy of `good` (file name → bytes) broken as `which` says. */
+export function badCheckpoint(
+  good: ReadonlyMap<string, Uint8Array>,
+  which: BadCase,
+): Map<string, Uint8Array> {
+  const files = new Map(good);
+  switch (which) {
+    case 'missing-tensor': {
+      editHeader(files, VICTIM, (h) => {
+        delete h[VICTIM];
+      });
+      const index = JSON.parse(text(files.get(INDEX_FILE)!)) as { weight_map: Record<string, string> };
+      delete index.weight_map[VICTIM];
+      files.set(INDEX_FILE, bytes(JSON.stringify(index)));
+      return files;
+    }
+    case 'wrong-shape':
+      return editHeader(files, VICTIM, (h) => {
+        const e = h[VICTIM] as { shape: number[] };
+        e.shape = [...e.shape].reverse(); // same bytes, transposed
+      });
+    case 'wrong-dtype':
+      return editHeader(files, VICTIM, (h) => {
+        (h[VICTIM] as { dtype: string }).dtype = 'I16'; // same size as BF16
+      });
+    case 'truncated-shard': {
+      const shard = shardOf(files, VICTIM);
+      const f = files.get(shard)!;
+      files.set(shard, f.slice(0, Math.floor(f.byteLength * 0.6)));
+      return files;
+    }
+    case 'unknown-model-type': {
+      const cfg = JSON.parse(text(files.get('config.json')!)) as Record<string, unknown>;
+      cfg.model_type = 'llava_qwen';
+      files.set('config.json', bytes(JSON.stringify(cfg, null, 2)));
+      return files;
+    }
+  }
+}

@@ -1,0 +1,132 @@
+/**
+ * A checkpoint from a ModelSource to a ready model: WeightSource → openCheckpoint (config, every
+ * shard's header and the manifest check, before any weight is read) → tokenizer through the same
+ * source → weights uploaded tensor by tensor → TinyLlavaVideo (KV cache allocated). Nothing here
+ * touches the model that is currently loaded: the service swaps only once this resolves.
+ */
+import type { GpuContext } from '../gpu/context';
+import { openCheckpoint } from '../model/checkpoint';
+import { loadWeights } from '../model/load';
+import { FileWeightSource } from '../model/sources/files';
+import { HttpWeightSource } from '../model/sources/http';
+import { TinyLlavaVideo } from '../model/tinyllava';
+import { readTokenizer, type TextTokenizer } from '../model/tokenizer';
+import { readText, type WeightSource } from '../model/weight-source';
+import { EngineError } from './errors';
+import type { ModelInfo, ModelLoadProgress, ModelSource } from './model-protocol';
+
+export interface LoadedModel {
+  /** Distinct per load: keys the visual-token cache. */
+  id: number;
+  model: TinyLlavaVideo;
+  tokenizer: TextTokenizer;
+  eosIds: number[];
+  info: ModelInfo;
+}
+
+export function weightSource(source: ModelSource): WeightSource {
+  if (source.kind === 'url') {
+    // Relative URLs resolve against the worker's location (the UI sends absolute ones).
+    const base = new URL(source.baseUrl, globalThis.location?.href).href;
+    return new HttpWeightSource(base);
+  }
+  if (!source.files?.length)
+    throw new EngineError(
+      'model-not-found',
+      'No files were picked.',
+      'Pick the checkpoint folder or its files.',
+    );
+  const top = topFolder(source.files);
+  return new FileWeightSource(source.files, top ? `picked folder ${top}` : 'picked files');
+}
+
+export function sourceName(source: ModelSource): string {
+  if (source.kind === 'url') {
+    const parts = source.baseUrl.split(/[?#]/)[0].split('/').filter(Boolean);
+    return decodeURIComponent(parts[parts.length - 1] ?? source.baseUrl);
+  }
+  return topFolder(source.files) ?? source.files[0]?.name ?? 'picked files';
+}
+
+function topFolder(files: readonly File[]): string | undefined {
+  const first = files[0]?.webkitRelativePath;
+  if (!first?.includes('/')) return undefined;
+  const top = first.split('/')[0];
+  return files.every((f) => f.webkitRelativePath.startsWith(`${top}/`)) ? top : undefined;
+}
+
+export async function loadCheckpoint(
+  ctx: GpuContext,
+  source: ModelSource,
+  id: number,
+  onProgress?: (p: ModelLoadProgress) => void,
+  signal?: AbortSignal,
+): Promise<LoadedModel> {
+  const t0 = performance.now();
+  const src = weightSource(source);
+  onProgress?.({ phase: 'open', loadedBytes: 0, totalBytes: 0 });
+  const ckpt = await openCheckpoint(src);
+  signal?.throwIfAborted();
+
+  onProgress?.({ phase: 'tokenizer', loadedBytes: 0, totalBytes: 0 });
+  const tokenizer = await readTokenizer(async (name) => ((await src.has(name)) ? readText(src, name) : null));
+  const vocab = ckpt.config.text.vocab;
+  const eosIds = ckpt.generation.eosTokenIds.length ? ckpt.generation.eosTokenIds : [tokenizer.endOfTextId];
+  const outside = eosIds.filter((e) => e >= vocab);
+  if (tokenizer.size > vocab || outside.length)
+    throw new EngineError(
+      'model-invalid',
+      `${src.label}: the tokenizer (${tokenizer.size} ids, eos ${eosIds.join(', ')}) does not fit the model's vocabulary of ${vocab}`,
+      'The tokenizer files belong to another model: use the Qwen2.5 tokenizer the checkpoint was trained with.',
+    );
+  signal?.throwIfAborted();
+
+  const weights = await loadWeights(
+    ctx,
+    ckpt,
+    (p) =>
+      onProgress?.({
+        phase: 'upload',
+        loadedBytes: p.loadedBytes,
+        totalBytes: p.totalBytes,
+        tensor: p.tensor,
+      }),
+    signal,
+  );
+  let model: TinyLlavaVideo;
+  try {
+    model = new TinyLlavaVideo(ctx, ckpt.config, weights);
+    signal?.throwIfAborted();
+  } catch (e) {
+    ctx.flush();
+    weights.destroy();
+    throw e;
+  }
+  const kvBytes = model.llm.caches.reduce((n, c) => n + c.k.byteLength + c.v.byteLength, 0);
+  const parameters = ckpt.report.used.reduce((n, t) => n + t.shape.reduce((a, b) => a * b, 1), 0);
+  const { vision: v, connector: c, text: t } = ckpt.config;
+  const info: ModelInfo = {
+    name: sourceName(source),
+    source: src.label,
+    modelType: ckpt.config.modelType,
+    dtype: ctx.actDtype === 'f16' ? 'f16' : 'f32',
+    parameters,
+    bytesOnGpu: weights.totalBytes + kvBytes,
+    loadMs: performance.now() - t0,
+    config: {
+      llm: ckpt.config.llmName,
+      vision: {
+        imageSize: v.imageSize,
+        patchSize: v.patchSize,
+        hidden: v.hidden,
+        layers: v.layers,
+        tokensPerFrame: v.tokensPerFrame,
+      },
+      connector: { type: c.type, group: c.group, numQueries: c.numQueries, layers: c.layers },
+      text: { hidden: t.hidden, layers: t.layers, heads: t.heads, kvHeads: t.kvHeads, vocab: t.vocab },
+      maxLength: ckpt.config.maxLength,
+    },
+    eosTokenIds: eosIds,
+  };
+  return { id, model, tokenizer, eosIds, info };
+}
