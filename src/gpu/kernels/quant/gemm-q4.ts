@@ -1,0 +1,148 @@
+import { type GpuContext, grid, type Variant } from '../../context';
+import type { Tensor } from '../../tensor';
+import { type Q4KernelCfg, type Q4Problem, q4Bindings, q4Constants, q4Header, q4Uniforms } from './q4-wgsl';
+
+/**
+ * Q4 GEMM for prefill and batched decode (M > GEMV_MAX_M), f32 accumulation.
+ * - flat (q4_gemm_flat): no barriers. Each thread owns TM rows × TN columns of y and walks K in 32-k chunks:
+ *   per chunk it unpacks the TN weight rows' nibbles once and dots them with TM rows of x, applying each
+ *   column's scale and offset once per chunk (s·Σx·q + b·Σx). Fast on software adapters.
+ * - tiled (q4_gemm_tiled): a 64 × 64 tile of y per 16 × 16 workgroup; per 32-k chunk, x [64 m × 32 k] and
+ *   the dequantized weights ŵ = q·s + b [64 n × 32 k] are staged in shared memory (16 KiB, the WebGPU
+ *   default limit), then each thread accumulates 4 × 4 outputs. For real GPUs.
+ * Rows and columns past the edge are clamped on load and skipped on store.
+ */
+const WG = 64;
+const TM = 4;
+const TN = 8; // multiple of 4
+const TILE = 64;
+const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+
+function flatShader(c: Q4KernelCfg): string {
+  const NV = TN / 4;
+  const I = range(TM);
+  const J = range(TN);
+  const V = range(NV);
+  const per = (f: (i: number) => string, n: number[], sep = '\n    ') => n.map(f).join(sep);
+  // Per 8-k step t of a chunk (a loop, not unrolled: software compilers stay quick): x loads (2 vec4 per
+  // row), nibbles (2 vec4 per column), raw dots.
+  const step = `{
+      ${per((i) => `let xa${i} = xv(xr${i}, 8u * c + 2u * t); let xb${i} = xv(xr${i}, 8u * c + 2u * t + 1u);`, I, '\n      ')}
+      ${per((i) => `xs${i} += dot(xa${i} + xb${i}, vec4<f32>(1.0));`, I, ' ')}
+      ${per((j) => `let lo${j} = qlo(w${j}[t]); let hi${j} = qhi(w${j}[t]);`, J, '\n      ')}
+      ${I.flatMap((i) =>
+        V.map((v) => {
+          const dots = range(4).map((q) => `dot(xa${i}, lo${4 * v + q}) + dot(xb${i}, hi${4 * v + q})`);
+          return `d${i}_${v} += vec4<f32>(${dots.join(', ')});`;
+        }),
+      ).join('\n      ')}
+    }`;
+  const store = I.map((i) => {
+    const cols = J.map(
+      (j) =>
+        `if (n0 + ${j}u < p.N) { y[m * p.N + n0 + ${j}u] = fin(c${i}_${j >> 2}[${j & 3}], n0 + ${j}u); }`,
+    );
+    return `if (m0 + ${i}u < p.M) {\n    let m = m0 + ${i}u;\n    ${cols.join('\n    ')}\n  }`;
+  });
+  return `${q4Header(c)}
+@compute @workgroup_size(${WG})
+fn q4_gemm_flat(@builtin(global_invocation_id) g: vec3u, @builtin(num_workgroups) nw: vec3u) {
+  let NB = (p.N + ${TN - 1}u) / ${TN}u;
+  let id = g.y * nw.x * ${WG}u + g.x;
+  if (id >= NB * ((p.M + ${TM - 1}u) / ${TM}u)) { return; }
+  let m0 = (id / NB) * ${TM}u;
+  let n0 = (id % NB) * ${TN}u;
+  ${per((i) => `let xr${i} = min(m0 + ${i}u, p.M - 1u);`, I, '\n  ')}
+  ${per((j) => `let wr${j} = min(n0 + ${j}u, p.N - 1u);`, J, '\n  ')}
+  ${I.flatMap((i) => V.map((v) => `var c${i}_${v} = vec4<f32>();`)).join(' ')}
+  for (var c = 0u; c < p.CK; c++) {
+    let grp = c / CPG;
+    ${per((j) => `let w${j} = wq[wr${j} * p.CPR + c];`, J)}
+    ${V.map((v) => {
+      const s = range(4).map((q) => `scale(wr${4 * v + q} * p.NG + grp)`);
+      const b = range(4).map((q) => `offs(wr${4 * v + q} * p.NG + grp, s${v}[${q}])`);
+      return `let s${v} = vec4<f32>(${s.join(', ')});\n    let b${v} = vec4<f32>(${b.join(', ')});`;
+    }).join('\n    ')}
+    ${per((i) => `var xs${i} = 0.0;`, I, ' ')}
+    ${I.flatMap((i) => V.map((v) => `var d${i}_${v} = vec4<f32>();`)).join(' ')}
+    for (var t = 0u; t < 4u; t++) ${step}
+    ${I.flatMap((i) => V.map((v) => `c${i}_${v} += s${v} * d${i}_${v} + b${v} * xs${i};`)).join('\n    ')}
+  }
+  ${store.join('\n  ')}
+}`;
+}
+
+function tiledShader(c: Q4KernelCfg): string {
+  const T = TILE;
+  const S = T / 16;
+  const acc = range(S).map((i) => `var c${i} = vec4<f32>();`);
+  const fma = range(S).map((i) => `c${i} += xt[kk * ${T}u + l.y + ${16 * i}u] * b;`);
+  const bload = range(S).map((j) => `wt[kk * ${T}u + l.x + ${16 * j}u]`);
+  const store = range(S).map((i) => {
+    const cols = range(S).map(
+      (j) =>
+        `if (n0 + ${16 * j}u < p.N) { y[m * p.N + n0 + ${16 * j}u] = fin(c${i}[${j}], n0 + ${16 * j}u); }`,
+    );
+    return `if (m0 + ${16 * i}u < p.M) {\n    let m = m0 + ${16 * i}u;\n    ${cols.join('\n    ')}\n  }`;
+  });
+  return `${q4Header(c)}
+var<workgroup> xt: array<f32, ${32 * T}>; // [k][m]
+var<workgroup> wt: array<f32, ${32 * T}>; // [k][n]
+@compute @workgroup_size(16, 16)
+fn q4_gemm_tiled(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) l: vec3u) {
+  let mt = wid.y * ${T}u;
+  let nt = wid.x * ${T}u;
+  let lid = l.y * 16u + l.x;
+  ${acc.join('\n  ')}
+  // Staging: thread lid loads x row lid % 64 (k4 = lid / 64 and + 4) and packed word lid / 64 of weight row
+  // lid % 64; consecutive threads take consecutive rows, so shared-memory stores don't conflict.
+  let row = lid % ${T}u;
+  let part = lid / ${T}u;
+  let xr = min(mt + row, p.M - 1u);
+  let wr = min(nt + row, p.N - 1u);
+  for (var c = 0u; c < p.CK; c++) {
+    for (var h = 0u; h < 2u; h++) {
+      let k4 = part + 4u * h;
+      let v = xv(xr, 8u * c + k4);
+      for (var e = 0u; e < 4u; e++) { xt[(4u * k4 + e) * ${T}u + row] = v[e]; }
+    }
+    let gi = wr * p.NG + c / CPG;
+    let s = scale(gi);
+    let bo = offs(gi, s);
+    let u = wq[wr * p.CPR + c][part];
+    let lo = qlo(u) * s + bo;
+    let hi = qhi(u) * s + bo;
+    for (var e = 0u; e < 4u; e++) {
+      wt[(8u * part + e) * ${T}u + row] = lo[e];
+      wt[(8u * part + 4u + e) * ${T}u + row] = hi[e];
+    }
+    workgroupBarrier();
+    for (var kk = 0u; kk < 32u; kk++) {
+      let b = vec4<f32>(${bload.join(', ')});
+      ${fma.join('\n      ')}
+    }
+    workgroupBarrier();
+  }
+  let m0 = mt + l.y;
+  let n0 = nt + l.x;
+  ${store.join('\n  ')}
+}`;
+}
+
+/** Records the GEMM for a validated problem into y [M, N]. */
+export function gemmQ4(ctx: GpuContext, pr: Q4Problem, y: Tensor, variant: Variant): void {
+  const { M, N } = pr;
+  const entry = `q4_gemm_${variant}`;
+  const code = variant === 'flat' ? flatShader(pr.cfg) : tiledShader(pr.cfg);
+  const workgroups: [number, number] =
+    variant === 'flat'
+      ? grid(Math.ceil((Math.ceil(M / TM) * Math.ceil(N / TN)) / WG), ctx.maxWorkgroupsPerDim)
+      : [Math.ceil(N / TILE), Math.ceil(M / TILE)];
+  ctx.dispatch({
+    pipeline: ctx.pipeline(code, entry, q4Constants(pr)),
+    bindings: q4Bindings(pr, y, true),
+    uniforms: { u32: q4Uniforms(pr, 0) },
+    workgroups,
+    label: entry,
+  });
+}
