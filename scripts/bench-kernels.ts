@@ -112,13 +112,16 @@ function parent(): number {
     { id: 'lavapipe', icd: env.lavapipe as string },
     { id: 'swiftshader', icd: env.swiftshader as string },
   ].filter((a) => !only || a.id === only);
+  // The Vulkan loader complains on every device creation when XDG_RUNTIME_DIR is unset.
+  const xdg = process.env.XDG_RUNTIME_DIR ?? join(root, '.cache', 'xdg-runtime');
+  mkdirSync(xdg, { recursive: true, mode: 0o700 });
   let status = 0;
   for (const a of adapters) {
     console.log(`\n━━ ${a.id} (VK_ICD_FILENAMES=${a.icd}) ━━`);
     const r = spawnSync(process.execPath, ['--import', 'tsx', import.meta.filename, '--child', a.id], {
       cwd: root,
       stdio: 'inherit',
-      env: { ...process.env, VK_ICD_FILENAMES: a.icd },
+      env: { ...process.env, VK_ICD_FILENAMES: a.icd, XDG_RUNTIME_DIR: xdg },
     });
     if (r.status !== 0) status = 1;
   }

@@ -92,6 +92,11 @@ function readJson(p) {
 // ---- stages -------------------------------------------------------------------------------------
 
 mkdirSync(artifacts, { recursive: true });
+// The Vulkan loader complains on every device creation when XDG_RUNTIME_DIR is unset (CI, root shells).
+if (!process.env.XDG_RUNTIME_DIR) {
+  process.env.XDG_RUNTIME_DIR = join(root, '.cache', 'xdg-runtime');
+  mkdirSync(process.env.XDG_RUNTIME_DIR, { recursive: true, mode: 0o700 });
+}
 let env;
 const setupOk = await stage('set-up (Chromium, Vulkan drivers, lavapipe 25)', async () => {
   env = setup();
