@@ -35,10 +35,10 @@ small() {
   done
   # Odd sizes (VP9 and AV1 allow odd dimensions; x264 4:2:0 does not).
   if want odd-171x97-vp9.webm; then
-    ff -f lavfi -i "$(src 172x98 25 2)" -vf scale=171:97 -c:v libvpx-vp9 -deadline realtime -cpu-used 8 -b:v 300k -f webm "$tmp"; finish
+    ff -f lavfi -i "$(src 172x98 25 2)" -vf scale=171:97,setsar=1 -c:v libvpx-vp9 -deadline realtime -cpu-used 8 -b:v 300k -f webm "$tmp"; finish
   fi
   if want odd-99x67-av1.mp4; then
-    ff -f lavfi -i "$(src 100x68 25 1)" -vf scale=99:67 -c:v libaom-av1 -cpu-used 8 -usage realtime -b:v 200k -f mp4 "$tmp"; finish
+    ff -f lavfi -i "$(src 100x68 25 1)" -vf scale=99:67,setsar=1 -c:v libaom-av1 -cpu-used 8 -usage realtime -b:v 200k -f mp4 "$tmp"; finish
   fi
   # Variable frame rate: timestamps N²·2 ms, so intervals grow from 2 ms to ~200 ms.
   if want vfr.mp4; then

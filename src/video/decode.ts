@@ -186,7 +186,10 @@ async function feedRun(
       ? await sink.getFirstPacket()
       : await sink.getNextPacket(packets[run.startDecode - 1]);
   if (!first || first.sequenceNumber !== packets[run.startDecode].sequenceNumber) {
-    throw new VideoError('corrupt', `Packet ${run.startDecode} of "${video.facts.name}" could not be read.`);
+    throw new VideoError(
+      'corrupt',
+      `"${video.facts.name}" is truncated or damaged: packet ${run.startDecode} of ${packets.length} could not be read.`,
+    );
   }
   let d = run.startDecode;
   for await (const packet of sink.packets(first)) {

@@ -34,6 +34,8 @@ export interface VideoFacts {
   displayHeight: number;
   /** Clockwise degrees the coded frames are rotated by for display. */
   rotation: 0 | 90 | 180 | 270;
+  /** Timestamp of the first frame (presentation order), µs. */
+  startUs: number;
   durationS: number;
   /** Average frame rate from the timestamps. */
   fps: number;
@@ -52,6 +54,8 @@ export interface OpenedVideo {
   facts: VideoFacts;
   /** null when mediabunny does not know the codec. */
   decoderConfig: VideoDecoderConfig | null;
+  /** Bytes read from the source so far (shows that large files are not read whole). */
+  bytesRead(): number;
   dispose(): void;
 }
 
@@ -86,6 +90,10 @@ export async function openVideo(src: VideoInput, signal?: AbortSignal): Promise<
     );
   }
   const input = makeInput(src);
+  let bytesRead = 0;
+  input.source.onread = (start, end) => {
+    bytesRead += end - start;
+  };
   try {
     let formatName: string;
     try {
@@ -159,13 +167,24 @@ export async function openVideo(src: VideoInput, signal?: AbortSignal): Promise<
       displayWidth: await track.getDisplayWidth(),
       displayHeight: await track.getDisplayHeight(),
       rotation,
+      startUs: table.timestampsUs[0],
       durationS: (table.timestampsUs[table.count - 1] - table.timestampsUs[0] + Math.max(lastDur, 0)) / 1e6,
       fps: averageFps(table, lastDur),
       frameCount: table.count,
       keyFrameCount: table.keyCount,
       hasAudio: audio !== null,
     };
-    return { input, track, sink, packets, table, facts, decoderConfig, dispose: () => input.dispose() };
+    return {
+      input,
+      track,
+      sink,
+      packets,
+      table,
+      facts,
+      decoderConfig,
+      bytesRead: () => bytesRead,
+      dispose: () => input.dispose(),
+    };
   } catch (err) {
     input.dispose();
     throw err;

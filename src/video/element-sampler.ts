@@ -5,11 +5,6 @@
  */
 import { cancelledError, VideoError } from './errors';
 
-export interface ElementTarget {
-  /** Where to seek, µs: the middle of the frame's display interval. */
-  seekTimeUs: number;
-}
-
 export interface ElementSampleHooks {
   signal?: AbortSignal;
   onProgress?: (fraction: number) => void;
@@ -73,7 +68,7 @@ export async function loadVideoElement(
     if (!video.videoWidth || !video.videoHeight) {
       throw new VideoError(
         'unsupported-codec',
-        "The browser's <video> element loaded the file but shows no picture.",
+        "The browser's <video> element cannot play it either: it opens the file but decodes no picture.",
       );
     }
     return { video, release };
@@ -83,9 +78,30 @@ export async function loadVideoElement(
   }
 }
 
-/** Sets currentTime and waits for 'seeked' (the element then holds the frame shown at that time). */
-export function seekTo(video: HTMLVideoElement, seconds: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
+/**
+ * Sets currentTime and waits for 'seeked' and then for the new frame to be presented: 'seeked' alone
+ * can fire while the element still shows the previous frame (seen here: a capture after 'seeked'
+ * returned the frame of the seek before). requestVideoFrameCallback fires once the new frame is up; a
+ * seek that lands on the frame already shown presents nothing new, hence the short timeout.
+ *
+ * @returns the presented frame's media time in seconds, or null when no new frame was presented.
+ */
+export async function seekTo(
+  video: HTMLVideoElement,
+  seconds: number,
+  signal?: AbortSignal,
+): Promise<number | null> {
+  let frameId = 0;
+  let mediaTime: number | null = null;
+  const presented = new Promise<void>((resolve) => {
+    if (typeof video.requestVideoFrameCallback !== 'function') return resolve();
+    frameId = video.requestVideoFrameCallback((_now, meta) => {
+      frameId = 0;
+      mediaTime = meta.mediaTime;
+      resolve();
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
     const cleanup = () => {
       video.removeEventListener('seeked', onSeeked);
       video.removeEventListener('error', onError);
@@ -110,34 +126,66 @@ export function seekTo(video: HTMLVideoElement, seconds: number, signal?: AbortS
     signal?.addEventListener('abort', onAbort);
     video.currentTime = seconds;
   });
+  let timer = 0;
+  await Promise.race([presented, new Promise<void>((r) => (timer = window.setTimeout(r, FRAME_WAIT_MS)))]);
+  window.clearTimeout(timer);
+  if (frameId) video.cancelVideoFrameCallback(frameId);
+  return mediaTime;
+}
+
+/** How long to wait after 'seeked' for a new frame to be presented. */
+const FRAME_WAIT_MS = 300;
+
+export interface ElementPlan {
+  /** Per slot: mid-frame seek time on the demuxer's timeline, µs. */
+  seekTimesUs: readonly number[];
+  /** Timestamp of the video's last frame on the demuxer's timeline, µs. */
+  lastFrameUs: number;
 }
 
 /**
- * Captures one upright ImageBitmap (the element applies rotation metadata; its size is videoWidth ×
- * videoHeight) per target. Repeated seek times are captured once and shared in the returned array.
+ * Captures one upright ImageBitmap per slot (the element applies rotation metadata; its size is
+ * videoWidth × videoHeight); repeated seek times are captured once.
+ *
+ * The element's timeline can be offset from the demuxer's (seen: a fragmented MP4 whose frames start at
+ * 0 in mediabunny and at 83 ms in Chromium's player and ffmpeg, i.e. two frames). So it first seeks
+ * past the end, where the element must show the last frame, reads that frame's media time, and shifts
+ * every seek by the difference. Uniform sampling always includes the last frame, so this costs nothing.
  */
 export async function sampleWithElement(
   src: Blob | string,
-  targets: readonly ElementTarget[],
+  plan: ElementPlan,
   hooks: ElementSampleHooks = {},
 ): Promise<ImageBitmap[]> {
   const { video, release } = await loadVideoElement(src, hooks.signal);
   const byTime = new Map<number, ImageBitmap>();
   try {
-    const unique = [...new Set(targets.map((t) => t.seekTimeUs))].sort((a, b) => a - b);
+    const unique = [...new Set(plan.seekTimesUs)].sort((a, b) => a - b);
+    const steps = unique.length + 1;
+    const lastMediaTime = await seekTo(video, video.duration, hooks.signal);
+    const offsetUs = lastMediaTime === null ? 0 : Math.round(lastMediaTime * 1e6) - plan.lastFrameUs;
+    const lastShot = await createImageBitmap(video);
+    hooks.onProgress?.(1 / steps);
+    let lastUsed = false;
     for (let i = 0; i < unique.length; i++) {
       if (hooks.signal?.aborted) throw cancelledError();
-      await seekTo(video, unique[i] / 1e6, hooks.signal);
-      byTime.set(unique[i], await createImageBitmap(video));
-      hooks.onProgress?.((i + 1) / unique.length);
+      if (unique[i] > plan.lastFrameUs && !lastUsed) {
+        byTime.set(unique[i], lastShot);
+        lastUsed = true;
+      } else {
+        await seekTo(video, Math.max(0, unique[i] + offsetUs) / 1e6, hooks.signal);
+        byTime.set(unique[i], await createImageBitmap(video));
+      }
+      hooks.onProgress?.((i + 2) / steps);
     }
+    if (!lastUsed) lastShot.close();
     // One bitmap per slot: transferring the same bitmap twice is not allowed, so repeats are copies.
     const seen = new Set<number>();
     return await Promise.all(
-      targets.map(async (t) => {
-        const bmp = byTime.get(t.seekTimeUs)!;
-        if (!seen.has(t.seekTimeUs)) {
-          seen.add(t.seekTimeUs);
+      plan.seekTimesUs.map(async (t) => {
+        const bmp = byTime.get(t)!;
+        if (!seen.has(t)) {
+          seen.add(t);
           return bmp;
         }
         return createImageBitmap(bmp);

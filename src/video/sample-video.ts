@@ -11,7 +11,7 @@ import type { OpenedVideo, VideoFacts, VideoInput } from './demux';
 import { openVideo } from './demux';
 import { cancelledError, throwIfAborted, VideoError } from './errors';
 import { planCost, planRuns, splitRuns } from './gop-plan';
-import { uprightFrame } from './orient';
+import { cropToTrack, uprightFrame } from './orient';
 import { DEFAULT_METHOD, type SampleMethod, selectIndices } from './sampling';
 
 export type DecodePath = 'webcodecs' | 'element';
@@ -35,6 +35,8 @@ export interface SamplePlan {
   timestampsUs: number[];
   /** Mid-frame times for seeking a <video> element to each slot's frame, µs. */
   seekTimesUs: number[];
+  /** Timestamp of the last frame, µs (lines the <video> element's timeline up with the demuxer's). */
+  lastFrameUs: number;
   path: DecodePath;
   /** Why this path: shown in the UI. */
   reason: string;
@@ -61,6 +63,8 @@ export interface SampleStats {
   peakOpenFrames: number;
   /** Slots whose exact frame the decoder never produced (nearest decoded frame used). */
   substituted: number;
+  /** Bytes read from the file or URL, container parsing included. */
+  bytesRead: number;
   timeMs: number;
 }
 
@@ -100,6 +104,11 @@ async function choosePath(video: OpenedVideo, options: SampleOptions): Promise<[
     : ['element', `this browser's VideoDecoder cannot decode ${codec}`];
 }
 
+/** What the <video> fallback needs from a plan. */
+export function elementPlan(plan: SamplePlan): { seekTimesUs: number[]; lastFrameUs: number } {
+  return { seekTimesUs: plan.seekTimesUs, lastFrameUs: plan.lastFrameUs };
+}
+
 /** Opens the video, counts its frames and chooses which to sample. The caller disposes `video`. */
 export async function planSample(
   src: VideoInput,
@@ -118,6 +127,7 @@ export async function planSample(
       indices,
       timestampsUs: indices.map((p) => video.table.timestampsUs[p]),
       seekTimesUs: seekTimes(video, indices),
+      lastFrameUs: video.table.timestampsUs[video.table.count - 1],
       path,
       reason,
     };
@@ -141,36 +151,52 @@ export async function decodeSample(
   const t0 = performance.now();
   const runs = planRuns(video.table, plan.indices);
   const lanes = splitRuns(runs, options.decoders ?? DEFAULT_DECODERS);
+  const { codedWidth, codedHeight } = video.facts;
   const byIndex = new Map<number, VideoFrame>();
-  let substituted = 0;
+  // Rotation runs while later GOPs decode; its promises are awaited before anything is released.
+  const pending: Promise<void>[] = [];
+  const slots: SampledFrame[] = [];
   try {
     hooks.onProgress?.({ phase: 'decode', fraction: 0 });
     const stats = await decodeRuns(video, lanes, {
       signal: hooks.signal,
       onProgress: (fraction) => hooks.onProgress?.({ phase: 'decode', fraction }),
       onTarget: ({ index, frame }) => {
-        byIndex.set(index, uprightFrame(frame, video.facts.rotation));
+        pending.push(
+          uprightFrame(cropToTrack(frame, codedWidth, codedHeight), video.facts.rotation).then(
+            (f) => void byIndex.set(index, f),
+            (err) => {
+              frame.close();
+              throw err;
+            },
+          ),
+        );
       },
     });
-    substituted = stats.substituted;
+    await Promise.all(pending);
     throwIfAborted(hooks.signal);
-    const frames = plan.indices.map((index, slot) => {
+    for (const [slot, index] of plan.indices.entries()) {
       const f = byIndex.get(index);
       if (!f) throw new VideoError('internal', `frame ${index} missing after decode`);
-      return { slot, index, timestampUs: plan.timestampsUs[slot], frame: f.clone() };
-    });
+      slots.push({ slot, index, timestampUs: plan.timestampsUs[slot], frame: f.clone() });
+    }
     return {
-      frames,
+      frames: slots,
       stats: {
         decoders: lanes.length,
         packetsDecoded: planCost(runs),
         framesOutput: stats.framesOutput,
         peakOpenFrames: stats.peakOpenFrames,
-        substituted,
+        substituted: stats.substituted,
+        bytesRead: video.bytesRead(),
         timeMs: performance.now() - t0,
       },
     };
+  } catch (err) {
+    for (const s of slots) s.frame.close();
+    throw err;
   } finally {
+    await Promise.allSettled(pending);
     // Slots hold clones; the per-index originals are always released here.
     for (const f of byIndex.values()) f.close();
   }
