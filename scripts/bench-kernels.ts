@@ -26,8 +26,17 @@ interface Row {
 }
 
 async function child(id: string): Promise<void> {
-  const { adapterName, closeNodeGpu, nodeGpuContext } = await import('../src/gpu/testing/node-gpu');
-  const ctx = await nodeGpuContext();
+  const { create, globals } = await import('webgpu');
+  const { GpuContext } = await import('../src/gpu/context');
+  const { acquireDevice } = await import('../src/gpu/device');
+  const { adapterName } = await import('../src/gpu/testing/node-gpu');
+  Object.assign(globalThis, globals);
+  // Dawn rounds timestamps to 2¹⁶ ns by default (a browser privacy measure); a benchmark wants them exact.
+  let gpu: GPU | null = create(['disable-dawn-features=timestamp_quantization']) as unknown as GPU;
+  const { device, summary } = await acquireDevice(gpu, {
+    onError: (e) => console.error(`[gpu] ${e.kind}: ${e.message}`),
+  });
+  const ctx = new GpuContext(device, summary);
   const adapter = adapterName(ctx);
   const method = timingMethod(ctx);
   console.log(`\nAdapter: ${adapter}`);
@@ -72,7 +81,9 @@ async function child(id: string): Promise<void> {
     JSON.stringify({ adapter, method, copyGBps, rows, date: new Date().toISOString() }, null, 2),
   );
   console.log(`Written: ${out}`);
-  closeNodeGpu(ctx);
+  ctx.destroy();
+  device.destroy();
+  gpu = null;
 }
 
 function printTable(rows: Row[]): void {
