@@ -34,21 +34,23 @@ export function selfTestCases(ctx: GpuContext): KernelCase[] {
   return KERNEL_CASES.filter((c) => c.dtype !== 'f16' || ctx.summary.f16);
 }
 
+/** Runs the cases one after another (all of this adapter's by default), reporting each result. */
 export async function runSelfTest(
   ctx: GpuContext,
   onResult?: (r: SelfTestResult, progress: SelfTestProgress) => void,
+  cases: readonly KernelCase[] = selfTestCases(ctx),
 ): Promise<SelfTestResult[]> {
-  const cases = selfTestCases(ctx);
   const results: SelfTestResult[] = [];
   for (const c of cases) {
-    const r = await runCase(ctx, c);
+    const r = await runSelfTestCase(ctx, c);
     results.push(r);
     onResult?.(r, { done: results.length, total: cases.length });
   }
   return results;
 }
 
-async function runCase(ctx: GpuContext, c: KernelCase): Promise<SelfTestResult> {
+/** One case: never throws; a thrown error or a GPU error scope becomes a failed result. */
+export async function runSelfTestCase(ctx: GpuContext, c: KernelCase): Promise<SelfTestResult> {
   const base = { name: c.name, shape: c.shape, dtype: c.dtype, variant: c.variant, tolerance: c.tol };
   const owned: Tensor[] = [];
   const t0 = performance.now();
