@@ -27,7 +27,7 @@ export interface InitOptions {
 export interface GpuCommands {
   /**
    * Acquires the adapter and device (once; later calls return the same summary).
-   * `onDeviceError` fires at most once, when the device is lost or raises an uncaptured error.
+   * `onDeviceError` fires when the device is lost (once) or raises an uncaptured error (each time).
    */
   init(options?: InitOptions, onDeviceError?: (error: EngineErrorInfo) => void): Promise<AdapterSummary>;
   /** Runs each kernel family / variant / dtype on random inputs against its CPU reference. */
