@@ -15,7 +15,8 @@ import {
 /**
  * Q4 GEMV for decode (M ≤ GEMV_MAX_M rows of x): every weight is read once for all M rows.
  * Kernels (entry points `q4_gemv_<kind>`), each over (split-K slice, weight row):
- * - thread: one thread walks a whole row (slice). No barriers, no subgroups: software adapters, fallback.
+ * - thread: one thread walks TR = 8 whole rows (slices), so each x load serves 8 rows (measured 2–4× faster
+ *   than one row per thread on lavapipe and SwiftShader). No barriers, no subgroups: software adapters.
  * - subgroup: one subgroup per row, lanes take interleaved 32-k chunks (one vec4<u32> load each), then
  *   subgroupAdd. Barrier-free. Rows per workgroup R = WG / smallest subgroup size; a subgroup loops over
  *   R / (number of subgroups) rows, so any subgroup size the driver picks is covered. Subgroup k of a
@@ -29,6 +30,7 @@ import {
 export type GemvKind = 'thread' | 'subgroup' | 'workgroup';
 
 const WG = 64;
+const TR = 8; // weight rows per thread in the 'thread' kernel
 
 function gemvShader(kind: GemvKind, c: Q4KernelCfg, wg: number, rows: number, sgId: boolean): string {
   const store = (v: string, n: string) =>
@@ -37,17 +39,34 @@ function gemvShader(kind: GemvKind, c: Q4KernelCfg, wg: number, rows: number, sg
   let c0 = sp * p.CPS;
   let c1 = min(c0 + p.CPS, p.CK);`;
   if (kind === 'thread') {
+    const R = TR;
+    const rr = Array.from({ length: R }, (_, r) => r);
+    const per = (f: (r: number) => string, sep = '\n    ') => rr.map(f).join(sep);
+    const dots = (r: number) =>
+      ['x', 'y', 'z', 'w']
+        .map((e, t) => `dot(x${2 * t}, qlo(w${r}.${e})) + dot(x${2 * t + 1}, qhi(w${r}.${e}))`)
+        .join(' + ');
     return `${q4Header(c)}
 @compute @workgroup_size(${WG})
 fn q4_gemv_thread(@builtin(global_invocation_id) g: vec3u, @builtin(num_workgroups) nw: vec3u) {
   let id = g.y * nw.x * ${WG}u + g.x;
-  let n = id % p.N;
-  let sp = id / p.N;
+  let NB = (p.N + ${R - 1}u) / ${R}u;
+  let nb0 = (id % NB) * ${R}u;
+  let sp = id / NB;
   ${slice}
   if (sp >= S) { return; }
-  var acc = vec4<f32>();
-  for (var c = c0; c < c1; c++) ${chunkBody('n', 'c', 'acc')}
-  ${store('acc', 'n')}
+  ${per((r) => `let n${r} = min(nb0 + ${r}u, p.N - 1u); var a${r} = vec4<f32>();`, '\n  ')}
+  for (var c = c0; c < c1; c++) {
+    let k4 = 8u * c;
+    let grp = c / CPG;
+    ${per((r) => `let w${r} = wq[n${r} * p.CPR + c]; let s${r} = scale(n${r} * p.NG + grp); let b${r} = offs(n${r} * p.NG + grp, s${r});`)}
+    for (var m = 0u; m < p.M; m++) {
+      ${Array.from({ length: 8 }, (_, t) => `let x${t} = xv(m, k4 + ${t}u);`).join(' ')}
+      let xs = dot(x0 + x1 + x2 + x3 + x4 + x5 + x6 + x7, vec4<f32>(1.0));
+      ${per((r) => `a${r}[m] += s${r} * (${dots(r)}) + b${r} * xs;`, '\n      ')}
+    }
+  }
+  ${per((r) => `if (nb0 + ${r}u < p.N) { ${store(`a${r}`, `n${r}`)} }`, '\n  ')}
 }`;
   }
   if (kind === 'subgroup') {
@@ -148,7 +167,7 @@ export function gemvQ4(ctx: GpuContext, pr: Q4Problem, y: Tensor, opts: GemvOpti
   const sgId = opts.subgroupId ?? hasSubgroupId();
   const entry = `q4_gemv_${opts.kind}`;
   let workgroups: number;
-  if (opts.kind === 'thread') workgroups = Math.ceil((N * S) / WG);
+  if (opts.kind === 'thread') workgroups = Math.ceil((Math.ceil(N / TR) * S) / WG);
   else if (opts.kind === 'subgroup') workgroups = Math.ceil(N / rows) * S;
   else workgroups = N * S;
   const code = gemvShader(opts.kind, cfg, wg, rows, sgId);
