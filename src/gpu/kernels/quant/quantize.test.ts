@@ -4,7 +4,7 @@ import { roundToF16 } from '../../f16';
 import { ctx } from '../../testing/kernel-suite';
 import { rng } from '../../testing/random';
 import { type Q4ScaleDtype, type Q4Scheme, readQ4, releaseQ4 } from './format';
-import { quantizeQ4 } from './quantize';
+import { emptyQ4, quantizeQ4, quantizeQ4Into } from './quantize';
 
 /**
  * Weights with the awkward cases in them: rows of different magnitude, an all-zero group, a constant
@@ -61,4 +61,34 @@ describe('quantizeQ4 (GPU) matches quantizeQ4Cpu bit for bit', () => {
               releaseQ4(ctx, q);
             });
           }
+});
+
+describe('quantizeQ4Into', () => {
+  for (const scheme of ['sym', 'asym'] as Q4Scheme[])
+    it(`${scheme}: row blocks of a [7, 96] weight give the whole weight's quantization`, async () => {
+      const [N, K] = [7, 96];
+      const w = weights(N, K, 99);
+      const q = emptyQ4(ctx, N, K, { scheme });
+      for (const [r0, r1] of [
+        [0, 2],
+        [2, 4],
+        [4, 7],
+      ])
+        quantizeQ4Into(ctx, ctx.upload(w.slice(r0 * K, r1 * K), [r1 - r0, K], 'f32'), q, r0);
+      const got = await readQ4(ctx, q);
+      const want = quantizeQ4Cpu(w, N, K, { scheme });
+      expect(got.packed).toEqual(want.packed);
+      expect(got.scales).toEqual(want.scales);
+      expect(got.mins).toEqual(want.mins);
+      releaseQ4(ctx, q);
+    });
+
+  it('rejects a block whose f16 scales would start mid-word, and rows out of range', () => {
+    const q = emptyQ4(ctx, 7, 96);
+    const w = ctx.upload(new Float32Array(96), [1, 96], 'f32');
+    expect(() => quantizeQ4Into(ctx, w, q, 5)).toThrow(/even/);
+    expect(() => quantizeQ4Into(ctx, w, q, 7)).toThrow(/outside/);
+    releaseQ4(ctx, q);
+    ctx.release(w);
+  });
 });

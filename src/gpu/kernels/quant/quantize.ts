@@ -1,9 +1,10 @@
 import { type GpuContext, grid } from '../../context';
-import { assertDtype, type Tensor } from '../../tensor';
+import { assertDtype, assertShape, type Tensor } from '../../tensor';
 import {
   f32Bits,
   INV7,
   INV15,
+  layoutOf,
   type Q4Layout,
   type Q4Options,
   type QTensor,
@@ -27,7 +28,7 @@ function shader(input: 'f32' | 'f16', L: Q4Layout): string {
   const f16s = L.scaleDtype === 'f16';
   const st = f16s ? 'u32' : 'f32';
   return `
-struct P { N: u32, K: u32, NG: u32, WPR: u32, G: u32 }
+struct P { N: u32, K: u32, NG: u32, WPR: u32, G: u32, R0: u32 }
 @group(0) @binding(0) var<storage, read> w: array<${input === 'f32' ? 'f32' : 'u32'}>;
 @group(0) @binding(1) var<storage, read_write> packed: array<u32>;
 @group(0) @binding(2) var<storage, read_write> sc: array<${st}>;
@@ -105,16 +106,16 @@ fn quantize_q4_forward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_w
         if (k < p.K) { code = level(ld(base + k) - off, s, ${sym ? '-8.0, 7.0' : '0.0, 15.0'}); }
         word |= code << (4u * i);
       }
-      packed[n * p.WPR + k0 / 8u + wi] = word;
+      packed[(p.R0 + n) * p.WPR + k0 / 8u + wi] = word;
     }
   }
   ${
     f16s
-      ? `sc[pair] = sbits.x | (sbits.y << 16u);
-  ${sym ? '' : 'mn[pair] = mbits.x | (mbits.y << 16u);'}`
+      ? `sc[p.R0 * p.NG / 2u + pair] = sbits.x | (sbits.y << 16u);
+  ${sym ? '' : 'mn[p.R0 * p.NG / 2u + pair] = mbits.x | (mbits.y << 16u);'}`
       : `for (var j = 0u; j < 2u && 2u * pair + j < total; j++) {
-    sc[2u * pair + j] = bitcast<f32>(sbits[j]);
-    ${sym ? '' : 'mn[2u * pair + j] = bitcast<f32>(mbits[j]);'}
+    sc[p.R0 * p.NG + 2u * pair + j] = bitcast<f32>(sbits[j]);
+    ${sym ? '' : 'mn[p.R0 * p.NG + 2u * pair + j] = bitcast<f32>(mbits[j]);'}
   }`
   }
 }`;
@@ -122,20 +123,42 @@ fn quantize_q4_forward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_w
 
 /** W [N, K] f32|f16 → Q4 (format.ts). Records the dispatch; W can be released afterwards. */
 export function quantizeQ4(ctx: GpuContext, w: Tensor, opts: Q4Options = {}): QTensor {
-  assertDtype('quantizeQ4.w', w, 'f32', 'f16');
   if (w.shape.length !== 2) throw new Error(`quantizeQ4.w: expected [N, K], got [${w.shape.join(', ')}]`);
-  const [N, K] = w.shape;
+  const q = emptyQ4(ctx, w.shape[0], w.shape[1], opts);
+  quantizeQ4Into(ctx, w, q, 0);
+  return q;
+}
+
+/** An uninitialised Q4 weight of W [N, K], to be filled by quantizeQ4Into in row blocks. */
+export function emptyQ4(ctx: GpuContext, N: number, K: number, opts: Q4Options = {}): QTensor {
   const L = q4Layout(N, K, opts);
   const packed = ctx.empty([N, L.words], 'u32', 'q4.packed');
   const scales = ctx.empty([N, L.groups], L.scaleDtype, 'q4.scales');
   const mins = L.scheme === 'asym' ? ctx.empty([N, L.groups], L.scaleDtype, 'q4.mins') : undefined;
+  return { packed, scales, ...(mins ? { mins } : {}), N, K, groupSize: L.groupSize, scheme: L.scheme };
+}
+
+/**
+ * Quantizes rows W[row0 … row0 + n) given as w [n, K] into q, so a weight too big to upload whole (e.g.
+ * more than a storage binding's limit in f32) can be quantized block by block. With f16 scales,
+ * row0 · groups must be even (scales are written in u32 pairs).
+ */
+export function quantizeQ4Into(ctx: GpuContext, w: Tensor, q: QTensor, row0: number): void {
+  assertDtype('quantizeQ4.w', w, 'f32', 'f16');
+  const L = layoutOf(q);
+  assertShape('quantizeQ4.w', w, [undefined, L.K]);
+  const n = w.shape[0];
+  if (!(Number.isInteger(row0) && row0 >= 0 && row0 + n <= L.N))
+    throw new Error(`quantizeQ4Into: rows ${row0}…${row0 + n} outside [0, ${L.N})`);
+  if (L.scaleDtype === 'f16' && (row0 * L.groups) % 2)
+    throw new Error(`quantizeQ4Into: row0 · groups (${row0} · ${L.groups}) must be even with f16 scales`);
+  if (n === 0) return;
   const entry = 'quantize_q4_forward';
   ctx.dispatch({
     pipeline: ctx.pipeline(shader(w.dtype as 'f32' | 'f16', L), entry),
-    bindings: [w, packed, scales, ...(mins ? [mins] : [])],
-    uniforms: { u32: [N, K, L.groups, L.words, L.groupSize] },
-    workgroups: grid(Math.ceil(Math.ceil((N * L.groups) / 2) / WG), ctx.maxWorkgroupsPerDim),
+    bindings: [w, q.packed, q.scales, ...(q.mins ? [q.mins] : [])],
+    uniforms: { u32: [n, L.K, L.groups, L.words, L.groupSize, row0] },
+    workgroups: grid(Math.ceil(Math.ceil((n * L.groups) / 2) / WG), ctx.maxWorkgroupsPerDim),
     label: entry,
   });
-  return { packed, scales, ...(mins ? { mins } : {}), N, K, groupSize: L.groupSize, scheme: L.scheme };
 }
