@@ -26,4 +26,15 @@ export type {
   SelfTestProgress,
   SelfTestResult,
 } from '../worker/protocol';
+export type {
+  DecodePath,
+  ElementPlan,
+  LoadedVideo,
+  SampleMethod,
+  VideoFacts,
+  VideoLoadResult,
+  VideoProgress,
+  VideoSettings,
+  VideoSource,
+} from '../worker/video-protocol';
 export { connectEngine, createEngineClient, type EngineClient } from './client';

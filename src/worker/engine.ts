@@ -3,6 +3,7 @@ import { gpuCommands } from './gpu-commands';
 import { modelCommands } from './model-service';
 import type { Engine } from './protocol';
 import { browserEnv, type EngineEnv, EngineSession } from './session';
+import { videoService } from './video-service';
 
 /**
  * The engine, in-thread: command groups composed over one session. The worker exposes exactly this
@@ -10,7 +11,12 @@ import { browserEnv, type EngineEnv, EngineSession } from './session';
  */
 export function createEngine(env: EngineEnv = browserEnv): Engine {
   const session = new EngineSession(env);
-  return withEngineErrors({ ...gpuCommands(session), ...modelCommands(session) });
+  const video = videoService(session);
+  return withEngineErrors({
+    ...gpuCommands(session),
+    ...modelCommands(session, video.lookup),
+    ...video.commands,
+  });
 }
 
 /** Every command rejects with an EngineError, whatever its implementation threw. */

@@ -1,10 +1,11 @@
 import { GpuError, type GpuErrorKind } from '../gpu/errors';
+import type { VideoErrorKind } from '../video/errors';
 
 /**
  * Errors that cross the worker boundary: a kind the UI can switch on, a message, and a hint saying
  * what the user can do. GPU kinds come from src/gpu/errors.ts; the rest are the engine's own.
  */
-export type EngineErrorKind = GpuErrorKind | 'not-ready' | 'worker-crashed' | ModelErrorKind;
+export type EngineErrorKind = GpuErrorKind | 'not-ready' | 'worker-crashed' | ModelErrorKind | VideoErrorKind;
 
 /** The model commands' kinds (mapped from the model layer's errors in model-errors.ts). */
 export type ModelErrorKind =

@@ -11,11 +11,13 @@ import type { AdapterSummary } from '../gpu/device';
 import type { SelfTestProgress, SelfTestResult } from '../gpu/selftest';
 import type { EngineErrorInfo } from './errors';
 import type { ModelCommands } from './model-protocol';
+import type { VideoCommands } from './video-protocol';
 
 export type { AdapterSummary } from '../gpu/device';
 export type { SelfTestProgress, SelfTestResult } from '../gpu/selftest';
 export type { EngineErrorInfo, EngineErrorKind } from './errors';
 export type * from './model-protocol';
+export type * from './video-protocol';
 
 export interface InitOptions {
   /** Use the f32 path even where shader-f16 exists. */
@@ -38,4 +40,4 @@ export interface GpuCommands {
   dispose(): Promise<void>;
 }
 
-export type Engine = GpuCommands & ModelCommands;
+export type Engine = GpuCommands & ModelCommands & VideoCommands;
