@@ -3,8 +3,10 @@ import { AdapterPanel } from './components/AdapterPanel';
 import { DeviceErrorBanner } from './components/DeviceErrorBanner';
 import { Header } from './components/Header';
 import { SelfTestPanel } from './components/SelfTestPanel';
-import { VideoDropZone } from './components/VideoDropZone';
+import { AskPanel } from './model/AskPanel';
+import { ModelPanel } from './model/ModelPanel';
 import { useApp } from './store';
+import { VideoPanel } from './video/VideoPanel';
 
 export function App() {
   const start = useApp((s) => s.start);
@@ -20,7 +22,11 @@ export function App() {
       <Header />
       <main id="main" className="layout">
         <DeviceErrorBanner />
-        <VideoDropZone />
+        <VideoPanel />
+        <div className="panels">
+          <ModelPanel />
+          <AskPanel />
+        </div>
         <div className="panels">
           <AdapterPanel />
           <SelfTestPanel />

@@ -8,11 +8,13 @@ import {
   errorInfo,
   type SelfTestResult,
 } from '../engine-client';
+import { createModelSlice, type ModelSlice } from './model/model-slice';
+import { createVideoSlice, type VideoSlice } from './video/video-slice';
 
 export type AdapterPhase = 'idle' | 'starting' | 'ready' | 'error';
 export type SelfTestPhase = 'idle' | 'running' | 'done' | 'error';
 
-export interface AppState {
+export interface AppState extends ModelSlice, VideoSlice {
   adapterPhase: AdapterPhase;
   adapter: AdapterSummary | null;
   adapterError: EngineErrorInfo | null;
@@ -36,6 +38,8 @@ export function createAppStore(getEngine: () => Engine): StoreApi<AppState> {
   };
 
   return createStore<AppState>()((set, get) => ({
+    ...createModelSlice(eng, set, get),
+    ...createVideoSlice(eng, set, get),
     adapterPhase: 'idle',
     adapter: null,
     adapterError: null,

@@ -1,0 +1,174 @@
+/**
+ * The model in the built app: the demo model loads by itself, a question streams tokens into the
+ * thinking / answer panels and fills the stats line, Stop ends a long answer, and broken checkpoints
+ * (served by page.route as edited copies of tiny-a) fail with a clear message while tiny-a keeps
+ * answering.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { expect, type Page, type Route, test } from '@playwright/test';
+import { parseReasoning } from '../src/model/reasoning-parser';
+import { BAD_CASES, badCheckpoint, EXPECTED_MESSAGE } from '../src/worker/model-bad-checkpoints';
+
+const TINY_A = join(import.meta.dirname, '..', 'public', 'models', 'tiny-a');
+
+function tinyA(): Map<string, Uint8Array> {
+  return new Map(readdirSync(TINY_A).map((f) => [f, new Uint8Array(readFileSync(join(TINY_A, f)))]));
+}
+
+/** Serves `files` under `prefix` like a static server: HEAD, GET, single byte ranges, 404s. */
+async function serveFiles(page: Page, prefix: string, files: Map<string, Uint8Array>): Promise<void> {
+  await page.route(`**${prefix}**`, async (route: Route) => {
+    const req = route.request();
+    const name = decodeURIComponent(new URL(req.url()).pathname.slice(prefix.length));
+    const body = files.get(name);
+    if (!body) return route.fulfill({ status: 404, body: 'not found' });
+    const base = { 'accept-ranges': 'bytes', 'content-type': 'application/octet-stream' };
+    if (req.method() === 'HEAD')
+      return route.fulfill({ status: 200, headers: { ...base, 'content-length': String(body.byteLength) } });
+    const m = /^bytes=(\d+)-(\d*)$/.exec(req.headers().range ?? '');
+    if (!m) return route.fulfill({ status: 200, headers: base, body: Buffer.from(body) });
+    const start = Number(m[1]);
+    const end = Math.min(m[2] ? Number(m[2]) : body.byteLength - 1, body.byteLength - 1);
+    if (start >= body.byteLength)
+      return route.fulfill({ status: 416, headers: { 'content-range': `bytes */${body.byteLength}` } });
+    return route.fulfill({
+      status: 206,
+      headers: { ...base, 'content-range': `bytes ${start}-${end}/${body.byteLength}` },
+      body: Buffer.from(body.subarray(start, end + 1)),
+    });
+  });
+}
+
+async function openApp(page: Page): Promise<void> {
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto('/');
+  const panel = page.getByTestId('model-panel');
+  await expect(panel).toHaveAttribute('data-state', 'ready', { timeout: 150_000 });
+  await expect(page.getByTestId('model-name')).toHaveText('tiny-a');
+  expect(errors).toEqual([]);
+}
+
+async function setMaxTokens(page: Page, n: number): Promise<void> {
+  await page.getByTestId('sampling-settings').evaluate((d) => {
+    (d as HTMLDetailsElement).open = true;
+  });
+  await page.getByTestId('max-tokens-input').fill(String(n));
+}
+
+/** Asks and waits for the end; returns the raw output text. */
+async function askAndWait(page: Page, question: string, options = ''): Promise<string> {
+  await page.getByTestId('question-input').fill(question);
+  if (options) await page.getByTestId('options-input').fill(options);
+  await page.getByTestId('ask-button').click();
+  await expect(page.getByTestId('ask-status')).toHaveAttribute('data-state', 'done', { timeout: 150_000 });
+  return (await page.getByTestId('raw-output').textContent()) ?? '';
+}
+
+test.describe('model', () => {
+  test('the demo model loads and answers: tokens stream, panels follow the parser, stats fill', async ({
+    page,
+  }) => {
+    await openApp(page);
+    await expect(page.getByTestId('model-params')).toContainText(/\d/);
+    await expect(page.getByTestId('model-gpu-bytes')).toContainText(/iB/);
+    await setMaxTokens(page, 40);
+
+    await page.getByTestId('question-input').fill('Which way does the disc move?');
+    await page.getByTestId('options-input').fill('A. left\nB. right\nC. up\nD. down');
+    // Record (state, tokens) at every token count change, to see tokens arrive while running.
+    await page.evaluate(() => {
+      const seen: string[] = [];
+      (window as unknown as { __seen: string[] }).__seen = seen;
+      new MutationObserver(() => {
+        const raw = document.querySelector('[data-testid="raw-output"]');
+        const st = document.querySelector('[data-testid="ask-status"]');
+        if (raw) seen.push(`${st?.getAttribute('data-state')}:${raw.getAttribute('data-tokens')}`);
+      }).observe(document.body, {
+        subtree: true,
+        childList: true,
+        attributes: true,
+        attributeFilter: ['data-tokens'],
+      });
+    });
+    // Enter submits (keyboard path).
+    await page.getByTestId('question-input').press('Enter');
+    const status = page.getByTestId('ask-status');
+    const raw = page.getByTestId('raw-output');
+    await expect(status).toHaveAttribute('data-state', 'done', { timeout: 150_000 });
+
+    const seen = await page.evaluate(() => (window as unknown as { __seen: string[] }).__seen);
+    expect(seen.filter((x) => /^running:[1-9]/.test(x)).length, seen.join(' ')).toBeGreaterThan(1);
+    const text = (await raw.textContent()) ?? '';
+    const tokens = Number(await raw.getAttribute('data-tokens'));
+    expect(tokens).toBeGreaterThan(0);
+    expect(tokens).toBeLessThanOrEqual(40);
+    // The fixture's weights are random: whatever it wrote, the panels show what the parser reads.
+    const done = parseReasoning(text, { options: ['left', 'right', 'up', 'down'] });
+    await expect(page.getByTestId('thinking-text')).toHaveText(done.thinkText || '—');
+    const answer = done.answerText || done.answer;
+    if (answer) await expect(page.getByTestId('answer-text')).toHaveText(answer);
+    await expect(page.getByTestId('answer-panel')).toHaveAttribute('data-option', done.option ?? '');
+    await expect(page.getByTestId('option-item')).toHaveCount(4);
+    await expect(page.locator('[data-testid="option-item"][data-selected="true"]')).toHaveCount(
+      done.option ? 1 : 0,
+    );
+    await expect(page.getByTestId('thinking-count')).toHaveAttribute('data-count', /\d+/);
+
+    const stats = page.getByTestId('stats-line');
+    await expect(stats).toBeVisible();
+    await expect(page.getByTestId('stat-ttft')).toContainText(/TTFT \d/);
+    await expect(page.getByTestId('stat-tps')).toContainText(/tok\/s/);
+    await expect(page.getByTestId('stat-prefill')).toContainText(/prefill \d/);
+    await expect(page.getByTestId('stat-decode')).toContainText(/decode \d/);
+    // No video loaded: the answer says it used the text alone.
+    await expect(page.getByTestId('text-only-note')).toBeVisible();
+    await page.screenshot({ path: 'artifacts/app-model.png', fullPage: true });
+  });
+
+  test('Stop ends a long answer mid-stream', async ({ page }) => {
+    await openApp(page);
+    await setMaxTokens(page, 2000);
+    await page.getByTestId('question-input').fill('Describe everything.');
+    await page.getByTestId('ask-button').click();
+    const raw = page.getByTestId('raw-output');
+    await expect
+      .poll(async () => Number(await raw.getAttribute('data-tokens')), { timeout: 120_000 })
+      .toBeGreaterThan(2);
+    await page.getByTestId('stop-button').click();
+    await expect(page.getByTestId('ask-status')).toHaveAttribute('data-state', 'stopped', {
+      timeout: 60_000,
+    });
+    await expect(page.getByTestId('stats-line')).toHaveAttribute('data-stopped-by', 'cancel');
+    expect(Number(await raw.getAttribute('data-tokens'))).toBeLessThan(2000);
+    await expect(page.getByTestId('stop-button')).toHaveCount(0);
+    // And the next question runs normally.
+    await setMaxTokens(page, 3);
+    await askAndWait(page, 'Again?');
+  });
+
+  test('broken checkpoints fail clearly and tiny-a keeps answering', async ({ page }) => {
+    test.setTimeout(600_000);
+    const good = tinyA();
+    for (const bad of BAD_CASES) await serveFiles(page, `/models/bad-${bad}/`, badCheckpoint(good, bad));
+    await openApp(page);
+    await setMaxTokens(page, 3);
+    for (const bad of BAD_CASES) {
+      await test.step(bad, async () => {
+        await page.getByTestId('model-url-input').fill(`/models/bad-${bad}/`);
+        await page.getByTestId('model-url-load').click();
+        const error = page.getByTestId('model-error');
+        await expect(error).toBeVisible({ timeout: 60_000 });
+        await expect(error).toHaveAttribute(
+          'data-kind',
+          bad === 'unknown-model-type' ? 'model-unsupported' : 'model-invalid',
+        );
+        await expect(page.getByTestId('model-error-message')).toHaveText(EXPECTED_MESSAGE[bad]);
+        await expect(page.getByTestId('model-error-kept')).toContainText('tiny-a is still loaded');
+        await expect(page.getByTestId('model-name')).toHaveText('tiny-a');
+        await askAndWait(page, `Still there after ${bad}?`);
+      });
+    }
+  });
+});
