@@ -1,0 +1,146 @@
+/**
+ * The video's part of the app store: the sampling settings, the load in flight (progress, cancel), the
+ * loaded video (facts, sampled indices and timestamps, filmstrip thumbnails), and the last error.
+ * Decoding happens in the engine worker; only the <video>-element fallback runs here, because it needs
+ * the DOM (src/video/element-sampler.ts). Joined into AppState by src/ui/store.ts.
+ */
+import { transfer } from 'comlink';
+import type {
+  Engine,
+  EngineErrorInfo,
+  LoadedVideo,
+  SampleMethod,
+  VideoProgress,
+  VideoSource,
+} from '../../engine-client';
+import { errorInfo } from '../../engine-client';
+import { sampleWithElement } from '../../video/element-sampler';
+
+export interface VideoSettingsState {
+  method: SampleMethod;
+  /** Parallel decoders in the worker. */
+  decoders: number;
+}
+
+export const DEFAULT_VIDEO_SETTINGS: VideoSettingsState = {
+  method: { kind: 'uniform', n: 16 },
+  decoders: 2,
+};
+
+export interface VideoLoadState {
+  /** File name or URL. */
+  label: string;
+  progress: VideoProgress | null;
+  /** Set while the <video> fallback runs on this page: why WebCodecs could not be used. */
+  fallbackReason: string | null;
+}
+
+export interface VideoSlice {
+  video: LoadedVideo | null;
+  videoLoad: VideoLoadState | null;
+  videoError: EngineErrorInfo | null;
+  videoSettings: VideoSettingsState;
+  /** Loads a video into the engine; the current one stays until the new one is ready. */
+  loadVideo(source: VideoSource, label?: string): Promise<void>;
+  cancelVideo(): Promise<void>;
+  setVideoSettings(patch: Partial<VideoSettingsState>): void;
+  dismissVideoError(): void;
+}
+
+type SetState<T> = (partial: Partial<T> | ((s: T) => Partial<T>)) => void;
+
+/** Overall 0..1 across phases (open is quick; decoding dominates; thumbnails close it). */
+export function overallProgress(p: VideoProgress | null): number {
+  if (!p) return 0;
+  const span: Record<VideoProgress['phase'], [number, number]> = {
+    open: [0, 0.05],
+    decode: [0.05, 0.95],
+    element: [0.05, 0.95],
+    thumbnails: [0.95, 1],
+  };
+  const [a, b] = span[p.phase];
+  return a + (b - a) * Math.min(1, Math.max(0, p.fraction));
+}
+
+export function sourceLabel(source: VideoSource): string {
+  if (source.kind === 'url') return source.url;
+  const f = source.file as Blob & { name?: string };
+  return f.name ?? 'video';
+}
+
+export function createVideoSlice(
+  getEngine: () => Engine,
+  set: SetState<VideoSlice>,
+  get: () => VideoSlice,
+): VideoSlice {
+  let seq = 0;
+  let activeJob: { id: string; abort: AbortController } | null = null;
+
+  return {
+    video: null,
+    videoLoad: null,
+    videoError: null,
+    videoSettings: DEFAULT_VIDEO_SETTINGS,
+
+    async loadVideo(source, label) {
+      const mine = ++seq;
+      if (activeJob) void get().cancelVideo();
+      const job = { id: `video-${mine}-${Date.now()}`, abort: new AbortController() };
+      activeJob = job;
+      const what = label ?? sourceLabel(source);
+      const current = () => mine === seq;
+      set({ videoLoad: { label: what, progress: null, fallbackReason: null }, videoError: null });
+      const onProgress = (progress: VideoProgress) => {
+        if (current()) set((s) => ({ videoLoad: s.videoLoad && { ...s.videoLoad, progress } }));
+      };
+      try {
+        const { method, decoders } = get().videoSettings;
+        const engine = getEngine();
+        const result = await engine.videoLoad(job.id, source, { method, decoders }, onProgress);
+        let loaded: LoadedVideo;
+        if (result.status === 'loaded') {
+          loaded = result.video;
+        } else {
+          // WebCodecs cannot decode this codec here: capture the planned frames with a <video> element.
+          if (current()) {
+            set((s) => ({ videoLoad: s.videoLoad && { ...s.videoLoad, fallbackReason: result.reason } }));
+          }
+          const input = source.kind === 'file' ? source.file : source.url;
+          const bitmaps = await sampleWithElement(input, result.plan, {
+            signal: job.abort.signal,
+            onProgress: (fraction) => onProgress({ phase: 'element', fraction }),
+          });
+          loaded = await engine.videoSupplyFrames(job.id, transfer(bitmaps, bitmaps));
+        }
+        if (current()) {
+          for (const t of get().video?.thumbnails ?? []) t.close();
+          set({ video: loaded, videoLoad: null });
+        } else {
+          for (const t of loaded.thumbnails) t.close();
+        }
+      } catch (e) {
+        const err = errorInfo(e);
+        if (current()) set({ videoLoad: null, videoError: err });
+      } finally {
+        if (activeJob === job) activeJob = null;
+      }
+    },
+
+    async cancelVideo() {
+      const job = activeJob;
+      if (!job) return;
+      job.abort.abort();
+      await getEngine()
+        .videoCancel(job.id)
+        .catch(() => {});
+    },
+
+    setVideoSettings(patch) {
+      set((s) => ({ videoSettings: { ...s.videoSettings, ...patch } }));
+    },
+
+    dismissVideoError() {
+      set({ videoError: null });
+    },
+  };
+}
