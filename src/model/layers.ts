@@ -1,12 +1,18 @@
 import type { GpuContext } from '../gpu/context';
 import { add } from '../gpu/kernels/add';
 import { matmul } from '../gpu/kernels/matmul';
+import { matmulQ4 } from '../gpu/kernels/quant/matmul-q4';
 import type { Tensor } from '../gpu/tensor';
-import type { WeightScope } from './gpu-weights';
+import { isQuantized, type LinearWeight, type WeightScope } from './gpu-weights';
 
-/** y = x·Wᵀ (+ b) for a PyTorch Linear stored under `<name>.weight` / `<name>.bias`. */
+/** y = x·Wᵀ (+ b) for a PyTorch Linear stored under `<name>.weight` / `<name>.bias` (plain or 4-bit). */
 export function linear(ctx: GpuContext, x: Tensor, w: WeightScope, name: string, bias = true): Tensor {
-  return matmul(ctx, x, w.get(`${name}.weight`), bias ? w.get(`${name}.bias`) : null);
+  return project(ctx, x, w.linear(`${name}.weight`), bias ? w.get(`${name}.bias`) : null);
+}
+
+/** x·Wᵀ (+ b) with the kernel that fits the weight's form. */
+export function project(ctx: GpuContext, x: Tensor, weight: LinearWeight, bias: Tensor | null): Tensor {
+  return isQuantized(weight) ? matmulQ4(ctx, x, weight, bias) : matmul(ctx, x, weight, bias);
 }
 
 /** Rows [from, to) of a [N, ...] tensor as a new tensor (a GPU copy). */

@@ -8,13 +8,12 @@ import {
   kvWrite,
   releaseKvCache,
 } from '../gpu/kernels/kv-cache';
-import { matmul } from '../gpu/kernels/matmul';
 import { rmsnorm } from '../gpu/kernels/rmsnorm';
 import { rope } from '../gpu/kernels/rope';
 import type { Tensor } from '../gpu/tensor';
 import type { TextConfig } from './config';
 import type { WeightScope } from './gpu-weights';
-import { addAndRelease, linear, sliceRows } from './layers';
+import { addAndRelease, linear, project, sliceRows } from './layers';
 
 /**
  * Qwen2 decoder (HF Qwen2ForCausalLM) over a KV cache. Letters: T new tokens, C hidden, H query heads,
@@ -65,7 +64,7 @@ export class Qwen2 {
     const T = hidden.shape[0];
     const last = T === 1 ? hidden : sliceRows(this.ctx, hidden, T - 1, T);
     const head = this.cfg.tieWordEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight';
-    const logits = matmul(this.ctx, last, this.w.get(head), null);
+    const logits = project(this.ctx, last, this.w.linear(head), null);
     if (last !== hidden) this.ctx.release(last);
     return logits;
   }

@@ -3,11 +3,10 @@ import { gelu } from '../gpu/kernels/activations';
 import { add } from '../gpu/kernels/add';
 import { attention } from '../gpu/kernels/attention';
 import { layernorm } from '../gpu/kernels/layernorm';
-import { matmul } from '../gpu/kernels/matmul';
 import type { Tensor } from '../gpu/tensor';
 import type { ConnectorConfig } from './config';
 import type { WeightScope } from './gpu-weights';
-import { addAndRelease, concatRows, linear, sliceRows } from './layers';
+import { addAndRelease, concatRows, linear, project, sliceRows } from './layers';
 import { chunkSizes } from './positional';
 
 /**
@@ -57,26 +56,26 @@ function perceiverAttention(
   const { heads: H, dimHead: Dh } = c;
   const media = layernorm(ctx, chunk, w.get('norm_media.weight'), w.get('norm_media.bias'), c.eps);
   const latN = layernorm(ctx, lat, w.get('norm_latents.weight'), w.get('norm_latents.bias'), c.eps);
-  const q = matmul(ctx, latN, w.get('to_q.weight'), null).view([Q, H, Dh]);
+  const q = project(ctx, latN, w.linear('to_q.weight'), null).view([Q, H, Dh]);
   const kvIn = concatRows(ctx, [media, latN]); // keys see the chunk's tokens and the latents
   ctx.release(media, latN);
-  const k = matmul(ctx, kvIn, w.get('to_k.weight'), null).view([n + Q, H, Dh]);
-  const v = matmul(ctx, kvIn, w.get('to_v.weight'), null).view([n + Q, H, Dh]);
+  const k = project(ctx, kvIn, w.linear('to_k.weight'), null).view([n + Q, H, Dh]);
+  const v = project(ctx, kvIn, w.linear('to_v.weight'), null).view([n + Q, H, Dh]);
   ctx.release(kvIn);
   const a = attention(ctx, q, k, v, { causal: false, scale: 1 / Math.sqrt(Dh) });
   ctx.release(q, k, v);
-  const o = matmul(ctx, a.view([Q, H * Dh]), w.get('to_out.weight'), null);
+  const o = project(ctx, a.view([Q, H * Dh]), w.linear('to_out.weight'), null);
   ctx.release(a);
   return addAndRelease(ctx, lat, o);
 }
 
 function feedForward(ctx: GpuContext, w: WeightScope, c: ConnectorConfig, lat: Tensor): Tensor {
   const h = layernorm(ctx, lat, w.get('0.weight'), w.get('0.bias'), c.eps);
-  const up = matmul(ctx, h, w.get('1.weight'), null);
+  const up = project(ctx, h, w.linear('1.weight'), null);
   ctx.release(h);
   const act = gelu(ctx, up, 'erf');
   ctx.release(up);
-  const down = matmul(ctx, act, w.get('3.weight'), null);
+  const down = project(ctx, act, w.linear('3.weight'), null);
   ctx.release(act);
   return addAndRelease(ctx, lat, down);
 }
