@@ -1,0 +1,156 @@
+/**
+ * `npm run bench:model`: a full TinyLLaVA-Video-R1-shaped engine (SigLIP-so400m tower, group resampler,
+ * Qwen2.5-3B decoder with 4-bit weights) with random weights made on the GPU, timed stage by stage:
+ * vision for F frames, connector, prefill tokens/s, decode tokens/s (B = 1), peak GPU memory, and
+ * decode against the bandwidth ceiling (copy bandwidth ÷ weight bytes read per token).
+ *   --adapter lavapipe|swiftshader|system   (default: both software adapters; 'system' = the machine's GPU)
+ *   --full        real sizes: 27/36 layers, 151936 vocab, 16 frames, 600-token prompt (default on 'system')
+ * On software adapters the default is a cut-down model (1 vision layer run, 2 LLM layers, 32k vocab,
+ * 1 frame, 128-token prompt) with the real widths: per-layer figures are what to read there.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+const root = resolve(import.meta.dirname, '..');
+const args = process.argv.slice(2);
+const arg = (name: string) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1] : undefined;
+};
+
+async function child(full: boolean): Promise<void> {
+  const { create, globals } = await import('webgpu');
+  Object.assign(globalThis, globals);
+  const { GpuContext } = await import('../src/gpu/context');
+  const { acquireDevice } = await import('../src/gpu/device');
+  const { adapterName } = await import('../src/gpu/testing/node-gpu');
+  const { copy } = await import('../src/gpu/kernels/copy');
+  const { sampleToHost } = await import('../src/gpu/kernels/sample');
+  const { TinyLlavaVideo } = await import('../src/model/tinyllava');
+  const { r1Config, randomWeights } = await import('./bench/synthetic-model');
+  const { fillRandom } = await import('../src/gpu/kernels/fill');
+  const gpu = create([]) as unknown as GPU;
+  const { device, summary } = await acquireDevice(gpu, {
+    onError: (e) => console.error(`[gpu] ${e.kind}: ${e.message}`),
+  });
+  const ctx = new GpuContext(device, summary);
+  const cfg = full ? r1Config() : r1Config({ visionLayers: 2, textLayers: 2, vocab: 32768 });
+  const frames = full ? 16 : 1;
+  const textTokens = full ? 88 : 64; // + the connector's tokens
+  const decodeTokens = full ? 64 : 4;
+  const now = () => performance.now();
+  console.log(
+    `\nAdapter: ${adapterName(ctx)} (shader-f16: ${summary.f16 ? 'yes' : 'no'}, variant ${ctx.variant})`,
+  );
+  console.log(
+    `Model: ${full ? 'full size' : 'cut down'} — vision ${cfg.vision.runLayers} layers run × ${cfg.vision.hidden}, LLM ${cfg.text.layers} layers × ${cfg.text.hidden}, vocab ${cfg.text.vocab}; ${frames} frame(s)`,
+  );
+
+  // Copy bandwidth: the yardstick.
+  const big = fillRandom(ctx, ctx.empty([16 * 2 ** 20], 'u32'), 1);
+  const dst = ctx.empty(big.shape, 'u32');
+  copy(ctx, big, dst);
+  await ctx.sync();
+  let t = now();
+  for (let i = 0; i < 5; i++) copy(ctx, big, dst);
+  await ctx.sync();
+  const copyGBps = (5 * 2 * big.byteLength) / ((now() - t) / 1000) / 1e9;
+  ctx.release(big, dst);
+  ctx.pool.trim();
+
+  const weights = randomWeights(ctx, cfg);
+  await ctx.sync();
+  const model = new TinyLlavaVideo(ctx, cfg, weights, 4);
+  const S = cfg.vision.imageSize;
+  const pixels = fillRandom(ctx, ctx.empty([frames, 3, S, S], ctx.actDtype), 7);
+  await ctx.sync();
+
+  t = now();
+  const features = model.visionFeatures(pixels);
+  await ctx.sync();
+  const visionMs = now() - t;
+  t = now();
+  const visual = model.connector(features);
+  await ctx.sync();
+  const connectorMs = now() - t;
+  ctx.release(pixels, features);
+
+  const ids = Array.from({ length: textTokens }, (_, i) => (i * 7919) % cfg.text.vocab);
+  t = now();
+  let logits = model.prefill(ids.slice(0, 31), visual, ids.slice(31));
+  await ctx.sync();
+  const prefillMs = now() - t;
+  const promptLen = model.llm.length;
+  const greedy = { mode: 'greedy' as const, k: 1, topP: 1, invTemperature: 0, penalty: 1 };
+  let [id] = await sampleToHost(ctx, logits, greedy, null, [0]);
+  ctx.release(logits);
+  t = now();
+  for (let i = 0; i < decodeTokens; i++) {
+    logits = model.step(id);
+    [id] = await sampleToHost(ctx, logits, greedy, null, [0]);
+    ctx.release(logits);
+  }
+  const decodeMs = (now() - t) / decodeTokens;
+  // Bytes a decode step must read: the LLM's layer weights (4-bit) and the f16/f32 lm_head.
+  let bytesPerToken = 0;
+  for (let l = 0; l < cfg.text.layers; l++)
+    for (const n of ['q_proj', 'k_proj', 'v_proj', 'o_proj']
+      .map((p) => `self_attn.${p}`)
+      .concat(['mlp.gate_proj', 'mlp.up_proj', 'mlp.down_proj'])) {
+      const q = weights.linear(`language_model.model.layers.${l}.${n}.weight`) as {
+        packed?: { byteLength: number };
+        scales?: { byteLength: number };
+        mins?: { byteLength: number };
+      };
+      bytesPerToken += (q.packed?.byteLength ?? 0) + (q.scales?.byteLength ?? 0) + (q.mins?.byteLength ?? 0);
+    }
+  bytesPerToken += weights.get('language_model.model.embed_tokens.weight').byteLength;
+  const ceiling = copyGBps / 2 / (bytesPerToken / 1e9); // copy moves each byte twice (read + write)
+  const rows: [string, string][] = [
+    ['copy bandwidth (read+write)', `${copyGBps.toFixed(2)} GB/s`],
+    [`vision, ${frames} frame(s)`, `${visionMs.toFixed(0)} ms (${(visionMs / frames).toFixed(0)} ms/frame)`],
+    ['connector', `${connectorMs.toFixed(0)} ms`],
+    [
+      `prefill, ${promptLen} tokens`,
+      `${prefillMs.toFixed(0)} ms (${((promptLen * 1000) / prefillMs).toFixed(1)} tokens/s)`,
+    ],
+    ['decode, B = 1', `${decodeMs.toFixed(1)} ms/token (${(1000 / decodeMs).toFixed(2)} tokens/s)`],
+    ['weights read per token', `${(bytesPerToken / 2 ** 20).toFixed(1)} MiB`],
+    [
+      'decode vs bandwidth ceiling',
+      `${((100 * (1000 / decodeMs)) / ceiling).toFixed(0)} % of ${ceiling.toFixed(1)} tokens/s`,
+    ],
+    ['weights on GPU', `${(weights.totalBytes / 2 ** 20).toFixed(0)} MiB`],
+    ['peak GPU memory (pooled buffers)', `${(ctx.pool.peakBytes / 2 ** 20).toFixed(0)} MiB`],
+    ['decode, B = 8', 'not measured: batched decode is not implemented yet'],
+  ];
+  for (const [k, v] of rows) console.log(`  ${k.padEnd(34)} ${v}`);
+  model.destroy();
+  ctx.destroy();
+  device.destroy();
+}
+
+if (process.env.BENCH_MODEL_CHILD) {
+  await child(process.env.BENCH_MODEL_FULL === '1');
+} else {
+  const only = arg('adapter');
+  const envFile = join(root, '.vendor/test-env.json');
+  const icds = existsSync(envFile) ? JSON.parse(readFileSync(envFile, 'utf8')) : {};
+  const targets = only ? [only] : ['lavapipe', 'swiftshader'];
+  for (const id of targets) {
+    const icd = id === 'system' ? undefined : icds[id];
+    if (id !== 'system' && !icd) throw new Error(`no ICD for ${id}: run \`npm run setup:test-env\``);
+    const full = args.includes('--full') || id === 'system';
+    const r = spawnSync(process.execPath, ['--import', 'tsx', import.meta.filename, ...args], {
+      stdio: 'inherit',
+      env: {
+        ...process.env,
+        BENCH_MODEL_CHILD: '1',
+        BENCH_MODEL_FULL: full ? '1' : '0',
+        ...(icd ? { VK_ICD_FILENAMES: icd } : {}),
+      },
+    });
+    if (r.status !== 0) process.exitCode = 1;
+  }
+}
