@@ -89,7 +89,7 @@ function seekTimes(video: OpenedVideo, indices: number[]): number[] {
 
 async function choosePath(video: OpenedVideo, options: SampleOptions): Promise<[DecodePath, string]> {
   const codec = video.facts.codecString ?? video.facts.codec;
-  if (options.path === 'element') return ['element', 'forced by the caller (path: element)'];
+  if (options.path === 'element') return ['element', 'requested in the settings (path: element)'];
   if (typeof VideoDecoder === 'undefined') return ['element', 'this browser has no WebCodecs VideoDecoder'];
   if (!video.decoderConfig)
     return ['element', `mediabunny has no decoder configuration for codec "${codec}"`];

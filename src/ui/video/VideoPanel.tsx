@@ -168,6 +168,30 @@ function SamplingSettings({ disabled }: { disabled: boolean }) {
           s (at most 64 frames)
         </label>
       )}
+      <details className="video-advanced">
+        <summary>Advanced</summary>
+        <label>
+          Decoders{' '}
+          <select
+            value={settings.decoders}
+            data-testid="video-decoders"
+            onChange={(e) => setSettings({ decoders: Number(e.currentTarget.value) })}
+          >
+            <option value={1}>1</option>
+            <option value={2}>2</option>
+            <option value={4}>4</option>
+          </select>
+        </label>
+        <label>
+          <input
+            type="checkbox"
+            checked={settings.forceElement}
+            data-testid="video-force-element"
+            onChange={(e) => setSettings({ forceElement: e.currentTarget.checked })}
+          />{' '}
+          Use the &lt;video&gt; element instead of WebCodecs (slower; to compare)
+        </label>
+      </details>
     </fieldset>
   );
 }

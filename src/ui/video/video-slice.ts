@@ -20,11 +20,14 @@ export interface VideoSettingsState {
   method: SampleMethod;
   /** Parallel decoders in the worker. */
   decoders: number;
+  /** Use the <video> element even where WebCodecs could decode (to compare the two paths). */
+  forceElement: boolean;
 }
 
 export const DEFAULT_VIDEO_SETTINGS: VideoSettingsState = {
   method: { kind: 'uniform', n: 16 },
   decoders: 2,
+  forceElement: false,
 };
 
 export interface VideoLoadState {
@@ -94,9 +97,9 @@ export function createVideoSlice(
         if (current()) set((s) => ({ videoLoad: s.videoLoad && { ...s.videoLoad, progress } }));
       };
       try {
-        const { method, decoders } = get().videoSettings;
+        const { method, decoders, forceElement } = get().videoSettings;
         const engine = getEngine();
-        const result = await engine.videoLoad(job.id, source, { method, decoders }, onProgress);
+        const result = await engine.videoLoad(job.id, source, { method, decoders, forceElement }, onProgress);
         let loaded: LoadedVideo;
         if (result.status === 'loaded') {
           loaded = result.video;
