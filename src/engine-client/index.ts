@@ -9,6 +9,7 @@ export type {
   AskResult,
   AskStats,
   DoneEvent,
+  LoadModelOptions,
   ModelInfo,
   ModelLoadProgress,
   ModelSource,
@@ -16,6 +17,7 @@ export type {
   ReasoningEvent,
   SamplingOptions,
   StageTimes,
+  WeightFormat,
 } from '../worker/model-protocol';
 export type {
   AdapterSummary,

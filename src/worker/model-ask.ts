@@ -141,7 +141,7 @@ export async function runAsk(a: AskContext, req: AskRequest): Promise<AskResult>
     const pixels = await phase('preprocess', 'preprocessMs', () =>
       req.pixels
         ? ctx.upload(req.pixels.data, req.pixels.shape, ctx.actDtype)
-        : framesToTensor(ctx, a.video!.frames, cfg.vision.imageSize, { rotation: a.video!.rotation }),
+        : preprocessVideo(ctx, a.video!, cfg.vision.imageSize),
     );
     if (signal.aborted) {
       ctx.release(pixels);
@@ -247,6 +247,18 @@ export async function runAsk(a: AskContext, req: AskRequest): Promise<AskResult>
     dump.shapes.logits = [result.logits.length, cfg.text.vocab];
   }
   return { text: result.text, ids: result.ids, done, stats, dump };
+}
+
+/** The video's frames → [F, 3, S, S]; clones keep them open should the video be replaced meanwhile. */
+async function preprocessVideo(ctx: GpuContext, video: VideoFrames, S: number): Promise<Tensor> {
+  const own = video.frames.map((f) => ('clone' in f ? f.clone() : f));
+  try {
+    return await framesToTensor(ctx, own, S, { rotation: video.rotation });
+  } finally {
+    own.forEach((f, i) => {
+      if (f !== video.frames[i]) (f as VideoFrame).close();
+    });
+  }
 }
 
 function checkPixels(shape: readonly number[], n: number, S: number): void {

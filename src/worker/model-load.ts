@@ -6,14 +6,17 @@
  */
 import type { GpuContext } from '../gpu/context';
 import { openCheckpoint } from '../model/checkpoint';
-import { loadWeights } from '../model/load';
+import { ENGINE_Q4, isQuantizable, loadWeights } from '../model/load';
 import { FileWeightSource } from '../model/sources/files';
 import { HttpWeightSource } from '../model/sources/http';
 import { TinyLlavaVideo } from '../model/tinyllava';
 import { readTokenizer, type TextTokenizer } from '../model/tokenizer';
 import { readText, type WeightSource } from '../model/weight-source';
 import { EngineError } from './errors';
-import type { ModelInfo, ModelLoadProgress, ModelSource } from './model-protocol';
+import type { ModelInfo, ModelLoadProgress, ModelSource, WeightFormat } from './model-protocol';
+
+/** Above this many quantizable parameters, 'auto' loads 4-bit weights (the 3B model has ~3 billion). */
+export const AUTO_Q4_PARAMS = 500_000_000;
 
 export interface LoadedModel {
   /** Distinct per load: keys the visual-token cache. */
@@ -61,6 +64,7 @@ export async function loadCheckpoint(
   id: number,
   onProgress?: (p: ModelLoadProgress) => void,
   signal?: AbortSignal,
+  format: WeightFormat = 'auto',
 ): Promise<LoadedModel> {
   const t0 = performance.now();
   const src = weightSource(source);
@@ -81,6 +85,11 @@ export async function loadCheckpoint(
     );
   signal?.throwIfAborted();
 
+  const numel = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
+  const quantizable = ckpt.report.used
+    .filter((t) => isQuantizable(t.name, t.shape))
+    .reduce((n, t) => n + numel(t.shape), 0);
+  const quantized = format === 'q4' || (format === 'auto' && quantizable > AUTO_Q4_PARAMS);
   const weights = await loadWeights(
     ctx,
     ckpt,
@@ -91,7 +100,7 @@ export async function loadCheckpoint(
         totalBytes: p.totalBytes,
         tensor: p.tensor,
       }),
-    signal,
+    { signal, quantize: quantized ? ENGINE_Q4 : null },
   );
   let model: TinyLlavaVideo;
   try {
@@ -103,13 +112,14 @@ export async function loadCheckpoint(
     throw e;
   }
   const kvBytes = model.llm.caches.reduce((n, c) => n + c.k.byteLength + c.v.byteLength, 0);
-  const parameters = ckpt.report.used.reduce((n, t) => n + t.shape.reduce((a, b) => a * b, 1), 0);
+  const parameters = ckpt.report.used.reduce((n, t) => n + numel(t.shape), 0);
   const { vision: v, connector: c, text: t } = ckpt.config;
   const info: ModelInfo = {
     name: sourceName(source),
     source: src.label,
     modelType: ckpt.config.modelType,
     dtype: ctx.actDtype === 'f16' ? 'f16' : 'f32',
+    quantized,
     parameters,
     bytesOnGpu: weights.totalBytes + kvBytes,
     loadMs: performance.now() - t0,

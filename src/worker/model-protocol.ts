@@ -21,6 +21,17 @@ export interface ModelLoadProgress {
   tensor?: string;
 }
 
+/**
+ * How the language model's and connector's Linear weights sit on the GPU: 'q4' (4-bit groups,
+ * ENGINE_Q4), 'full' (the activation dtype), or 'auto': q4 when those weights exceed
+ * AUTO_Q4_PARAMS parameters (the real 3B model), full for the small fixtures.
+ */
+export type WeightFormat = 'auto' | 'q4' | 'full';
+
+export interface LoadModelOptions {
+  weights?: WeightFormat;
+}
+
 /** What the model panel shows about the loaded checkpoint. */
 export interface ModelInfo {
   /** Short display name (the folder or the URL's last segment). */
@@ -30,6 +41,8 @@ export interface ModelInfo {
   modelType: string;
   /** Activation / weight dtype on the GPU. */
   dtype: 'f16' | 'f32';
+  /** The language model's and connector's Linear weights are 4-bit. */
+  quantized: boolean;
   /** Parameters of the tensors loaded (the checkpoint's own count, before any conversion). */
   parameters: number;
   /** Weights plus KV cache on the GPU. */
@@ -138,7 +151,11 @@ export interface ModelCommands {
    * tokenizer, uploads the weights; only then replaces the loaded model. On failure the previous
    * model stays loaded. A second load cancels one in flight.
    */
-  loadModel(source: ModelSource, onProgress?: (p: ModelLoadProgress) => void): Promise<ModelInfo>;
+  loadModel(
+    source: ModelSource,
+    onProgress?: (p: ModelLoadProgress) => void,
+    options?: LoadModelOptions,
+  ): Promise<ModelInfo>;
   /** The loaded model, or null. */
   modelInfo(): Promise<ModelInfo | null>;
   /**

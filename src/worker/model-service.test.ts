@@ -58,7 +58,8 @@ describe(`model commands (${ctx.actDtype})`, () => {
     const phases = new Set<string>();
     const info = await model.loadModel(asSource(good), (p) => phases.add(p.phase));
     expect([...phases]).toEqual(['open', 'tokenizer', 'upload']);
-    expect(info).toMatchObject({ modelType: 'tinyllava', dtype: ctx.actDtype });
+    // 'auto' keeps a small model's weights at full precision.
+    expect(info).toMatchObject({ modelType: 'tinyllava', dtype: ctx.actDtype, quantized: false });
     expect(info.config.vision.imageSize).toBe(112);
     expect(info.config.connector.numQueries).toBe(64);
     expect(info.parameters).toBeGreaterThan(151936 * 64);
@@ -145,9 +146,12 @@ describe(`model commands (${ctx.actDtype})`, () => {
     });
   }
 
-  it('swaps to another model once it loaded', async () => {
-    const info = await model.loadModel(asSource(fixtureFiles('tiny-a')));
+  it('swaps to another model once it loaded (4-bit on request)', async () => {
+    const info = await model.loadModel(asSource(fixtureFiles('tiny-a')), undefined, { weights: 'q4' });
     expect(info.config.vision.imageSize).toBe(384);
+    expect(info.quantized).toBe(true);
+    const r = await model.ask({ question: 'q4?', sampling: { temperature: 0, maxNewTokens: 2 } });
+    expect(r.ids).toHaveLength(2);
     expect((await model.modelInfo())?.config.vision.imageSize).toBe(384);
     // Pixels of the old model's size are refused with the size named.
     await expect(model.ask({ question: 'q', pixels })).rejects.toMatchObject({ kind: 'bad-request' });

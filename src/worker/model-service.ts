@@ -30,7 +30,7 @@ export function modelCommands(session: EngineSession, currentVideo: VideoLookup 
   }
 
   return {
-    async loadModel(source, onProgress) {
+    async loadModel(source, onProgress, options = {}) {
       const ctx = session.gpu();
       loading?.abort();
       const ac = new AbortController();
@@ -38,7 +38,7 @@ export function modelCommands(session: EngineSession, currentVideo: VideoLookup 
       let label = 'the checkpoint';
       try {
         label = weightSource(source).label;
-        const next = await loadCheckpoint(ctx, source, nextId++, onProgress, ac.signal);
+        const next = await loadCheckpoint(ctx, source, nextId++, onProgress, ac.signal, options.weights);
         if (ac.signal.aborted) {
           next.model.destroy();
           throw new EngineError('cancelled', 'Loading was replaced by another load.', '');

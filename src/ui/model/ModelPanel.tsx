@@ -52,7 +52,11 @@ function ModelFacts({ info }: { info: ModelInfo }) {
     <dl className="facts" data-testid="model-facts">
       <Fact id="source" label="Source" value={<span className="model-source">{info.source}</span>} />
       <Fact id="params" label="Parameters" value={formatCount(info.parameters)} />
-      <Fact id="gpu-bytes" label="On the GPU" value={`${formatBytes(info.bytesOnGpu)} (${info.dtype})`} />
+      <Fact
+        id="gpu-bytes"
+        label="On the GPU"
+        value={`${formatBytes(info.bytesOnGpu)} (${info.dtype}${info.quantized ? ', language model 4-bit' : ''})`}
+      />
       <Fact
         id="vision"
         label="Vision"

@@ -1,0 +1,124 @@
+/**
+ * The page side of `npm run infer` (scripts/infer.ts), loaded by Vite's dev server into headless
+ * Chromium: starts the engine worker as the app does, loads the model and the video (or takes
+ * preprocessed frames), asks, and reports every step to Node through `window.__inferEvent`.
+ * Tensors come back base64-encoded (raw little-endian f32), which crosses to Node far faster than
+ * arrays of numbers.
+ */
+import {
+  type AskRequest,
+  createEngineClient,
+  type EngineErrorInfo,
+  errorInfo,
+  type WeightFormat,
+} from '../src/engine-client';
+
+export interface InferArgs {
+  modelUrl: string;
+  weights: WeightFormat;
+  video?: { url: string; frames: number };
+  frames?: { url: string; shape: [number, number, number, number] };
+  question: string;
+  options: string[];
+  sampling: AskRequest['sampling'];
+  dump: boolean;
+}
+
+export interface InferOutput {
+  error?: EngineErrorInfo;
+  text?: string;
+  ids?: number[];
+  dump?: {
+    promptIds: [number[], number[]];
+    visionFeatures: string | null;
+    connectorOutput: string | null;
+    logits: string[];
+    shapes: { visionFeatures: number[] | null; connectorOutput: number[] | null; logits: number[] };
+  };
+}
+
+type Send = (type: string, data: unknown) => void;
+
+function base64(a: Float32Array): string {
+  const bytes = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+  let s = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(s);
+}
+
+export async function runInfer(args: InferArgs): Promise<InferOutput> {
+  const sent: Promise<unknown>[] = [];
+  const binding = (globalThis as unknown as { __inferEvent?: (json: string) => Promise<void> }).__inferEvent;
+  const send: Send = (type, data) => {
+    if (binding) sent.push(binding(JSON.stringify({ type, data })));
+  };
+  const engine = createEngineClient();
+  try {
+    send('adapter', await engine.init());
+    send(
+      'model',
+      await engine.loadModel({ kind: 'url', baseUrl: args.modelUrl }, (p) => send('load', p), {
+        weights: args.weights,
+      }),
+    );
+
+    let pixels: AskRequest['pixels'];
+    if (args.frames) {
+      const res = await fetch(args.frames.url);
+      pixels = { data: new Float32Array(await res.arrayBuffer()), shape: args.frames.shape };
+    }
+    if (args.video) {
+      const blob = await (await fetch(args.video.url)).blob();
+      const r = await engine.videoLoad(
+        'infer',
+        { kind: 'file', file: blob },
+        { method: { kind: 'uniform', n: args.video.frames } },
+        (p) => send('video-progress', p),
+      );
+      if (r.status !== 'loaded')
+        throw new Error(`this Chromium cannot decode the video with WebCodecs: ${r.reason}`);
+      const { thumbnails, ...video } = r.video;
+      for (const t of thumbnails) t.close();
+      send('video', video);
+    }
+
+    let tokens = 0;
+    const result = await engine.ask(
+      {
+        question: args.question,
+        options: args.options,
+        sampling: args.sampling,
+        pixels,
+        visual: args.video ? 'video' : 'text',
+        dump: args.dump,
+      },
+      (e) => {
+        if (e.type === 'token') tokens++;
+        send('ask', e);
+      },
+    );
+    // Events travel on their own channel: let the stream finish before the result is reported.
+    const t0 = performance.now();
+    while (tokens < result.ids.length && performance.now() - t0 < 5000)
+      await new Promise((r) => setTimeout(r, 10));
+    send('result', { text: result.text, ids: result.ids, done: result.done, stats: result.stats });
+    await Promise.all(sent);
+    const d = result.dump;
+    return {
+      text: result.text,
+      ids: result.ids,
+      dump: d && {
+        promptIds: d.promptIds,
+        visionFeatures: d.visionFeatures && base64(d.visionFeatures),
+        connectorOutput: d.connectorOutput && base64(d.connectorOutput),
+        logits: d.logits.map(base64),
+        shapes: d.shapes,
+      },
+    };
+  } catch (e) {
+    await Promise.allSettled(sent);
+    return { error: errorInfo(e) };
+  } finally {
+    engine.terminate();
+  }
+}

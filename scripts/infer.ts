@@ -1,0 +1,389 @@
+/**
+ * npm run infer -- --model <dir|url> (--video <file> | --frames <f32 file> --frames-shape F,3,H,W)
+ *                  --question "…" [--option "text"]… [--temperature T] [--top-k K] [--top-p P]
+ *                  [--seed S] [--max-new-tokens N] [--frame-count 16] [--weights auto|q4|full]
+ *                  [--dump out.json]
+ *
+ * Runs the app's own pipeline (engine worker, WebGPU kernels, WebCodecs) in headless Chromium with
+ * the flags of playwright.config.ts, under Vite's dev server started here; a local model folder, the
+ * video and the frames are served by this script over HTTP (with Range requests). Prints the token
+ * stream as it comes, then the parsed think / answer and the stats. `--dump` writes one JSON object:
+ * prompt_ids (the two text parts), vision_features, connector_output (flat, row-major), logits (one
+ * full-vocabulary array per position: the last prompt position, then each decode step), greedy_ids
+ * (the sampled ids), shapes, and dtype (the activation dtype of the run).
+ */
+import { createReadStream, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createServer as createNetServer } from 'node:net';
+import { basename, join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { chromium } from '@playwright/test';
+import { createServer, type Plugin } from 'vite';
+import type { InferArgs, InferOutput } from '../e2e/infer.page';
+import { CHROMIUM_ARGS } from '../playwright.config';
+import type {
+  AskEvent,
+  AskStats,
+  DoneEvent,
+  ModelInfo,
+  ModelLoadProgress,
+  WeightFormat,
+} from '../src/engine-client';
+
+const ROOT = resolve(import.meta.dirname, '..');
+
+const USAGE = `usage: npm run infer -- --model <dir|url> (--video <file> | --frames <file> --frames-shape F,3,H,W)
+                     --question "…" [--option "text"]… [--temperature 0] [--top-k 50] [--top-p 1]
+                     [--seed 0] [--max-new-tokens 1024] [--frame-count 16] [--weights auto|q4|full]
+                     [--dump out.json]`;
+
+function fail(message: string): never {
+  console.error(`infer: ${message}\n${USAGE}`);
+  process.exit(2);
+}
+
+function parse() {
+  const { values } = parseArgs({
+    options: {
+      model: { type: 'string' },
+      video: { type: 'string' },
+      frames: { type: 'string' },
+      'frames-shape': { type: 'string' },
+      'frame-count': { type: 'string', default: '16' },
+      question: { type: 'string' },
+      option: { type: 'string', multiple: true, default: [] },
+      temperature: { type: 'string' },
+      'top-k': { type: 'string' },
+      'top-p': { type: 'string' },
+      seed: { type: 'string' },
+      'max-new-tokens': { type: 'string' },
+      dump: { type: 'string' },
+      weights: { type: 'string', default: 'auto' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    process.exit(0);
+  }
+  if (!values.model) fail('--model is required');
+  if (!values.question) fail('--question is required');
+  if (values.video && values.frames) fail('give --video or --frames, not both');
+  const num = (k: keyof typeof values) => {
+    const v = values[k];
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    if (!Number.isFinite(n)) fail(`--${k} must be a number, got ${v}`);
+    return n;
+  };
+  let shape: [number, number, number, number] | undefined;
+  if (values.frames) {
+    const dims = (values['frames-shape'] ?? '').split(',').map(Number);
+    if (dims.length !== 4 || !dims.every((d) => Number.isInteger(d) && d > 0))
+      fail('--frames needs --frames-shape F,3,H,W');
+    shape = dims as [number, number, number, number];
+    const bytes = statSync(values.frames).size;
+    if (bytes !== shape.reduce((a, b) => a * b, 4))
+      fail(
+        `${values.frames} has ${bytes} bytes; shape ${shape.join('×')} of f32 needs ${shape.reduce((a, b) => a * b, 4)}`,
+      );
+  }
+  for (const f of [values.video, values.frames]) if (f && !existsSync(f)) fail(`no such file: ${f}`);
+  if (!['auto', 'q4', 'full'].includes(values.weights)) fail('--weights is auto, q4 or full');
+  const sampling = Object.fromEntries(
+    Object.entries({
+      temperature: num('temperature'),
+      topK: num('top-k'),
+      topP: num('top-p'),
+      seed: num('seed'),
+      maxNewTokens: num('max-new-tokens'),
+    }).filter(([, v]) => v !== undefined),
+  );
+  return {
+    ...values,
+    model: values.model,
+    question: values.question,
+    weights: values.weights as WeightFormat,
+    shape,
+    sampling,
+    frameCount: num('frame-count')!,
+  };
+}
+
+// ---- HTTP: the model folder and the inputs, with Range support ----------------------------------
+
+function serveFile(req: IncomingMessage, res: ServerResponse, path: string): void {
+  if (!existsSync(path) || !statSync(path).isFile()) {
+    res.statusCode = 404;
+    res.end('not found');
+    return;
+  }
+  const size = statSync(path).size;
+  res.setHeader('Accept-Ranges', 'bytes');
+  res.setHeader('Content-Type', 'application/octet-stream');
+  res.setHeader('Cache-Control', 'no-store');
+  const m = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? '');
+  let start = 0;
+  let end = size - 1;
+  if (m) {
+    start = Number(m[1]);
+    end = Math.min(m[2] ? Number(m[2]) : size - 1, size - 1);
+    if (start >= size) {
+      res.statusCode = 416;
+      res.setHeader('Content-Range', `bytes */${size}`);
+      res.end();
+      return;
+    }
+    res.statusCode = 206;
+    res.setHeader('Content-Range', `bytes ${start}-${end}/${size}`);
+  }
+  res.setHeader('Content-Length', String(end - start + 1));
+  if (req.method === 'HEAD' || size === 0) {
+    res.end();
+    return;
+  }
+  createReadStream(path, { start, end }).pipe(res);
+}
+
+/** A local model folder is served at MODEL_PREFIX<folder name>/, so the app names it after the folder. */
+const MODEL_PREFIX = '/__infer/models/';
+const PAGE = '<!doctype html><meta charset="utf-8"><title>infer</title><body>infer</body>';
+
+function inferPlugin(files: { modelDir?: string; video?: string; frames?: string }): Plugin {
+  return {
+    name: 'infer-files',
+    configureServer(server) {
+      server.middlewares.use((req, res, next) => {
+        const url = new URL(req.url ?? '/', 'http://x');
+        const p = decodeURIComponent(url.pathname);
+        if (p === '/__infer/') {
+          res.setHeader('Content-Type', 'text/html');
+          res.end(PAGE);
+        } else if (p.startsWith(MODEL_PREFIX) && files.modelDir) {
+          const rel = p.slice(MODEL_PREFIX.length).split('/').slice(1).join('/');
+          if (rel.split('/').includes('..')) {
+            res.statusCode = 403;
+            res.end();
+          } else serveFile(req, res, join(files.modelDir, rel));
+        } else if (p === '/__infer/video' && files.video) serveFile(req, res, files.video);
+        else if (p === '/__infer/frames' && files.frames) serveFile(req, res, files.frames);
+        else next();
+      });
+    },
+  };
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((done, reject) => {
+    const s = createNetServer();
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => done(port));
+    });
+    s.on('error', reject);
+  });
+}
+
+function chromePath(): string {
+  if (process.env.CHROME_PATH) return process.env.CHROME_PATH;
+  try {
+    return JSON.parse(readFileSync(join(ROOT, '.vendor/test-env.json'), 'utf8')).chrome;
+  } catch {
+    return '/usr/bin/chromium';
+  }
+}
+
+// ---- printing ------------------------------------------------------------------------------------
+
+const ms = (v: number | null | undefined) =>
+  v === null || v === undefined
+    ? '—'
+    : v < 10
+      ? `${v.toFixed(1)} ms`
+      : v < 10_000
+        ? `${Math.round(v)} ms`
+        : `${(v / 1000).toFixed(1)} s`;
+const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
+
+function statsLine(s: AskStats): string {
+  const st = s.stages;
+  return [
+    `TTFT ${ms(s.timeToFirstTokenMs)}`,
+    `${s.tokensPerSecond.toFixed(1)} tok/s`,
+    `${s.newTokens} new tokens (${s.promptTokens} prompt, ${s.visualTokens} visual${s.visualCached ? ', reused' : ''})`,
+    `video decode ${ms(st.videoDecodeMs)}`,
+    `preprocess ${ms(st.preprocessMs)}`,
+    `vision ${ms(st.visionMs)}`,
+    `connector ${ms(st.connectorMs)}`,
+    `prefill ${ms(st.prefillMs)}`,
+    `decode ${ms(st.decodeMs)}`,
+    `total ${ms(s.totalMs)}`,
+    `stopped by ${s.stoppedBy}`,
+  ].join(' · ');
+}
+
+/** The adapter's activation dtype (reported in the dump: tolerances depend on it). */
+let activationDtype = 'f32';
+
+function onEvent(json: string): void {
+  const { type, data } = JSON.parse(json) as { type: string; data: unknown };
+  const out = process.stdout;
+  if (type === 'adapter') {
+    const a = data as {
+      vendor: string;
+      architecture: string;
+      description: string;
+      f16: boolean;
+      isSoftware: boolean;
+    };
+    activationDtype = a.f16 ? 'f16' : 'f32';
+    out.write(
+      `adapter  ${[a.vendor, a.architecture, a.description].filter(Boolean).join(' ')} (${a.isSoftware ? 'software' : 'hardware'}, ${a.f16 ? 'f16' : 'f32'})\n`,
+    );
+  } else if (type === 'load') {
+    const p = data as ModelLoadProgress;
+    if (process.stderr.isTTY)
+      process.stderr.write(
+        `\rloading  ${p.phase} ${p.totalBytes ? `${mib(p.loadedBytes)} / ${mib(p.totalBytes)}` : ''}   `,
+      );
+  } else if (type === 'model') {
+    const m = data as ModelInfo;
+    if (process.stderr.isTTY) process.stderr.write('\r\x1b[K');
+    out.write(
+      `model    ${m.name} (${m.source}) · ${(m.parameters / 1e6).toFixed(2)} M params · ${mib(m.bytesOnGpu)} on the GPU (${m.dtype}${m.quantized ? ', LLM 4-bit' : ''}) · loaded in ${ms(m.loadMs)}\n`,
+    );
+  } else if (type === 'video') {
+    const v = data as {
+      facts: { width?: number; height?: number; frameCount?: number };
+      indices: number[];
+      timeMs: number;
+      path: string;
+    };
+    out.write(
+      `video    ${v.indices.length} frames sampled (${v.path}) in ${ms(v.timeMs)}: ${v.indices.join(', ')}\n`,
+    );
+  } else if (type === 'ask') {
+    const e = data as AskEvent;
+    if (e.type === 'start') {
+      const s = e.sampling;
+      out.write(
+        `prompt   ${e.promptTokens} positions · visual: ${e.visual}${e.frames ? ` (${e.frames} frames)` : ''}${e.truncated ? ` · ${e.truncated} cut` : ''} · ` +
+          `${s.temperature <= 0 ? 'greedy' : `temperature ${s.temperature}, top-k ${s.topK}, top-p ${s.topP}, seed ${s.seed}`} · max ${s.maxNewTokens} new tokens\n`,
+      );
+    } else if (e.type === 'phase' && e.state === 'end' && e.phase !== 'decode') {
+      out.write(`phase    ${e.phase} ${ms(e.ms)}${e.cached ? ' (cached)' : ''}\n`);
+      if (e.phase === 'prefill') out.write('──── stream ────\n');
+    } else if (e.type === 'token') out.write(e.text);
+  } else if (type === 'result') {
+    const r = data as { done: DoneEvent; stats: AskStats };
+    out.write('\n──── end ────\n');
+    out.write(`think    ${JSON.stringify(r.done.thinkText)}\n`);
+    out.write(
+      `answer   ${JSON.stringify(r.done.answerText || r.done.answer)} · option ${r.done.option ?? 'none'}\n`,
+    );
+    out.write(`stats    ${statsLine(r.stats)}\n`);
+  }
+}
+
+// ---- dump ----------------------------------------------------------------------------------------
+
+function f32(b64: string): Float32Array {
+  const buf = Buffer.from(b64, 'base64');
+  return new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
+}
+
+const list = (a: ArrayLike<number>) => `[${Array.prototype.join.call(a, ',')}]`;
+
+function writeDump(path: string, out: InferOutput, dtype: string): void {
+  const d = out.dump!;
+  const vision = d.visionFeatures ? list(f32(d.visionFeatures)) : 'null';
+  const connector = d.connectorOutput ? list(f32(d.connectorOutput)) : 'null';
+  const shapes = {
+    prompt_ids: [d.promptIds[0].length, d.promptIds[1].length],
+    vision_features: d.shapes.visionFeatures,
+    connector_output: d.shapes.connectorOutput,
+    logits: d.shapes.logits,
+    greedy_ids: [out.ids!.length],
+  };
+  // Written by hand: the logits are ~1M numbers per 8 rows, too many for one JSON.stringify string.
+  const parts = [
+    `{"prompt_ids":${JSON.stringify(d.promptIds)}`,
+    `,"vision_features":${vision}`,
+    `,"connector_output":${connector}`,
+    `,"logits":[${d.logits.map((r) => list(f32(r))).join(',')}]`,
+    `,"greedy_ids":${JSON.stringify(out.ids)}`,
+    `,"shapes":${JSON.stringify(shapes)}`,
+    `,"dtype":${JSON.stringify(dtype)}}\n`,
+  ];
+  writeFileSync(path, parts.join(''));
+}
+
+// ---- main ----------------------------------------------------------------------------------------
+
+async function main(): Promise<number> {
+  const a = parse();
+  const isUrl = /^https?:\/\//.test(a.model);
+  const modelDir = isUrl ? undefined : resolve(a.model);
+  if (modelDir && !existsSync(join(modelDir, 'config.json'))) fail(`${modelDir} has no config.json`);
+  const port = await freePort();
+  const server = await createServer({
+    root: ROOT,
+    configFile: join(ROOT, 'vite.config.ts'),
+    logLevel: 'error',
+    clearScreen: false,
+    server: { host: '127.0.0.1', port, strictPort: true, hmr: false },
+    // Crawl the engine up front, so no late dependency discovery reloads the page mid-run.
+    optimizeDeps: {
+      entries: ['src/engine-client/index.ts', 'src/worker/engine.worker.ts', 'e2e/infer.page.ts'],
+    },
+    plugins: [
+      inferPlugin({ modelDir, video: a.video && resolve(a.video), frames: a.frames && resolve(a.frames) }),
+    ],
+  });
+  await server.listen();
+  const base = `http://127.0.0.1:${port}`;
+  const browser = await chromium.launch({ executablePath: chromePath(), args: CHROMIUM_ARGS });
+  try {
+    const page = await browser.newPage();
+    page.on('pageerror', (e) => console.error(`page error: ${e.message}`));
+    await page.exposeFunction('__inferEvent', onEvent);
+    await page.goto(`${base}/__infer/`);
+    const args: InferArgs = {
+      weights: a.weights,
+      modelUrl: isUrl ? a.model : `${base}${MODEL_PREFIX}${encodeURIComponent(basename(modelDir!))}/`,
+      video: a.video ? { url: `${base}/__infer/video`, frames: a.frameCount } : undefined,
+      frames: a.frames ? { url: `${base}/__infer/frames`, shape: a.shape! } : undefined,
+      question: a.question,
+      options: a.option,
+      sampling: a.sampling,
+      dump: Boolean(a.dump),
+    };
+    if (a.video) process.stdout.write(`input    ${basename(a.video)}\n`);
+    if (a.frames) process.stdout.write(`input    ${basename(a.frames)} [${a.shape!.join(', ')}]\n`);
+    const out = (await page.evaluate(
+      `import('/e2e/infer.page.ts').then((m) => m.runInfer(${JSON.stringify(args)}))`,
+    )) as InferOutput;
+    if (out.error) {
+      console.error(
+        `\ninfer: ${out.error.kind}: ${out.error.message}${out.error.hint ? `\n       ${out.error.hint}` : ''}`,
+      );
+      return 1;
+    }
+    if (a.dump) {
+      writeDump(a.dump, out, activationDtype);
+      process.stdout.write(`dump     ${a.dump}\n`);
+    }
+    return 0;
+  } finally {
+    await browser.close();
+    await server.close();
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (e) => {
+    console.error(e?.stack ?? e);
+    process.exit(1);
+  },
+);
