@@ -11,6 +11,8 @@ import { parseReasoning } from '../src/model/reasoning-parser';
 import { BAD_CASES, badCheckpoint, EXPECTED_MESSAGE } from '../src/worker/model-bad-checkpoints';
 
 const TINY_A = join(import.meta.dirname, '..', 'public', 'models', 'tiny-a');
+/** A small clip WebCodecs decodes in Chromium (VP9, 161×121, 30 frames). */
+const CLIP = join(import.meta.dirname, '..', 'test-data', 'videos', 'androidx_bear-vp9-odd-dimensions.webm');
 
 function tinyA(): Map<string, Uint8Array> {
   return new Map(readdirSync(TINY_A).map((f) => [f, new Uint8Array(readFileSync(join(TINY_A, f)))]));
@@ -67,10 +69,19 @@ async function askAndWait(page: Page, question: string, options = ''): Promise<s
 }
 
 test.describe('model', () => {
-  test('the demo model loads and answers: tokens stream, panels follow the parser, stats fill', async ({
+  test('the demo model answers about a dropped clip: tokens stream, panels follow the parser, stats fill', async ({
     page,
   }) => {
     await openApp(page);
+    await expect(page.getByTestId('ask-video')).toHaveAttribute('data-has-video', 'false');
+    await page.getByTestId('video-file').setInputFiles(CLIP);
+    await expect(page.getByTestId('video-panel')).toHaveAttribute('data-state', 'ready', {
+      timeout: 120_000,
+    });
+    await expect(page.getByTestId('ask-video')).toHaveAttribute('data-has-video', 'true');
+    await expect(page.getByTestId('ask-video')).toContainText(
+      'androidx_bear-vp9-odd-dimensions.webm (16 frames)',
+    );
     await expect(page.getByTestId('model-params')).toContainText(/\d/);
     await expect(page.getByTestId('model-gpu-bytes')).toContainText(/iB/);
     await setMaxTokens(page, 40);
@@ -122,9 +133,19 @@ test.describe('model', () => {
     await expect(page.getByTestId('stat-tps')).toContainText(/tok\/s/);
     await expect(page.getByTestId('stat-prefill')).toContainText(/prefill \d/);
     await expect(page.getByTestId('stat-decode')).toContainText(/decode \d/);
-    // No video loaded: the answer says it used the text alone.
-    await expect(page.getByTestId('text-only-note')).toBeVisible();
+    // The clip's frames went through every stage.
+    await expect(page.getByTestId('stat-video')).toContainText(/video decode \d/);
+    await expect(page.getByTestId('stat-preprocess')).toContainText(/preprocess \d/);
+    await expect(page.getByTestId('stat-vision')).toContainText(/vision \d/);
+    await expect(page.getByTestId('stat-connector')).toContainText(/connector \d/);
+    await expect(page.getByTestId('stat-tokens')).toContainText(/\(\d+ in prompt\)/);
+    await expect(page.getByTestId('text-only-note')).toHaveCount(0);
     await page.screenshot({ path: 'artifacts/app-model.png', fullPage: true });
+
+    // A second question on the same clip reuses its visual tokens.
+    await setMaxTokens(page, 2);
+    await askAndWait(page, 'And then?');
+    await expect(page.getByTestId('stat-cached')).toBeVisible();
   });
 
   test('Stop ends a long answer mid-stream', async ({ page }) => {
@@ -136,6 +157,8 @@ test.describe('model', () => {
     await expect
       .poll(async () => Number(await raw.getAttribute('data-tokens')), { timeout: 120_000 })
       .toBeGreaterThan(2);
+    // No video in this page: the question is answered from the text alone, and says so.
+    await expect(page.getByTestId('text-only-note')).toBeVisible();
     await page.getByTestId('stop-button').click();
     await expect(page.getByTestId('ask-status')).toHaveAttribute('data-state', 'stopped', {
       timeout: 60_000,

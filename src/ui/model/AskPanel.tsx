@@ -16,6 +16,7 @@ const PHASE_TEXT: Record<AskPhase, string> = {
 /** The question box (Enter asks, Shift+Enter breaks the line), optional options, settings, Ask / Stop. */
 export function AskPanel() {
   const hasModel = useApp((s) => s.model !== null);
+  const video = useApp((s) => s.video);
   const answer = useApp((s) => s.answer);
   const ask = useApp((s) => s.askQuestion);
   const stop = useApp((s) => s.stopAnswer);
@@ -52,6 +53,11 @@ export function AskPanel() {
           <StatusText status={answer.status} phase={answer.phase} stopping={answer.stopping} />
         </span>
       </div>
+      <p className="muted ask-video" data-testid="ask-video" data-has-video={video !== null}>
+        {video
+          ? `About ${video.facts.name} (${video.indices.length} frames).`
+          : 'No video loaded: questions are answered from the text alone. Drop a video above to ask about it.'}
+      </p>
       <form className="ask-form" onSubmit={submit}>
         <label htmlFor={qId}>Question</label>
         <textarea
