@@ -10,11 +10,13 @@ import type {
   EngineErrorInfo,
   LoadedVideo,
   SampleMethod,
+  VideoLoadResult,
   VideoProgress,
   VideoSource,
 } from '../../engine-client';
 import { errorInfo } from '../../engine-client';
 import { sampleWithElement } from '../../video/element-sampler';
+import { VideoError } from '../../video/errors';
 
 export interface VideoSettingsState {
   method: SampleMethod;
@@ -71,6 +73,19 @@ export function sourceLabel(source: VideoSource): string {
   return f.name ?? 'video';
 }
 
+/** Neither path can decode it: say both reasons and what the user can do. */
+function noDecoderError(
+  result: Extract<VideoLoadResult, { status: 'needs-element' }>,
+  e: VideoError,
+): VideoError {
+  const codec = result.facts.codecString ?? result.facts.codec;
+  return new VideoError(
+    'unsupported-codec',
+    `No decoder for ${codec} here: ${result.reason}, and ${e.message.replace(/^The browser's/, "the browser's")}`,
+    'Convert the video to H.264, VP9 or AV1 (for example: ffmpeg -i in.mp4 -c:v libx264 -crf 18 out.mp4) and drop it again.',
+  );
+}
+
 export function createVideoSlice(
   getEngine: () => Engine,
   set: SetState<VideoSlice>,
@@ -112,6 +127,8 @@ export function createVideoSlice(
           const bitmaps = await sampleWithElement(input, result.plan, {
             signal: job.abort.signal,
             onProgress: (fraction) => onProgress({ phase: 'element', fraction }),
+          }).catch((e: unknown) => {
+            throw e instanceof VideoError && e.kind === 'unsupported-codec' ? noDecoderError(result, e) : e;
           });
           loaded = await engine.videoSupplyFrames(job.id, transfer(bitmaps, bitmaps));
         }
