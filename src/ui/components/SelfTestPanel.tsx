@@ -5,7 +5,8 @@ import { Badge } from './Badge';
 
 /** Every kernel checked against its CPU reference on this adapter, with a Run button to repeat it. */
 export function SelfTestPanel() {
-  const adapterReady = useApp((s) => s.adapterPhase === 'ready');
+  const adapterPhase = useApp((s) => s.adapterPhase);
+  const adapterReady = adapterPhase === 'ready';
   const phase = useApp((s) => s.selfTestPhase);
   const results = useApp((s) => s.results);
   const { done, total } = useApp((s) => s.progress);
@@ -50,7 +51,13 @@ export function SelfTestPanel() {
           data-passed={results.length - failed}
           data-failed={failed}
         >
-          <StatusText phase={phase} done={done} total={total} failed={failed} count={results.length} />
+          <StatusText
+            phase={adapterPhase === 'error' ? 'unavailable' : phase}
+            done={done}
+            total={total}
+            failed={failed}
+            count={results.length}
+          />
         </span>
       </div>
 
@@ -67,6 +74,7 @@ export function SelfTestPanel() {
 }
 
 function StatusText(p: { phase: string; done: number; total: number; failed: number; count: number }) {
+  if (p.phase === 'unavailable') return <>Needs a WebGPU adapter</>;
   if (p.phase === 'idle') return <>Waiting for the GPU</>;
   if (p.phase === 'running') return <>{p.total ? `Checking ${p.done} / ${p.total}` : 'Compiling kernels…'}</>;
   if (p.phase === 'error') return <>Stopped</>;
