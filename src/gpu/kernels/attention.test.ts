@@ -4,6 +4,8 @@ import type { Tolerance } from '../testing/compare';
 import { asDtype, ctx, dtypes, expectClose, TOL, variants } from '../testing/kernel-suite';
 import { randn } from '../testing/random';
 import { attention, attentionCpu } from './attention';
+import { splitPlan } from './attention/run';
+import { chooseTile, sharedBytes } from './attention/tiled';
 
 /**
  * Tolerances: f32 — inputs exact, f32 accumulation and exp vs f64: TOL.f32 (1e-5 + 1e-4·|x|).
@@ -55,6 +57,7 @@ const name = (c: Case) =>
 
 const CASES: Case[] = [
   { T: 1, S: 1, Hq: 1, Hkv: 1, D: 8, causal: false },
+  { T: 7, S: 33, Hq: 2, Hkv: 1, D: 6, causal: true, qOffset: 10 }, // D not a multiple of 4: flat's loop form
   { T: 7, S: 7, Hq: 2, Hkv: 1, D: 16, causal: true }, // row 0 sees only key 0
   { T: 7, S: 33, Hq: 4, Hkv: 2, D: 16, causal: true, qOffset: 26 }, // prefill continuing a cache
   { T: 33, S: 33, Hq: 8, Hkv: 1, D: 72, causal: true }, // GQA 8
@@ -74,11 +77,18 @@ const SPLIT_CASES: Case[] = [
   { T: 1, S: 100, Hq: 2, Hkv: 1, D: 8, causal: false, splits: 'auto' },
 ];
 
+/**
+ * SwiftShader (the adapter without f16) compiles a shader's workgroup memory very slowly (Dawn's
+ * zero-initialisation: seconds per 16 KiB), so there the tiled variant runs the small head dims only;
+ * lavapipe runs every size with both variants.
+ */
+const skipTiled = (variant: Variant, D: number) => variant === 'tiled' && D >= 64 && !ctx.summary.f16;
+
 describe('attention', () => {
   for (const variant of variants)
     for (const dtype of dtypes) {
-      for (const c of CASES) it(`${variant} ${dtype} ${name(c)}`, () => check(c, variant, dtype));
-      for (const c of SPLIT_CASES) it(`${variant} ${dtype} ${name(c)}`, () => check(c, variant, dtype));
+      for (const c of [...CASES, ...SPLIT_CASES])
+        it.skipIf(skipTiled(variant, c.D))(`${variant} ${dtype} ${name(c)}`, () => check(c, variant, dtype));
       it(`${variant} ${dtype} peaked softmax (scale 40)`, () =>
         check(
           { T: 7, S: 33, Hq: 4, Hkv: 2, D: 16, causal: true, qOffset: 3, scale: 40 },
@@ -129,6 +139,39 @@ describe('attention', () => {
         expectClose(await ctx.read(y), want, TOL.f32);
       }
     });
+
+  it.skipIf(skipTiled('tiled', 128))(
+    'tiled with a 16 KiB workgroup-memory limit (smaller tiles)',
+    async () => {
+      const limits = ctx.summary.limits;
+      const saved = limits.maxComputeWorkgroupStorageSize;
+      limits.maxComputeWorkgroupStorageSize = 16384;
+      try {
+        await check(
+          { T: 7, S: 100, Hq: 16, Hkv: 2, D: 128, causal: true, qOffset: 93, splits: 2 },
+          'tiled',
+          'f32',
+        );
+      } finally {
+        limits.maxComputeWorkgroupStorageSize = saved;
+      }
+    },
+  );
+
+  it('tile and split-K planning', () => {
+    expect(chooseTile(128, 1000, 32768)).toEqual({ BR: 16, BC: 32 });
+    expect(chooseTile(128, 1000, 16384)).toEqual({ BR: 8, BC: 16 });
+    expect(sharedBytes(128, chooseTile(128, 1000, 16384))).toBeLessThanOrEqual(16384);
+    expect(chooseTile(128, 8, 32768)).toEqual({ BR: 8, BC: 32 }); // decode: the 8 heads of one GQA group
+    // Decode (2 workgroups) over 3072 keys splits; a SigLIP-sized grid does not.
+    const dec = splitPlan('auto', 2, 'tiled', 3072, 32);
+    expect(dec.nSplit).toBeGreaterThan(8);
+    expect(dec.chunk % 32).toBe(0);
+    expect(dec.nSplit * dec.chunk).toBeGreaterThanOrEqual(3072);
+    expect(splitPlan('auto', 2000, 'tiled', 729, 32).nSplit).toBe(1);
+    expect(splitPlan(1, 2, 'flat', 3072, 1)).toEqual({ nSplit: 1, chunk: 3072 });
+    expect(splitPlan(5, 2, 'flat', 100, 1)).toEqual({ nSplit: 5, chunk: 20 });
+  });
 
   it('rejects bad shapes', () => {
     const q = ctx.empty([2, 3, 8], 'f32');
