@@ -22,6 +22,8 @@ export interface InferArgs {
   options: string[];
   sampling: AskRequest['sampling'];
   dump: boolean;
+  /** Ask once (2 tokens) before the measured question, so its stats exclude shader compilation. */
+  warmup: boolean;
 }
 
 export interface InferOutput {
@@ -82,21 +84,28 @@ export async function runInfer(args: InferArgs): Promise<InferOutput> {
       send('video', video);
     }
 
+    const request: AskRequest = {
+      question: args.question,
+      options: args.options,
+      sampling: args.sampling,
+      pixels,
+      visual: args.video ? 'video' : 'text',
+      dump: args.dump,
+      reuseVisual: false,
+    };
+    if (args.warmup) {
+      const w = await engine.ask({
+        ...request,
+        dump: false,
+        sampling: { ...args.sampling, maxNewTokens: 2 },
+      });
+      send('warmup', w.stats);
+    }
     let tokens = 0;
-    const result = await engine.ask(
-      {
-        question: args.question,
-        options: args.options,
-        sampling: args.sampling,
-        pixels,
-        visual: args.video ? 'video' : 'text',
-        dump: args.dump,
-      },
-      (e) => {
-        if (e.type === 'token') tokens++;
-        send('ask', e);
-      },
-    );
+    const result = await engine.ask(request, (e) => {
+      if (e.type === 'token') tokens++;
+      send('ask', e);
+    });
     // Events travel on their own channel: let the stream finish before the result is reported.
     const t0 = performance.now();
     while (tokens < result.ids.length && performance.now() - t0 < 5000)

@@ -2,12 +2,13 @@
  * npm run infer -- --model <dir|url> (--video <file> | --frames <f32 file> --frames-shape F,3,H,W)
  *                  --question "…" [--option "text"]… [--temperature T] [--top-k K] [--top-p P]
  *                  [--seed S] [--max-new-tokens N] [--frame-count 16] [--weights auto|q4|full]
- *                  [--dump out.json]
+ *                  [--warmup] [--dump out.json]
  *
  * Runs the app's own pipeline (engine worker, WebGPU kernels, WebCodecs) in headless Chromium with
  * the flags of playwright.config.ts, under Vite's dev server started here; a local model folder, the
  * video and the frames are served by this script over HTTP (with Range requests). Prints the token
- * stream as it comes, then the parsed think / answer and the stats. `--dump` writes one JSON object:
+ * stream as it comes, then the parsed think / answer and the stats (with --warmup, of a second run, so
+ * they exclude the first run's shader compilation). `--dump` writes one JSON object:
  * prompt_ids (the two text parts), vision_features, connector_output (flat, row-major), logits (one
  * full-vocabulary array per position: the last prompt position, then each decode step), greedy_ids
  * (the sampled ids), shapes, and dtype (the activation dtype of the run).
@@ -35,7 +36,7 @@ const ROOT = resolve(import.meta.dirname, '..');
 const USAGE = `usage: npm run infer -- --model <dir|url> (--video <file> | --frames <file> --frames-shape F,3,H,W)
                      --question "…" [--option "text"]… [--temperature 0] [--top-k 50] [--top-p 1]
                      [--seed 0] [--max-new-tokens 1024] [--frame-count 16] [--weights auto|q4|full]
-                     [--dump out.json]`;
+                     [--warmup] [--dump out.json]`;
 
 function fail(message: string): never {
   console.error(`infer: ${message}\n${USAGE}`);
@@ -59,6 +60,7 @@ function parse() {
       'max-new-tokens': { type: 'string' },
       dump: { type: 'string' },
       weights: { type: 'string', default: 'auto' },
+      warmup: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -274,6 +276,8 @@ function onEvent(json: string): void {
       out.write(`phase    ${e.phase} ${ms(e.ms)}${e.cached ? ' (cached)' : ''}\n`);
       if (e.phase === 'prefill') out.write('──── stream ────\n');
     } else if (e.type === 'token') out.write(e.text);
+  } else if (type === 'warmup') {
+    out.write(`warmup   ${statsLine(data as AskStats)}\n`);
   } else if (type === 'result') {
     const r = data as { done: DoneEvent; stats: AskStats };
     out.write('\n──── end ────\n');
@@ -332,7 +336,9 @@ async function main(): Promise<number> {
     logLevel: 'error',
     clearScreen: false,
     server: { host: '127.0.0.1', port, strictPort: true, hmr: false },
-    // Crawl the engine up front, so no late dependency discovery reloads the page mid-run.
+    // Its own dependency cache (other dev servers may be using node_modules/.vite), and the engine
+    // crawled up front, so no late dependency discovery invalidates modules mid-run.
+    cacheDir: join(ROOT, '.cache/vite-infer'),
     optimizeDeps: {
       entries: ['src/engine-client/index.ts', 'src/worker/engine.worker.ts', 'e2e/infer.page.ts'],
     },
@@ -357,9 +363,21 @@ async function main(): Promise<number> {
       options: a.option,
       sampling: a.sampling,
       dump: Boolean(a.dump),
+      warmup: Boolean(a.warmup),
     };
     if (a.video) process.stdout.write(`input    ${basename(a.video)}\n`);
     if (a.frames) process.stdout.write(`input    ${basename(a.frames)} [${a.shape!.join(', ')}]\n`);
+    // The first import after a dependency re-optimisation can fail once: load the page module again.
+    let loaded = false;
+    for (let attempt = 0; !loaded; attempt++) {
+      try {
+        await page.evaluate(`import('/e2e/infer.page.ts').then(() => true)`);
+        loaded = true;
+      } catch (e) {
+        if (attempt >= 2) throw e;
+        await page.reload();
+      }
+    }
     const out = (await page.evaluate(
       `import('/e2e/infer.page.ts').then((m) => m.runInfer(${JSON.stringify(args)}))`,
     )) as InferOutput;

@@ -132,7 +132,7 @@ export async function runAsk(a: AskContext, req: AskRequest): Promise<AskResult>
     ctx.release(cached.visual);
     a.cache.current = null;
   }
-  if (reusable && !req.dump) {
+  if (reusable && !req.dump && req.reuseVisual !== false) {
     visual = cached.visual;
     visualCached = true;
     for (const p of ['preprocess', 'vision', 'connector'] as const)

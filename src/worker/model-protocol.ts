@@ -79,6 +79,8 @@ export interface AskRequest {
   pixels?: PixelInput;
   /** Return the intermediate tensors (vision features, connector output, every logits row). */
   dump?: boolean;
+  /** Reuse the visual tokens of the previous question on the same video (default true). */
+  reuseVisual?: boolean;
 }
 
 export type AskPhase = 'preprocess' | 'vision' | 'connector' | 'prefill' | 'decode';
