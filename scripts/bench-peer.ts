@@ -12,6 +12,8 @@
  *   --full                  the model's shapes even on a software adapter
  *   --backends a,b          a subset of ours,ort-native,ort-jsep
  *   --only <substring>      only cases whose id contains it
+ *   --hw                    drop the SwiftShader flags from the Chromium arguments, so Chromium picks a real
+ *                           GPU (CHROME_PATH chooses the browser)
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -79,6 +81,8 @@ interface Row {
   /** ours ÷ theirs per ORT backend (< 1: ours is faster). */
   ratio: Partial<Record<Backend, number | null>>;
   oursGBps: number | null;
+  /** matmul only: 2·M·N·K over our time. */
+  oursGflops: number | null;
   /** Per backend: the output matched the CPU reference. */
   correct: Partial<Record<Backend, boolean>>;
   errors: Partial<Record<Backend, string>>;
@@ -87,6 +91,12 @@ interface Row {
 function fmtMs(v: number | null | undefined): string {
   if (v === null || v === undefined) return '—';
   return v < 1 ? v.toFixed(3) : v < 100 ? v.toFixed(2) : v.toFixed(0);
+}
+
+/** Three significant digits (software adapters reach a few MB/s, real GPUs hundreds of GB/s). */
+function sig(v: number | null): string {
+  if (v === null) return '—';
+  return v >= 100 ? v.toFixed(0) : v.toPrecision(3);
 }
 
 function printTable(rows: Row[], backends: Backend[]): void {
@@ -98,6 +108,7 @@ function printTable(rows: Row[], backends: Backend[]): void {
     ...backends.map((b) => `${b} ms`),
     ...ort.map((b) => `ours÷${b.replace('ort-', '')}`),
     'ours GB/s',
+    'ours GFLOP/s',
     'check',
   ];
   const body = rows.map((r) => [
@@ -109,7 +120,8 @@ function printTable(rows: Row[], backends: Backend[]): void {
       const v = r.ratio[b];
       return v === null || v === undefined ? '—' : v.toFixed(2);
     }),
-    r.oursGBps === null ? '—' : r.oursGBps.toFixed(2),
+    sig(r.oursGBps),
+    sig(r.oursGflops),
     backends.every((b) => r.correct[b]) ? 'ok' : `✗ ${backends.filter((b) => !r.correct[b]).join(', ')}`,
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
@@ -136,7 +148,10 @@ async function main(): Promise<number> {
     const a = arrays.get(id)?.[name];
     return a && new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
   });
-  const browser = await chromium.launch({ executablePath: chromePath(), args: CHROMIUM_ARGS });
+  const args = process.argv.includes('--hw')
+    ? CHROMIUM_ARGS.filter((a) => !/swiftshader|--disable-vulkan-surface/.test(a))
+    : CHROMIUM_ARGS;
+  const browser = await chromium.launch({ executablePath: chromePath(), args });
   try {
     const open = async () => {
       const page = await browser.newPage();
@@ -206,6 +221,7 @@ async function main(): Promise<number> {
           backends.filter((b) => b !== 'ours').map((b) => [b, ours !== null && ms[b] ? ours / ms[b] : null]),
         ),
         oursGBps: ours === null ? null : ourBytes(c) / ours / 1e6,
+        oursGflops: ours === null || c.kind !== 'matmul' ? null : (2 * c.M * c.N * c.K) / ours / 1e6,
         correct: Object.fromEntries(backends.map((b) => [b, ok(b)])),
         errors: Object.fromEntries(
           backends.flatMap((b) => {

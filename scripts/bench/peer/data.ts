@@ -4,11 +4,30 @@
  */
 import { roundToF16 } from '../../../src/gpu/f16';
 import { attentionCpu } from '../../../src/gpu/kernels/attention/cpu';
-import { layoutOf, q4Code } from '../../../src/gpu/kernels/quant/format';
+import { layoutOf, type Q4Host, q4Code } from '../../../src/gpu/kernels/quant/format';
 import { randn } from '../../../src/gpu/testing/random';
 import { quantizeQ4Cpu } from '../../../src/model/quantize-cpu';
-import { matmulOrtQ4Cpu, packOrtQ4 } from './graphs';
+import { matmulOrtQ4Cpu, type OrtQ4, packOrtQ4 } from './graphs';
 import type { PeerCase } from './page';
+
+const weights = new Map<string, { ours: Q4Host; ort: OrtQ4 }>();
+
+/**
+ * The random weight W [N, K] at a real checkpoint's magnitude (uniform ±0.05), quantized symmetric with
+ * block 32 by our CPU quantizer, and the same codes and scales repacked for ORT. One per shape: the
+ * cases that differ only in M share it.
+ */
+function weight(N: number, K: number): { ours: Q4Host; ort: OrtQ4 } {
+  const key = `${N}x${K}`;
+  let w = weights.get(key);
+  if (!w) {
+    const ours = quantizeQ4Cpu(randn(N * K, 23 + N, -0.05, 0.05), N, K, { groupSize: 32, scheme: 'sym' });
+    const L = layoutOf(ours);
+    w = { ours, ort: packOrtQ4(N, K, (n, k) => q4Code(ours, L, n, k), ours.scales) };
+    weights.set(key, w);
+  }
+  return w;
+}
 
 export type CaseArrays = Record<string, Float32Array | Uint32Array | Uint8Array>;
 
@@ -23,10 +42,7 @@ export function caseArrays(c: PeerCase): CaseArrays {
   if (c.kind === 'matmul') {
     const { M, N, K } = c;
     const x = act(randn(M * K, 11 + M));
-    // Weights at a real checkpoint's magnitude (uniform ±0.05), quantized symmetric, block 32.
-    const ours = quantizeQ4Cpu(randn(N * K, 23 + N, -0.05, 0.05), N, K, { groupSize: 32, scheme: 'sym' });
-    const L = layoutOf(ours);
-    const ort = packOrtQ4(N, K, (n, k) => q4Code(ours, L, n, k), ours.scales);
+    const { ours, ort } = weight(N, K);
     return {
       x,
       packed: ours.packed,
