@@ -193,5 +193,17 @@ test.describe('model', () => {
         await askAndWait(page, `Still there after ${bad}?`);
       });
     }
+
+    await test.step('a folder without a checkpoint', async () => {
+      await page.getByTestId('model-url-input').fill('/models/does-not-exist/');
+      await page.getByTestId('model-url-load').click();
+      await expect(page.getByTestId('model-error')).toHaveAttribute('data-kind', 'model-not-found', {
+        timeout: 60_000,
+      });
+      await expect(page.getByTestId('model-error-message')).toHaveText(
+        /no config\.json in .*\/models\/does-not-exist\//,
+      );
+      await expect(page.getByTestId('model-name')).toHaveText('tiny-a');
+    });
   });
 });

@@ -15,6 +15,12 @@ const REDOWNLOAD = 'Download the checkpoint again, or pick a complete TinyLLaVA-
 export function modelError(e: unknown, source = 'the checkpoint'): EngineError {
   if (e instanceof EngineError) return e;
   if (e instanceof ConfigError) {
+    if (e.code === 'invalid' && e.message.startsWith('no config.json'))
+      return new EngineError(
+        'model-not-found',
+        e.message,
+        'Point to the folder (or URL) that holds config.json, the safetensors files and the tokenizer.',
+      );
     const where = e.key ? ` (config.json key ${e.key})` : '';
     if (e.code === 'unknown-model-type' || e.code === 'unknown-connector' || e.code === 'unsupported')
       return new EngineError(
