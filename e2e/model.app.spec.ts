@@ -171,6 +171,18 @@ test.describe('model', () => {
     await askAndWait(page, 'Again?');
   });
 
+  test('a picked folder replaces the model', async ({ page }) => {
+    await openApp(page);
+    await page
+      .getByTestId('model-folder-input')
+      .setInputFiles(join(import.meta.dirname, '..', 'public', 'models', 'tiny-b'));
+    await expect(page.getByTestId('model-name')).toHaveText('tiny-b', { timeout: 120_000 });
+    await expect(page.getByTestId('model-source')).toContainText('picked folder tiny-b');
+    await expect(page.getByTestId('model-vision')).toContainText('112 px');
+    await setMaxTokens(page, 3);
+    await askAndWait(page, 'Which model answers?');
+  });
+
   test('broken checkpoints fail clearly and tiny-a keeps answering', async ({ page }) => {
     test.setTimeout(600_000);
     const good = tinyA();

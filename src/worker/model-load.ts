@@ -48,7 +48,7 @@ export function sourceName(source: ModelSource): string {
     const parts = source.baseUrl.split(/[?#]/)[0].split('/').filter(Boolean);
     return decodeURIComponent(parts[parts.length - 1] ?? source.baseUrl);
   }
-  return topFolder(source.files) ?? source.files[0]?.name ?? 'picked files';
+  return topFolder(source.files) ?? 'picked files';
 }
 
 function topFolder(files: readonly File[]): string | undefined {
