@@ -10,6 +10,9 @@ set -euo pipefail
 set_name="${1:-small}"
 out="${2:-.cache/video-clips}"
 mkdir -p "$out"
+# One run at a time per folder (tests and benchmarks may call this concurrently).
+exec 9>"$out/.lock"
+flock 9
 flower="$(dirname "$0")/../test-data/videos/mdn_flower.mp4"
 ff() { ffmpeg -nostdin -v error -y "$@"; }
 src() { echo "testsrc2=size=$1:rate=$2:duration=$3"; }

@@ -1,12 +1,17 @@
 /**
- * Runs a decode plan with WebCodecs: one VideoDecoder per lane, each fed its runs (key packet → last
- * target) and flushed after each. Every output frame that is not a target is closed at once, so the
- * frames open at any time are the targets found so far plus the decoder's own pipeline.
+ * Runs a decode plan with WebCodecs: one VideoDecoder per lane, fed its runs back to back (each run
+ * starts on a key packet, so no flush is needed between them; one flush ends the lane). A target is
+ * handed over the moment the decoder outputs it; every other output frame is closed at once, so the
+ * frames open at any time are the targets plus the decoder's own pipeline.
+ *
+ * H.264 packets that no picture references (non-reference B frames) are not fed unless they are
+ * targets: the frames after them decode the same without them (see h264-refs.ts).
  */
 import type { EncodedPacket } from 'mediabunny';
 import type { OpenedVideo } from './demux';
 import { cancelledError, VideoError } from './errors';
 import { type DecodeRun, planCost } from './gop-plan';
+import { avcNalLengthSize, isDisposableAvcPacket } from './h264-refs';
 
 export interface DecodedTarget {
   /** Presentation index of the frame. */
@@ -18,18 +23,26 @@ export interface DecodedTarget {
 
 export interface DecodeStats {
   lanes: number;
+  /** Packets the plan covers (key → last target of each run). */
+  packetsPlanned: number;
+  /** Packets actually given to a decoder (planned minus skipped non-reference ones). */
   packetsFed: number;
   framesOutput: number;
-  /** Most VideoFrames this module held open at once (kept targets + frames awaiting a decision). */
+  /** Most VideoFrames open at once: targets handed over so far plus frames awaiting a decision. */
   peakOpenFrames: number;
   substituted: number;
 }
 
+export interface DecodeOptions {
+  /** Skip non-reference H.264 packets that are not targets (default true). */
+  skipDisposable?: boolean;
+}
+
 export interface DecodeHooks {
   signal?: AbortSignal;
-  /** Fraction of planned packets fed, 0..1. */
+  /** Fraction of planned packets read, 0..1. */
   onProgress?: (fraction: number) => void;
-  /** Receives each target as soon as its run is flushed (ownership passes to the callee). */
+  /** Receives each target as soon as it is decoded (ownership passes to the callee). */
   onTarget: (t: DecodedTarget) => void;
 }
 
@@ -39,8 +52,11 @@ const MAX_QUEUE = 16;
 interface TargetState {
   index: number;
   timestampUs: number;
+  /** Runs are numbered per lane; a target only takes a nearest substitute once its run has started. */
+  run: number;
   best: VideoFrame | null;
   bestDist: number;
+  done: boolean;
 }
 
 const toUs = (s: number) => Math.round(s * 1e6);
@@ -49,17 +65,22 @@ export async function decodeRuns(
   video: OpenedVideo,
   lanes: DecodeRun[][],
   hooks: DecodeHooks,
+  options: DecodeOptions = {},
 ): Promise<DecodeStats> {
   const config = video.decoderConfig;
   if (!config) throw new VideoError('unsupported-codec', `Unknown codec in "${video.facts.name}".`);
-  const total = Math.max(1, planCost(lanes.flat()));
+  const planned = planCost(lanes.flat());
   const stats: DecodeStats = {
     lanes: lanes.length,
+    packetsPlanned: planned,
     packetsFed: 0,
     framesOutput: 0,
     peakOpenFrames: 0,
     substituted: 0,
   };
+  const nalLength = video.facts.codec === 'avc' ? avcNalLengthSize(config.description) : null;
+  const skipDisposable = options.skipDisposable !== false && nalLength !== null;
+  let read = 0;
   let open = 0;
   const opened = (n: number) => {
     open += n;
@@ -73,18 +94,49 @@ export async function decodeRuns(
   const abort = new AbortController();
   const onAbort = () => abort.abort();
   hooks.signal?.addEventListener('abort', onAbort);
-  const held = new Set<VideoFrame>(); // frames to close if we stop early
+  const held = new Set<VideoFrame>(); // substitutes to close if we stop early
 
   async function runLane(runs: DecodeRun[]): Promise<void> {
-    let current: TargetState[] = [];
+    const targets: TargetState[] = runs.flatMap((run, r) =>
+      run.targets.map((index) => ({
+        index,
+        timestampUs: video.table.timestampsUs[index],
+        run: r,
+        best: null,
+        bestDist: Number.POSITIVE_INFINITY,
+        done: false,
+      })),
+    );
+    const byTimestamp = new Map<number, TargetState[]>();
+    for (const t of targets) byTimestamp.set(t.timestampUs, [...(byTimestamp.get(t.timestampUs) ?? []), t]);
+    const targetDecodeIndices = new Set(targets.map((t) => video.table.decodeIndex[t.index]));
+    let feedingRun = 0;
     let failure: unknown = null;
+
+    const handOver = (t: TargetState, frame: VideoFrame, exact: boolean) => {
+      t.done = true;
+      if (!exact) stats.substituted++;
+      hooks.onTarget({ index: t.index, frame, exact });
+    };
+
     const decoder = new VideoDecoder({
       output: (frame) => {
         opened(1);
         stats.framesOutput++;
-        for (const t of current) {
+        const exact = byTimestamp.get(frame.timestamp)?.find((t) => !t.done);
+        if (exact) {
+          if (exact.best) {
+            held.delete(exact.best);
+            closeFrame(exact.best);
+          }
+          handOver(exact, frame, true);
+          return;
+        }
+        // Not a target: keep it only as the nearest stand-in for a target the decoder may never output.
+        for (const t of targets) {
+          if (t.done || t.run > feedingRun) continue;
           const dist = Math.abs(frame.timestamp - t.timestampUs);
-          if (t.bestDist === 0 || dist >= t.bestDist) continue;
+          if (dist >= t.bestDist) continue;
           if (t.best) {
             held.delete(t.best);
             closeFrame(t.best);
@@ -106,33 +158,37 @@ export async function decodeRuns(
     abort.signal.addEventListener('abort', stop);
     try {
       decoder.configure(config!);
-      for (const run of runs) {
-        current = run.targets.map((index) => ({
-          index,
-          timestampUs: video.table.timestampsUs[index],
-          best: null,
-          bestDist: Number.POSITIVE_INFINITY,
-        }));
-        await feedRun(video, run, decoder, abort.signal, () => {
-          stats.packetsFed++;
-          hooks.onProgress?.(stats.packetsFed / total);
-        });
+      for (const [r, run] of runs.entries()) {
+        feedingRun = r;
+        await feedRun(
+          video,
+          run,
+          decoder,
+          abort.signal,
+          (packet, d) => {
+            read++;
+            hooks.onProgress?.(read / Math.max(1, planned));
+            if (d === run.startDecode || targetDecodeIndices.has(d)) return true;
+            return !(skipDisposable && isDisposableAvcPacket(packet.data, nalLength!));
+          },
+          () => {
+            stats.packetsFed++;
+          },
+        );
         if (abort.signal.aborted) throw cancelledError();
-        await decoder.flush();
-        for (const t of current) {
-          if (!t.best) {
-            throw new VideoError(
-              'corrupt',
-              `Frame ${t.index} of "${video.facts.name}" could not be decoded: the decoder output nothing for packets ${run.startDecode}–${run.endDecode}.`,
-            );
-          }
-          held.delete(t.best);
-          if (t.bestDist !== 0) stats.substituted++;
-          open--; // ownership passes to the caller
-          hooks.onTarget({ index: t.index, frame: t.best, exact: t.bestDist === 0 });
-          t.best = null;
+      }
+      await decoder.flush();
+      for (const t of targets) {
+        if (t.done) continue;
+        if (!t.best) {
+          throw new VideoError(
+            'corrupt',
+            `Frame ${t.index} of "${video.facts.name}" could not be decoded: the decoder output no frame near it.`,
+          );
         }
-        current = [];
+        held.delete(t.best);
+        handOver(t, t.best, false);
+        t.best = null;
       }
     } catch (err) {
       abort.abort();
@@ -152,7 +208,7 @@ export async function decodeRuns(
 
   try {
     const results = await Promise.allSettled(lanes.map(runLane));
-    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    const failed = results.some((r) => r.status === 'rejected');
     if (failed) throw pickError(results);
     return stats;
   } finally {
@@ -170,12 +226,16 @@ function pickError(results: PromiseSettledResult<void>[]): unknown {
   return reasons.find((e) => !(e instanceof VideoError && e.kind === 'cancelled')) ?? reasons[0];
 }
 
-/** Feeds packets startDecode..endDecode to the decoder in decode order, respecting its queue. */
+/**
+ * Reads packets startDecode..endDecode in decode order and feeds those `want` accepts to the decoder,
+ * respecting its queue.
+ */
 async function feedRun(
   video: OpenedVideo,
   run: DecodeRun,
   decoder: VideoDecoder,
   signal: AbortSignal,
+  want: (packet: EncodedPacket, decodeIndex: number) => boolean,
   onFed: () => void,
 ): Promise<void> {
   const { sink, packets } = video;
@@ -194,19 +254,19 @@ async function feedRun(
   let d = run.startDecode;
   for await (const packet of sink.packets(first)) {
     if (signal.aborted) return;
-    if (packet.data.byteLength === 0 && packet.type !== 'key') {
-      // Empty packets (dropped frames in some MP4s) decode to nothing; skip them.
-    } else {
+    // Empty packets (dropped frames in some MP4s) decode to nothing.
+    if (packet.data.byteLength > 0 && want(packet, d)) {
       while (decoder.decodeQueueSize > MAX_QUEUE) await waitDequeue(decoder, signal);
+      if (signal.aborted) return;
       decoder.decode(toChunk(packet, d === run.startDecode));
+      onFed();
     }
-    onFed();
     if (++d > run.endDecode) break;
   }
   if (d <= run.endDecode) {
     throw new VideoError(
       'corrupt',
-      `"${video.facts.name}" ends early: packet ${d} of ${packets.length} is missing.`,
+      `"${video.facts.name}" is truncated or damaged: it ends early, packet ${d} of ${packets.length} is missing.`,
     );
   }
 }

@@ -10,7 +10,7 @@ import { decodeRuns } from './decode';
 import type { OpenedVideo, VideoFacts, VideoInput } from './demux';
 import { openVideo } from './demux';
 import { cancelledError, throwIfAborted, VideoError } from './errors';
-import { planCost, planRuns, splitRuns } from './gop-plan';
+import { planRuns, splitRuns } from './gop-plan';
 import { cropToTrack, uprightFrame } from './orient';
 import { DEFAULT_METHOD, type SampleMethod, selectIndices } from './sampling';
 
@@ -22,6 +22,8 @@ export interface SampleOptions {
   decoders?: number;
   /** 'element' forces the <video> fallback (tests and benchmarks); 'auto' uses it only when needed. */
   path?: 'auto' | 'element';
+  /** Skip non-reference H.264 packets that are not sampled (default true; off for comparisons). */
+  skipDisposable?: boolean;
 }
 
 export const DEFAULT_DECODERS = 2;
@@ -58,6 +60,9 @@ export interface SampledFrame {
 
 export interface SampleStats {
   decoders: number;
+  /** Packets from each run's key frame to its last target. */
+  packetsPlanned: number;
+  /** Packets fed to decoders (planned minus skipped non-reference H.264 packets). */
   packetsDecoded: number;
   framesOutput: number;
   peakOpenFrames: number;
@@ -158,21 +163,26 @@ export async function decodeSample(
   const slots: SampledFrame[] = [];
   try {
     hooks.onProgress?.({ phase: 'decode', fraction: 0 });
-    const stats = await decodeRuns(video, lanes, {
-      signal: hooks.signal,
-      onProgress: (fraction) => hooks.onProgress?.({ phase: 'decode', fraction }),
-      onTarget: ({ index, frame }) => {
-        pending.push(
-          uprightFrame(cropToTrack(frame, codedWidth, codedHeight), video.facts.rotation).then(
-            (f) => void byIndex.set(index, f),
-            (err) => {
-              frame.close();
-              throw err;
-            },
-          ),
-        );
+    const stats = await decodeRuns(
+      video,
+      lanes,
+      {
+        signal: hooks.signal,
+        onProgress: (fraction) => hooks.onProgress?.({ phase: 'decode', fraction }),
+        onTarget: ({ index, frame }) => {
+          pending.push(
+            uprightFrame(cropToTrack(frame, codedWidth, codedHeight), video.facts.rotation).then(
+              (f) => void byIndex.set(index, f),
+              (err) => {
+                frame.close();
+                throw err;
+              },
+            ),
+          );
+        },
       },
-    });
+      { skipDisposable: options.skipDisposable },
+    );
     await Promise.all(pending);
     throwIfAborted(hooks.signal);
     for (const [slot, index] of plan.indices.entries()) {
@@ -184,7 +194,8 @@ export async function decodeSample(
       frames: slots,
       stats: {
         decoders: lanes.length,
-        packetsDecoded: planCost(runs),
+        packetsPlanned: stats.packetsPlanned,
+        packetsDecoded: stats.packetsFed,
         framesOutput: stats.framesOutput,
         peakOpenFrames: stats.peakOpenFrames,
         substituted: stats.substituted,

@@ -37,8 +37,16 @@ async function loadLikeTheApp(engine: Engine, file: Blob, options: HarnessOption
   const set = (patch: Partial<VideoSlice> | ((s: VideoSlice) => Partial<VideoSlice>)) => {
     state = { ...state, ...(typeof patch === 'function' ? patch(state) : patch) };
   };
-  state = createVideoSlice(() => engine, set, () => state);
-  state.setVideoSettings({ method: options.method, decoders: options.decoders, forceElement: options.forceElement });
+  state = createVideoSlice(
+    () => engine,
+    set,
+    () => state,
+  );
+  state.setVideoSettings({
+    method: options.method,
+    decoders: options.decoders,
+    forceElement: options.forceElement,
+  });
   await state.loadVideo({ kind: 'file', file });
   if (state.videoError) throw new Error(`${state.videoError.kind}: ${state.videoError.message}`);
   return state.video!;
