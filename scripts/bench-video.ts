@@ -82,6 +82,7 @@ interface Row {
   heapPeakMiB: number;
   rssPeakMiB: number;
   work: number;
+  planned?: number;
   peakOpenFrames?: number;
 }
 
@@ -166,6 +167,7 @@ async function main() {
             heapPeakMiB: Math.max(...e.t.map((t) => t.heapPeakBytes)) / 2 ** 20,
             rssPeakMiB: Math.max(...e.rss) / 2 ** 20,
             work: e.t[0].work,
+            planned: e.t[0].planned,
             peakOpenFrames: e.t[0].peakOpenFrames,
           });
         }
@@ -192,7 +194,7 @@ function printBlock(clip: string, n: number, frames: number, gops: number, rows:
       ? `  ${(r.msMedian / best.msMedian).toFixed(2)}× ours (best)`
       : '';
     const work = r.method.startsWith('ours')
-      ? `${r.work} packets decoded, ≤${r.peakOpenFrames} frames open`
+      ? `${r.work} of ${r.planned} packets decoded, ≤${r.peakOpenFrames} frames open`
       : `${r.work} seeks`;
     console.log(
       `  ${r.method.padEnd(38)} ${String(Math.round(r.msMedian)).padStart(6)} ms  [${r.msAll.join(', ')}]  ` +

@@ -47,7 +47,7 @@ export interface DecodeHooks {
 }
 
 /** Decoder queue depth above which feeding waits (bounds memory held in the decoder). */
-const MAX_QUEUE = 16;
+const MAX_QUEUE = 64;
 
 interface TargetState {
   index: number;

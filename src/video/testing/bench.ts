@@ -14,6 +14,8 @@ export interface RunTiming {
   frames: number;
   /** Ours: packets decoded; baseline: seeks made. */
   work: number;
+  /** Ours: packets from key frames to targets (before skipping non-reference ones). */
+  planned?: number;
   peakOpenFrames?: number;
 }
 
@@ -36,10 +38,15 @@ async function withHeapPeak<T>(fn: () => Promise<T>): Promise<[T, number]> {
 }
 
 /** Ours: open, count from the sample table, decode the needed GOPs once; frames are closed after. */
-export async function runOurs(file: Blob, n: number, decoders: number): Promise<RunTiming> {
+export async function runOurs(
+  file: Blob,
+  n: number,
+  decoders: number,
+  skipDisposable = true,
+): Promise<RunTiming> {
   const t0 = performance.now();
   const [r, heapPeakBytes] = await withHeapPeak(() =>
-    sampleVideo(file, { method: { kind: 'uniform', n }, decoders }),
+    sampleVideo(file, { method: { kind: 'uniform', n }, decoders, skipDisposable }),
   );
   const ms = performance.now() - t0;
   for (const f of r.frames) f.frame.close();
@@ -48,6 +55,7 @@ export async function runOurs(file: Blob, n: number, decoders: number): Promise<
     heapPeakBytes,
     frames: r.frames.length,
     work: r.stats.packetsDecoded,
+    planned: r.stats.packetsPlanned,
     peakOpenFrames: r.stats.peakOpenFrames,
   };
 }
