@@ -50,13 +50,13 @@ function probe(url: string, options: Options, size = SIZE) {
   );
 }
 
-function probeError(url: string, options: Options = {}, abortAfterMs?: number) {
+function probeError(url: string, options: Options = {}, abortAtFraction?: number) {
   return page.evaluate(
-    async ({ PROBE, url, options, abortAfterMs }) => {
+    async ({ PROBE, url, options, abortAtFraction }) => {
       const m: Probe = await import(PROBE);
-      return m.probeError(await m.fetchBlob(url), options, abortAfterMs);
+      return m.probeError(await m.fetchBlob(url), options, abortAtFraction);
     },
-    { PROBE, url, options, abortAfterMs },
+    { PROBE, url, options, abortAtFraction },
   );
 }
 
@@ -256,7 +256,7 @@ test.describe('long videos', () => {
     const err = await probeError(
       `/${GEN_DIR}/long-10min-160x90.mp4`,
       { method: { kind: 'uniform', n: 64 } },
-      1500,
+      0.3,
     );
     expect(err.kind).toBe('cancelled');
   });

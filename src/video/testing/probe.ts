@@ -106,15 +106,21 @@ export async function probeMemory(blob: Blob, options: SampleOptions): Promise<M
   }
 }
 
-/** Runs the pipeline and returns the VideoError kind and message it throws (or 'ok'). */
+/**
+ * Runs the pipeline and returns the VideoError kind and message it throws (or 'ok'). With
+ * `abortAtFraction`, cancels once that fraction of the decode has been read (a deterministic cancel).
+ */
 export async function probeError(
   blob: Blob,
   options: SampleOptions,
-  abortAfterMs?: number,
-): Promise<{ kind: string; message: string; hint: string }> {
+  abortAtFraction?: number,
+): Promise<{ kind: string; message: string; hint: string; framesOpenAfter?: number }> {
   const { toVideoErrorInfo } = await import('../errors');
   const controller = new AbortController();
-  if (abortAfterMs !== undefined) setTimeout(() => controller.abort(), abortAfterMs);
+  const onProgress = (p: { phase: string; fraction: number }) => {
+    if (abortAtFraction !== undefined && p.phase === 'decode' && p.fraction >= abortAtFraction)
+      controller.abort();
+  };
   try {
     const { plan, video } = await planSample(blob, options, controller.signal);
     video.dispose();
@@ -122,7 +128,7 @@ export async function probeError(
       const bitmaps = await sampleWithElement(blob, elementPlan(plan), { signal: controller.signal });
       for (const b of bitmaps) b.close();
     } else {
-      const { frames } = await sampleVideo(blob, options, { signal: controller.signal });
+      const { frames } = await sampleVideo(blob, options, { signal: controller.signal, onProgress });
       for (const f of frames) f.frame.close();
     }
     return { kind: 'ok', message: '', hint: '' };
