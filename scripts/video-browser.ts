@@ -22,6 +22,9 @@ function chromePath(): string {
 export interface VideoBrowser {
   page: Page;
   origin: string;
+  version: string;
+  /** A switch on this browser's command line only, to find its processes in /proc. */
+  marker: string;
   close(): Promise<void>;
 }
 
@@ -46,7 +49,8 @@ export async function openVideoBrowser(warmModule: string): Promise<VideoBrowser
   const origin = `http://127.0.0.1:${address.port}`;
   let browser: Browser | null = null;
   try {
-    browser = await chromium.launch({ executablePath: chromePath(), args: CHROMIUM_ARGS });
+    const marker = `--video-cli-instance=${process.pid}-${Date.now()}`;
+    browser = await chromium.launch({ executablePath: chromePath(), args: [...CHROMIUM_ARGS, marker] });
     const page = await browser.newPage();
     page.on('pageerror', (e) => console.error('[page error]', e.message));
     await page.goto(origin + BLANK);
@@ -64,6 +68,8 @@ export async function openVideoBrowser(warmModule: string): Promise<VideoBrowser
     return {
       page,
       origin,
+      version: b.version(),
+      marker,
       close: async () => {
         await b.close();
         await server.close();
