@@ -8,8 +8,8 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { timeKernel, timingMethod } from '../src/gpu/timing';
 import { type BenchCase, benchCases } from './bench/cases';
-import { timeKernel, timingMethod } from './bench/timing';
 
 const root = resolve(import.meta.dirname, '..');
 

@@ -5,9 +5,9 @@
  * move (packed weights, scales, mins, x, y) and 2·M·N·K flops.
  */
 import type { GpuContext, Variant } from '../../context';
-import { Profiler } from '../../profiler';
 import type { Tensor } from '../../tensor';
 import { rng } from '../../testing/random';
+import { timeKernel } from '../../timing';
 import { type Q4Host, type Q4Options, q4Bytes, q4Layout, releaseQ4, uploadQ4 } from './format';
 import { type MatmulQ4Options, matmulQ4 } from './matmul-q4';
 
@@ -32,11 +32,6 @@ export interface BenchQ4Result {
   samples: number;
   bytes: number;
 }
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
 /** Random codes and plausible scales: the kernels' speed doesn't depend on the values. */
 function randomQ4(N: number, K: number, opts: Q4Options): Q4Host {
@@ -74,44 +69,16 @@ export async function benchQ4(
   );
   const call = (): Tensor => matmulQ4(ctx, x, q, null, variant, opts);
 
-  ctx.release(call()); // warm-up: compiles the pipelines
-  await ctx.sync();
-  const samples: number[] = [];
-  const start = performance.now();
-  const more = () => samples.length < minSamples || performance.now() - start < budgetMs;
-  if (method === 'timestamp-query') {
-    const profiler = new Profiler(ctx.device);
-    ctx.profiler = profiler;
-    try {
-      while (more()) {
-        profiler.reset();
-        const y = call();
-        await ctx.collectProfile();
-        ctx.release(y);
-        let ms = 0;
-        for (const v of profiler.report().values()) ms += v.ms;
-        samples.push(ms);
-      }
-    } finally {
-      ctx.profiler = null;
-      profiler.destroy();
-    }
-  } else {
-    // Batches long enough (≥ ~20 ms) that submission overhead doesn't dominate one sample.
-    let batch = 1;
-    while (more()) {
-      const t0 = performance.now();
-      for (let i = 0; i < batch; i++) ctx.release(call());
-      await ctx.sync();
-      const ms = (performance.now() - t0) / batch;
-      samples.push(ms);
-      batch = Math.min(64, Math.max(1, Math.ceil(20 / Math.max(ms, 1e-3))));
-    }
-  }
+  const t = await timeKernel(ctx, call, {
+    budgetMs,
+    minSamples,
+    maxSamples: Number.POSITIVE_INFINITY,
+    method,
+  });
   await ctx.sync();
   releaseQ4(ctx, q);
   ctx.release(x);
-  const ms = median(samples);
+  const { ms } = t;
   const actBytes = act === 'f16' ? 2 : 4;
   const bytes = q4Bytes(q4Layout(N, K, opts)) + (M * K + M * N) * actBytes;
   return {
@@ -119,7 +86,7 @@ export async function benchQ4(
     gbps: bytes / ms / 1e6,
     gflops: (2 * M * N * K) / ms / 1e6,
     method,
-    samples: samples.length,
+    samples: t.samples,
     bytes,
   };
 }

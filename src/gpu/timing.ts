@@ -3,9 +3,9 @@
  * a pass after every dispatch, so passes = dispatches). Without: wall-clock over batches of calls,
  * each batch ended by queue.onSubmittedWorkDone, divided by the batch size.
  */
-import type { GpuContext } from '../../src/gpu/context';
-import { Profiler } from '../../src/gpu/profiler';
-import type { Tensor } from '../../src/gpu/tensor';
+import type { GpuContext } from './context';
+import { Profiler } from './profiler';
+import type { Tensor } from './tensor';
 
 export type TimingMethod = 'timestamp-query' | 'wall-clock';
 
@@ -20,6 +20,8 @@ export interface TimeOptions {
   budgetMs: number;
   minSamples: number;
   maxSamples: number;
+  /** Force a method (default: timestamp queries where the adapter has them). */
+  method?: TimingMethod;
 }
 
 const median = (xs: number[]) => {
@@ -45,7 +47,7 @@ export async function timeKernel(ctx: GpuContext, call: () => Tensor, opts: Time
     samples.length < minSamples ||
     (samples.length < opts.maxSamples && performance.now() - start < opts.budgetMs);
 
-  if (timingMethod(ctx) === 'timestamp-query') {
+  if ((opts.method ?? timingMethod(ctx)) === 'timestamp-query') {
     const profiler = new Profiler(ctx.device);
     ctx.profiler = profiler;
     try {
