@@ -10,19 +10,34 @@ import {
 } from '../gpu/kernels/kv-cache';
 import { rmsnorm } from '../gpu/kernels/rmsnorm';
 import { rope } from '../gpu/kernels/rope';
-import type { Tensor } from '../gpu/tensor';
+import { Tensor } from '../gpu/tensor';
 import type { TextConfig } from './config';
 import type { WeightScope } from './gpu-weights';
 import { addAndRelease, linear, project, sliceRows } from './layers';
 
+/** Row T−1 of each of B blocks of T rows: [B·T, C] → [B, C]. */
+function lastRows(ctx: GpuContext, x: Tensor, B: number, T: number): Tensor {
+  if (B === 1) return sliceRows(ctx, x, T - 1, T);
+  const row = x.byteLength / x.shape[0];
+  const out = ctx.empty([B, ...x.shape.slice(1)], x.dtype);
+  for (let b = 0; b < B; b++) ctx.copyRegion(x, (b * T + T - 1) * row, out, b * row, row);
+  return out;
+}
+
 /**
- * Qwen2 decoder (HF Qwen2ForCausalLM) over a KV cache. Letters: T new tokens, C hidden, H query heads,
- * Hkv kv heads, D head dim, V vocab. One sequence (B = 1) for now; the cache layout is [B, S, Hkv, D]
- * so batched rollouts can come without changing the kernels.
+ * Qwen2 decoder (HF Qwen2ForCausalLM) over a KV cache. Letters: B sequences, T new tokens, C hidden,
+ * H query heads, Hkv kv heads, D head dim, V vocab.
+ * Batched decode (GRPO rollouts): a prompt is prefilled once as sequence 0, `fork(B)` copies its cache
+ * to B sequences, and each step then takes B tokens. The sequences move in lockstep (all at the same
+ * position), so positions and lengths stay plain numbers; a finished rollout keeps stepping on padding.
  */
 export class Qwen2 {
-  readonly caches: KvCache[];
-  /** Positions already in the cache. */
+  /** Per layer, caches for `capacity` sequences; the first `batch` of them are in use. */
+  private caches: KvCache[];
+  private capacity = 1;
+  /** Sequences stepped together. */
+  batch = 1;
+  /** Positions already in the cache (the same for every sequence). */
   length = 0;
 
   constructor(
@@ -31,8 +46,61 @@ export class Qwen2 {
     readonly cfg: TextConfig,
     readonly maxLength: number,
   ) {
-    const { layers, kvHeads: Hkv, headDim: D } = cfg;
-    this.caches = Array.from({ length: layers }, () => createKvCache(ctx, { B: 1, Smax: maxLength, Hkv, D }));
+    this.caches = this.allocate(1);
+  }
+
+  private allocate(B: number): KvCache[] {
+    const { layers, kvHeads: Hkv, headDim: D } = this.cfg;
+    return Array.from({ length: layers }, () => createKvCache(this.ctx, { B, Smax: this.maxLength, Hkv, D }));
+  }
+
+  /** GPU bytes held by the KV caches. */
+  get cacheBytes(): number {
+    return this.caches.reduce((n, c) => n + c.k.byteLength + c.v.byteLength, 0);
+  }
+
+  /** Layer l's cache for the sequences in use: the leading `batch` sequences of the buffers (a view). */
+  cache(l: number): KvCache {
+    const c = this.caches[l];
+    if (this.batch === c.B) return c;
+    const shape = [this.batch, c.Smax, c.Hkv, c.D];
+    const view = (t: Tensor) => new Tensor(t.buffer, shape, t.dtype);
+    return { ...c, B: this.batch, k: view(c.k), v: view(c.v) };
+  }
+
+  /**
+   * Continues sequence 0 as B sequences: its cache rows are copied to sequences 1…B−1 (the buffers
+   * grow when B exceeds what they hold). Steps then take B tokens, one per sequence.
+   */
+  fork(B: number): void {
+    if (!Number.isInteger(B) || B < 1) throw new Error(`fork: batch ${B}`);
+    const { ctx } = this;
+    const rows = (c: KvCache) => this.length * c.Hkv * c.D * (c.k.byteLength / c.k.size);
+    if (B > this.capacity) {
+      const next = this.allocate(B);
+      for (const [l, old] of this.caches.entries()) {
+        for (let b = 0; b < B; b++) {
+          ctx.copyRegion(old.k, 0, next[l].k, b * (old.k.byteLength / old.B), rows(old));
+          ctx.copyRegion(old.v, 0, next[l].v, b * (old.v.byteLength / old.B), rows(old));
+        }
+        releaseKvCache(ctx, old);
+      }
+      this.caches = next;
+      this.capacity = B;
+    } else if (this.length > 0 && B > 1) {
+      // A buffer cannot be copied onto itself: go through a scratch copy of sequence 0.
+      for (const c of this.caches) {
+        const seq = c.k.byteLength / c.B;
+        const n = rows(c);
+        for (const t of [c.k, c.v]) {
+          const tmp = ctx.empty([n / 4], 'u32');
+          ctx.copyRegion(t, 0, tmp, 0, n);
+          for (let b = 1; b < B; b++) ctx.copyRegion(tmp, 0, t, b * seq, n);
+          ctx.release(tmp);
+        }
+      }
+    }
+    this.batch = B;
   }
 
   /** Token ids → embeddings [T, C]. */
@@ -40,15 +108,19 @@ export class Qwen2 {
     return embedding(this.ctx, ids, this.w.get('model.embed_tokens.weight'));
   }
 
-  /** Runs T new positions through every layer, appending to the cache; returns the final-normed hidden [T, C]. */
+  /**
+   * Runs T new positions of each of the `batch` sequences through every layer, appending to the cache.
+   * x [B·T, C] (sequence-major) → the final-normed hidden [B·T, C].
+   */
   forward(x: Tensor): Tensor {
     const { ctx, cfg } = this;
-    const T = x.shape[0];
+    const T = x.shape[0] / this.batch;
+    if (!Number.isInteger(T)) throw new Error(`forward: ${x.shape[0]} rows for ${this.batch} sequences`);
     if (this.length + T > this.maxLength)
       throw new Error(`context full: ${this.length} + ${T} > ${this.maxLength}`);
     const positions = ctx.upload(
-      Uint32Array.from({ length: T }, (_, i) => this.length + i),
-      [T],
+      Uint32Array.from({ length: this.batch * T }, (_, i) => this.length + (i % T)),
+      [this.batch * T],
       'u32',
     );
     for (let l = 0; l < cfg.layers; l++) x = this.layer(l, x, positions);
@@ -59,10 +131,11 @@ export class Qwen2 {
     return out;
   }
 
-  /** Logits [1, V] of the last row of hidden [T, C]. */
+  /** Logits [B, V] of each sequence's last row of hidden [B·T, C]. */
   logitsOfLast(hidden: Tensor): Tensor {
-    const T = hidden.shape[0];
-    const last = T === 1 ? hidden : sliceRows(this.ctx, hidden, T - 1, T);
+    const B = this.batch;
+    const T = hidden.shape[0] / B;
+    const last = T === 1 ? hidden : lastRows(this.ctx, hidden, B, T);
     const head = this.cfg.tieWordEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight';
     const logits = project(this.ctx, last, this.w.linear(head), null);
     if (last !== hidden) this.ctx.release(last);
@@ -72,22 +145,24 @@ export class Qwen2 {
   private layer(l: number, x: Tensor, positions: Tensor): Tensor {
     const { ctx, cfg } = this;
     const w = this.w.scope(`model.layers.${l}.`);
-    const T = x.shape[0];
+    const B = this.batch;
+    const BT = x.shape[0];
+    const T = BT / B;
     const { heads: H, kvHeads: Hkv, headDim: D } = cfg;
     let h = rmsnorm(ctx, x, w.get('input_layernorm.weight'), cfg.eps);
-    const q0 = linear(ctx, h, w, 'self_attn.q_proj').view([T, H, D]);
-    const k0 = linear(ctx, h, w, 'self_attn.k_proj').view([T, Hkv, D]);
-    const v = linear(ctx, h, w, 'self_attn.v_proj').view([1, T, Hkv, D]);
+    const q0 = linear(ctx, h, w, 'self_attn.q_proj').view([BT, H, D]);
+    const k0 = linear(ctx, h, w, 'self_attn.k_proj').view([BT, Hkv, D]);
+    const v = linear(ctx, h, w, 'self_attn.v_proj').view([B, T, Hkv, D]);
     ctx.release(h);
     const q = rope(ctx, q0, positions, cfg.ropeTheta);
-    const k = rope(ctx, k0, positions, cfg.ropeTheta).view([1, T, Hkv, D]);
+    const k = rope(ctx, k0, positions, cfg.ropeTheta).view([B, T, Hkv, D]);
     ctx.release(q0, k0);
-    const cache = this.caches[l];
+    const cache = this.cache(l);
     kvWrite(ctx, cache, k, v, this.length);
     ctx.release(k, v);
     const a = attentionDecode(
       ctx,
-      q.view([1, T, H, D]),
+      q.view([B, T, H, D]),
       cache.k,
       cache.v,
       this.length + T,
@@ -95,7 +170,7 @@ export class Qwen2 {
       { splits: 1 },
     );
     ctx.release(q);
-    const o = linear(ctx, a.view([T, H * D]), w, 'self_attn.o_proj', false);
+    const o = linear(ctx, a.view([BT, H * D]), w, 'self_attn.o_proj', false);
     ctx.release(a);
     x = addAndRelease(ctx, x, o);
 
@@ -110,9 +185,10 @@ export class Qwen2 {
     return addAndRelease(ctx, x, down);
   }
 
-  /** Forget the sequence (the cache memory is kept for the next one). */
+  /** Forget the sequences (the cache memory is kept for the next ones). */
   reset(): void {
     this.length = 0;
+    this.batch = 1;
   }
 
   destroy(): void {

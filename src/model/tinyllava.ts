@@ -80,7 +80,19 @@ export class TinyLlavaVideo {
 
   /** One decode step for token `id`; returns logits [1, V]. */
   step(id: number): Tensor {
-    const idT = this.ctx.upload(Uint32Array.of(id), [1], 'u32');
+    return this.stepBatch([id]);
+  }
+
+  /** Continues the prefilled sequence as B sequences (e.g. GRPO rollouts of one prompt). */
+  fork(B: number): void {
+    this.llm.fork(B);
+  }
+
+  /** One decode step of every sequence, one token each (ids.length = the batch); returns logits [B, V]. */
+  stepBatch(ids: readonly number[]): Tensor {
+    if (ids.length !== this.llm.batch)
+      throw new Error(`stepBatch: ${ids.length} ids for ${this.llm.batch} sequences`);
+    const idT = this.ctx.upload(Uint32Array.from(ids), [ids.length], 'u32');
     const x = this.llm.embed(idT);
     this.ctx.release(idT);
     const hidden = this.llm.forward(x);

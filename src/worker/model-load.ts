@@ -111,7 +111,7 @@ export async function loadCheckpoint(
     weights.destroy();
     throw e;
   }
-  const kvBytes = model.llm.caches.reduce((n, c) => n + c.k.byteLength + c.v.byteLength, 0);
+  const kvBytes = model.llm.cacheBytes;
   const parameters = ckpt.report.used.reduce((n, t) => n + numel(t.shape), 0);
   const { vision: v, connector: c, text: t } = ckpt.config;
   const info: ModelInfo = {
