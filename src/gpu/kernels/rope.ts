@@ -31,15 +31,11 @@ import { assertDtype, assertShape, type DType, type Tensor } from '../tensor';
  */
 const WG = 64;
 
-function shader(dtype: DType, half: number): string {
-  return `${wgslTypes({ T: dtype })}
-struct P { ntok: u32, nhead: u32, dim: u32, npair: u32, tab: array<vec4f, ${half}> }
-@group(0) @binding(0) var<storage, read> x: array<T>;
-@group(0) @binding(1) var<storage, read> pos: array<u32>;
-@group(0) @binding(2) var<storage, read_write> y: array<T>;
-@group(0) @binding(3) var<uniform> p: P;
-
-const TAU = 6.283185307179586;
+/**
+ * WGSL for the exact angle reduction (see the header), shared with the fused qkv-rope kernel so both
+ * compute bit-identical cos/sin: `rope_cos_sin(pos, turnTable entry of pair i)` → (cos, sin).
+ */
+export const ROPE_ANGLE_WGSL = `const TAU = 6.283185307179586;
 
 // Distance to the nearest integer, in [−½, ½]; exact for any f32.
 fn wrap(v: f32) -> f32 { return v - round(v); }
@@ -60,14 +56,8 @@ fn cos_sin_turns(r: f32) -> vec2f {
   }
 }
 
-@compute @workgroup_size(${WG})
-fn rope_forward_flat(@builtin(global_invocation_id) g: vec3u, @builtin(num_workgroups) n: vec3u) {
-  let id = g.y * n.x * ${WG}u + g.x;
-  if (id >= p.ntok * p.npair) { return; }
-  let t = id / p.npair;
-  let i = id % p.npair;
-  let q = pos[t];
-  let f = p.tab[i];
+// (cos, sin) of pos·freq_i, f = [a, b, c, 0] from turnTable.
+fn rope_cos_sin(q: u32, f: vec4f) -> vec2f {
   let q1 = f32(q >> 12u) * 4096.0;  // q = q1 + q0, each a 12-bit integer (times a power of two)
   let q0 = f32(q & 4095u);
   // Products of 12-bit integers and 12-bit a, b are exact, so their wrapped parts are exact;
@@ -76,7 +66,27 @@ fn rope_forward_flat(@builtin(global_invocation_id) g: vec3u, @builtin(num_workg
   r = wrap(r) + wrap(q1 * f.y);
   r = wrap(r) + wrap(q0 * f.y);
   r = wrap(r + f32(q) * f.z);
-  let cs = cos_sin_turns(r);
+  return cos_sin_turns(r);
+}`;
+
+function shader(dtype: DType, half: number): string {
+  return `${wgslTypes({ T: dtype })}
+struct P { ntok: u32, nhead: u32, dim: u32, npair: u32, tab: array<vec4f, ${half}> }
+@group(0) @binding(0) var<storage, read> x: array<T>;
+@group(0) @binding(1) var<storage, read> pos: array<u32>;
+@group(0) @binding(2) var<storage, read_write> y: array<T>;
+@group(0) @binding(3) var<uniform> p: P;
+
+${ROPE_ANGLE_WGSL}
+
+@compute @workgroup_size(${WG})
+fn rope_forward_flat(@builtin(global_invocation_id) g: vec3u, @builtin(num_workgroups) n: vec3u) {
+  let id = g.y * n.x * ${WG}u + g.x;
+  if (id >= p.ntok * p.npair) { return; }
+  let t = id / p.npair;
+  let i = id % p.npair;
+  let q = pos[t];
+  let cs = rope_cos_sin(q, p.tab[i]);
   for (var h = 0u; h < p.nhead; h++) {
     let j = (t * p.nhead + h) * p.dim + i;
     let x1 = f32(x[j]);
@@ -97,7 +107,7 @@ function top12(v: number): number {
 const tables = new Map<string, number[]>();
 
 /** Per pair i: [a, b, c, 0] with a + b + c = theta^(−2i/D) / 2π (see the header). */
-function turnTable(D: number, theta: number): number[] {
+export function turnTable(D: number, theta: number): number[] {
   const key = `${D}:${theta}`;
   let tab = tables.get(key);
   if (!tab) {
