@@ -29,7 +29,7 @@ const CASES: Case[] = [
   { B: 1, T: 5, H: 3, Hkv: 1, D: 64, Smax: 9, start: 0 }, // prefill chunk, odd H
   { B: 3, T: 1, H: 4, Hkv: 2, D: 64, Smax: 40, start: [0, 17, 39] }, // ragged decode, last row at Smax − 1
   { B: 3, T: 5, H: 3, Hkv: 1, D: 8, Smax: 12, start: [2, 9, 0] }, // sequence 1: rows 12, 13 dropped
-  { B: 3, T: 5, H: 4, Hkv: 2, D: 8, Smax: 6, start: [6, 3, 4000] }, // whole sequences past the cache
+  { B: 3, T: 5, H: 4, Hkv: 2, D: 8, Smax: 6, start: [6, 3, 70000] }, // whole sequences past the cache; q at pos > 2^16
 ];
 
 /** A cache whose rows hold known values (so the test sees what was left untouched). */
