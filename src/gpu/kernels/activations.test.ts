@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { asDtype, ctx, dtypes, expectClose, TOL } from '../testing/kernel-suite';
 import { randn } from '../testing/random';
-import { erfc, gelu, geluCpu, siluMul, siluMulCpu } from './activations';
+import { erfc, gelu, geluCpu, siluMul, siluMulCpu, siluMulHalves, siluMulHalvesCpu } from './activations';
 
 // Tolerances: the suite's TOL. f32 (atol 1e-5, rtol 1e-4): everything is computed in f32; the erf
 // polynomial adds ≤ 0.5·|x|·1.5e-7 absolute. f16 (atol 2e-3, rtol 4e-3): the output is rounded to f16.
@@ -46,6 +46,28 @@ describe('siluMul', () => {
     const a = ctx.upload(new Float32Array(4), [4], 'f32');
     const b = ctx.upload(new Float32Array(4), [2, 2], 'f32');
     expect(() => siluMul(ctx, a, b)).toThrow(/siluMul\.up/);
+  });
+});
+
+describe('siluMulHalves', () => {
+  for (const dtype of dtypes)
+    for (const shape of [[2], [26], [3, 2, 14], [1000]])
+      it(`${dtype} shape=[${shape}]`, async () => {
+        const n = size(shape);
+        const I = shape[shape.length - 1] / 2;
+        const gu = asDtype(randn(n, n + 7, -8, 8), dtype);
+        const y = siluMulHalves(ctx, ctx.upload(gu, shape, dtype));
+        expect(y.shape).toEqual([...shape.slice(0, -1), I]);
+        expectClose(await ctx.read(y), siluMulHalvesCpu(gu, I), TOL[dtype]);
+      });
+
+  it('matches siluMul on the halves', () => {
+    const gu = Float32Array.from([-2, 0.5, 3, 1, -1, 2]);
+    expect(siluMulHalvesCpu(gu, 3)).toEqual(siluMulCpu(gu.subarray(0, 3), gu.subarray(3)));
+  });
+
+  it('rejects an odd last dimension', () => {
+    expect(() => siluMulHalves(ctx, ctx.upload(new Float32Array(3), [3], 'f32'))).toThrow(/even/);
   });
 });
 

@@ -4,6 +4,7 @@ import { assertDtype, assertShape, type DType, type Tensor } from '../tensor';
 /**
  * Element-wise activations, one thread per element, computed in f32 whatever the storage dtype:
  * - siluMul(gate, up) = silu(gate)·up, the SwiGLU of Qwen2's MLP;
+ * - siluMulHalves(gu) = silu(gu[..., :I])·gu[..., I:] for gu [..., 2I]: the same on a fused gate·up output;
  * - gelu(x, 'tanh') = 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))), SigLIP's gelu_pytorch_tanh;
  * - gelu(x, 'erf') = 0.5·x·(1 + erf(x/√2)), the exact GELU of the connector.
  * No variants: there is nothing to share between threads.
@@ -52,6 +53,24 @@ fn erfc_pos(z: f32) -> f32 {
 
 type Op = keyof typeof BODIES;
 
+/** silu_mul_halves: gu [R, 2I] → y [R, I]; one thread per output element. */
+function halvesShader(dtype: DType): string {
+  return `${wgslTypes({ T: dtype })}
+struct P { n: u32, I: u32 }
+@group(0) @binding(0) var<storage, read> gu: array<T>;
+@group(0) @binding(1) var<storage, read_write> y: array<T>;
+@group(0) @binding(2) var<uniform> p: P;
+${PRELUDE}
+@compute @workgroup_size(${WG})
+fn silu_mul_halves_forward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw: vec3u) {
+  let i = gid.y * nw.x * ${WG}u + gid.x;
+  if (i >= p.n) { return; }
+  let j = (i / p.I) * 2u * p.I + i % p.I;
+  let g = f32(gu[j]);
+  y[i] = T(g / (1.0 + safe_exp(-g)) * f32(gu[j + p.I]));
+}`;
+}
+
 function shader(op: Op, dtype: DType): string {
   const { inputs, expr, extra } = BODIES[op];
   const bindings = inputs.map((name, k) => `@group(0) @binding(${k}) var<storage, read> ${name}: array<T>;`);
@@ -93,6 +112,24 @@ export function siluMul(ctx: GpuContext, gate: Tensor, up: Tensor): Tensor {
   return run(ctx, 'silu_mul', [gate, up]);
 }
 
+/** silu(gu[..., :I])·gu[..., I:] for gu [..., 2I] (gate and up projections side by side) → [..., I]. */
+export function siluMulHalves(ctx: GpuContext, gu: Tensor): Tensor {
+  assertDtype('siluMulHalves.gu', gu, 'f32', 'f16');
+  const C = gu.shape[gu.shape.length - 1];
+  if (!(C > 0 && C % 2 === 0)) throw new Error(`siluMulHalves: last dim must be even, got ${C}`);
+  const I = C / 2;
+  const y = ctx.empty([...gu.shape.slice(0, -1), I], gu.dtype);
+  const entry = 'silu_mul_halves_forward';
+  ctx.dispatch({
+    pipeline: ctx.pipeline(halvesShader(gu.dtype), entry),
+    bindings: [gu, y],
+    uniforms: { u32: [y.size, I] },
+    workgroups: grid(Math.ceil(y.size / WG), ctx.maxWorkgroupsPerDim),
+    label: entry,
+  });
+  return y;
+}
+
 /** GELU element-wise: 'tanh' is gelu_pytorch_tanh (SigLIP), 'erf' the exact form (connector). */
 export function gelu(ctx: GpuContext, x: Tensor, approx: 'tanh' | 'erf'): Tensor {
   assertDtype('gelu.x', x, 'f32', 'f16');
@@ -104,6 +141,18 @@ export function gelu(ctx: GpuContext, x: Tensor, approx: 'tanh' | 'erf'): Tensor
 export function siluMulCpu(gate: Float32Array, up: Float32Array): Float32Array {
   const y = new Float32Array(gate.length);
   for (let i = 0; i < gate.length; i++) y[i] = (gate[i] / (1 + Math.exp(-gate[i]))) * up[i];
+  return y;
+}
+
+/** gu [R, 2I] (row-major) → [R, I]. */
+export function siluMulHalvesCpu(gu: Float32Array, I: number): Float32Array {
+  const R = gu.length / (2 * I);
+  const y = new Float32Array(R * I);
+  for (let r = 0; r < R; r++)
+    for (let n = 0; n < I; n++) {
+      const g = gu[r * 2 * I + n];
+      y[r * I + n] = (g / (1 + Math.exp(-g))) * gu[r * 2 * I + I + n];
+    }
   return y;
 }
 
