@@ -76,6 +76,12 @@ export interface SampleStats {
 export interface SampleHooks {
   signal?: AbortSignal;
   onProgress?: (p: SampleProgress) => void;
+  /**
+   * Called once per slot as soon as its upright frame exists (decode order, not slot order), so work
+   * on it (the vision tower) can start while later GOPs decode. The receiver owns `frame` (a clone)
+   * and must close it.
+   */
+  onSlot?: (slot: number, frame: VideoFrame) => void;
 }
 
 /** Frame timestamps → mid-frame seek times (the element shows the last frame starting at or before t). */
@@ -158,6 +164,18 @@ export async function decodeSample(
   const lanes = splitRuns(runs, options.decoders ?? DEFAULT_DECODERS);
   const { codedWidth, codedHeight } = video.facts;
   const byIndex = new Map<number, VideoFrame>();
+  const slotsOf = new Map<number, number[]>();
+  for (const [slot, index] of plan.indices.entries())
+    slotsOf.set(index, [...(slotsOf.get(index) ?? []), slot]);
+  const ready = (index: number, f: VideoFrame) => {
+    if (byIndex.has(index)) {
+      f.close();
+      return;
+    }
+    byIndex.set(index, f);
+    if (hooks.onSlot && !hooks.signal?.aborted)
+      for (const slot of slotsOf.get(index) ?? []) hooks.onSlot(slot, f.clone());
+  };
   // Rotation runs while later GOPs decode; its promises are awaited before anything is released.
   const pending: Promise<void>[] = [];
   const slots: SampledFrame[] = [];
@@ -172,7 +190,7 @@ export async function decodeSample(
         onTarget: ({ index, frame }) => {
           pending.push(
             uprightFrame(cropToTrack(frame, codedWidth, codedHeight), video.facts.rotation).then(
-              (f) => void byIndex.set(index, f),
+              (f) => ready(index, f),
               (err) => {
                 frame.close();
                 throw err;

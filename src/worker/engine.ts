@@ -4,6 +4,7 @@ import { modelCommands } from './model-service';
 import type { Engine } from './protocol';
 import { browserEnv, type EngineEnv, EngineSession } from './session';
 import { videoService } from './video-service';
+import { VisionHub } from './video-vision';
 
 /**
  * The engine, in-thread: command groups composed over one session. The worker exposes exactly this
@@ -11,10 +12,12 @@ import { videoService } from './video-service';
  */
 export function createEngine(env: EngineEnv = browserEnv): Engine {
   const session = new EngineSession(env);
-  const video = videoService(session);
+  // Vision runs ahead of questions: the video service feeds it frames, the model service its model.
+  const vision = new VisionHub(() => session.gpu());
+  const video = videoService(session, vision);
   return withEngineErrors({
     ...gpuCommands(session),
-    ...modelCommands(session, video.lookup),
+    ...modelCommands(session, video.lookup, vision),
     ...video.commands,
   });
 }

@@ -25,6 +25,7 @@ import type {
   StageTimes,
 } from './model-protocol';
 import type { VideoFrames } from './model-video';
+import type { VisionJob } from './video-vision';
 
 /**
  * The upstream demo's sampling (temperature 0.1, top-k 50 as HF's default) with a fixed seed, so the
@@ -44,6 +45,8 @@ export interface AskContext {
   ctx: GpuContext;
   loaded: LoadedModel;
   video: VideoFrames | null;
+  /** The video's vision, run ahead (streamed while decoding): waited for instead of recomputed. */
+  visionAhead?: VisionJob | null;
   /** The cache slot (read and replaced here; only one ask runs at a time). */
   cache: { current: VisualCache | null };
   signal: AbortSignal;
@@ -109,7 +112,8 @@ export async function runAsk(a: AskContext, req: AskRequest): Promise<AskResult>
       }
     : undefined;
 
-  const phase = async <T>(name: AskPhase, key: keyof StageTimes, run: () => Promise<T> | T): Promise<T> => {
+  type MsKey = 'preprocessMs' | 'visionMs' | 'connectorMs';
+  const phase = async <T>(name: AskPhase, key: MsKey, run: () => Promise<T> | T): Promise<T> => {
     emit({ type: 'phase', phase: name, state: 'start' });
     const s = now();
     const out = await run();
@@ -138,31 +142,38 @@ export async function runAsk(a: AskContext, req: AskRequest): Promise<AskResult>
     for (const p of ['preprocess', 'vision', 'connector'] as const)
       emit({ type: 'phase', phase: p, state: 'end', ms: 0, cached: true });
   } else if (kind !== 'none') {
-    const pixels = await phase('preprocess', 'preprocessMs', () =>
-      req.pixels
-        ? ctx.upload(req.pixels.data, req.pixels.shape, ctx.actDtype)
-        : preprocessVideo(ctx, a.video!, cfg.vision.imageSize),
-    );
-    if (signal.aborted) {
-      ctx.release(pixels);
-      return cancelled(a, stages, t0, layout.length, dump);
+    // Features computed ahead belong to the vision job (kept for later questions); ours otherwise.
+    let features = kind === 'video' && a.visionAhead ? await waitAhead(a, a.visionAhead, stages) : null;
+    const ownFeatures = features === null;
+    if (signal.aborted) return cancelled(a, stages, t0, layout.length, dump);
+    if (!features) {
+      const pixels = await phase('preprocess', 'preprocessMs', () =>
+        req.pixels
+          ? ctx.upload(req.pixels.data, req.pixels.shape, ctx.actDtype)
+          : preprocessVideo(ctx, a.video!, cfg.vision.imageSize),
+      );
+      if (signal.aborted) {
+        ctx.release(pixels);
+        return cancelled(a, stages, t0, layout.length, dump);
+      }
+      features = await phase('vision', 'visionMs', () => {
+        const f = model.visionFeatures(pixels);
+        ctx.release(pixels);
+        return f;
+      });
     }
-    const features = await phase('vision', 'visionMs', () => {
-      const f = model.visionFeatures(pixels);
-      ctx.release(pixels);
-      return f;
-    });
     if (dump) {
       dump.visionFeatures = await ctx.read(features);
       dump.shapes.visionFeatures = [...features.shape];
     }
     if (signal.aborted) {
-      ctx.release(features);
+      if (ownFeatures) ctx.release(features);
       return cancelled(a, stages, t0, layout.length, dump);
     }
+    const feats = features;
     visual = await phase('connector', 'connectorMs', () => {
-      const v = model.connector(features);
-      ctx.release(features);
+      const v = model.connector(feats);
+      if (ownFeatures) ctx.release(feats);
       return v;
     });
     if (dump) {
@@ -247,6 +258,31 @@ export async function runAsk(a: AskContext, req: AskRequest): Promise<AskResult>
     dump.shapes.logits = [result.logits.length, cfg.text.vocab];
   }
   return { text: result.text, ids: result.ids, done, stats, dump };
+}
+
+/**
+ * Waits for the vision job that ran ahead; null when it was cancelled or failed (the question then
+ * computes the features itself) or when the question is stopped meanwhile.
+ */
+async function waitAhead(a: AskContext, job: VisionJob, stages: StageTimes): Promise<Tensor | null> {
+  a.emit({ type: 'phase', phase: 'preprocess', state: 'end', ms: 0, ahead: true });
+  a.emit({ type: 'phase', phase: 'vision', state: 'start', ahead: true });
+  const s = now();
+  const stopped = new Promise<null>((resolve) => {
+    if (a.signal.aborted) resolve(null);
+    a.signal.addEventListener('abort', () => resolve(null), { once: true });
+  });
+  const features = await Promise.race([job.ready.catch(() => null), stopped]);
+  // Checked after the await: a job cancelled meanwhile has freed (or will free) its features.
+  if (!features || job.isCancelled) {
+    a.emit({ type: 'phase', phase: 'vision', state: 'end', ms: now() - s, ahead: true });
+    return null;
+  }
+  const waitMs = now() - s;
+  stages.visionMs = waitMs;
+  stages.visionAhead = { ...job.times, waitMs };
+  a.emit({ type: 'phase', phase: 'vision', state: 'end', ms: waitMs, ahead: true });
+  return features;
 }
 
 /** The video's frames → [F, 3, S, S]; clones keep them open should the video be replaced meanwhile. */

@@ -94,10 +94,19 @@ export interface StageTimes {
   /** Prefill plus the first sampled token. */
   prefillMs: number;
   decodeMs: number;
+  /**
+   * Set when preprocessing and vision ran ahead of the question (while the video decoded, or after
+   * the model loaded): then preprocessMs is 0 and visionMs is only what the question waited for
+   * (waitMs); preprocessMs / visionMs here are that work's own times, off the question's path.
+   */
+  visionAhead?: { frames: number; preprocessMs: number; visionMs: number; waitMs: number };
 }
 
 export interface AskStats {
-  /** From the start of ask to the first sampled token (preprocess, vision, connector, prefill). */
+  /**
+   * From the start of ask to the first sampled token: preprocess + vision (or, with vision ahead,
+   * the wait for it) + connector + prefill.
+   */
   timeToFirstTokenMs: number;
   /** Decode speed over tokens after the first. */
   tokensPerSecond: number;
@@ -124,7 +133,15 @@ export type AskEvent =
       truncated: number;
       sampling: SamplingOptions;
     }
-  | { type: 'phase'; phase: AskPhase; state: 'start' | 'end'; ms?: number; cached?: boolean }
+  | {
+      type: 'phase';
+      phase: AskPhase;
+      state: 'start' | 'end';
+      ms?: number;
+      cached?: boolean;
+      /** preprocess / vision ran ahead of the question (ms: what the question still waited). */
+      ahead?: boolean;
+    }
   | { type: 'token'; index: number; id: number; text: string }
   | { type: 'reasoning'; event: ReasoningEvent }
   | { type: 'stats'; stats: AskStats };

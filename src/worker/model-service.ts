@@ -10,8 +10,14 @@ import { type LoadedModel, loadCheckpoint, weightSource } from './model-load';
 import type { AskResult, ModelCommands } from './model-protocol';
 import { noVideo, type VideoLookup } from './model-video';
 import type { EngineSession } from './session';
+import type { VisionHub } from './video-vision';
 
-export function modelCommands(session: EngineSession, currentVideo: VideoLookup = noVideo): ModelCommands {
+/** `vision` (optional): runs the vision tower ahead of questions; told about each model swap. */
+export function modelCommands(
+  session: EngineSession,
+  currentVideo: VideoLookup = noVideo,
+  vision?: VisionHub,
+): ModelCommands {
   let loaded: LoadedModel | null = null;
   let loading: AbortController | null = null;
   let asking: { abort: AbortController; done: Promise<AskResult> } | null = null;
@@ -26,6 +32,7 @@ export function modelCommands(session: EngineSession, currentVideo: VideoLookup 
       ctx.release(cache.current.visual);
       cache.current = null;
     }
+    vision?.dropModel(old.id);
     old.model.destroy();
   }
 
@@ -45,6 +52,8 @@ export function modelCommands(session: EngineSession, currentVideo: VideoLookup 
         }
         const old = loaded;
         loaded = next;
+        // The loaded video's vision for the new model starts now, not at the first question.
+        vision?.setModel(next);
         if (old) await retire(old);
         return next.info;
       } catch (e) {
@@ -74,8 +83,17 @@ export function modelCommands(session: EngineSession, currentVideo: VideoLookup 
       const model = loaded;
       const run = (async () => {
         const video = request.pixels || request.visual === 'text' ? null : await currentVideo();
+        const job = video && vision?.job(model.id, video.key);
         return runAsk(
-          { ctx, loaded: model, video, cache, signal: abort.signal, emit: (e) => onEvent?.(e) },
+          {
+            ctx,
+            loaded: model,
+            video,
+            visionAhead: job || null,
+            cache,
+            signal: abort.signal,
+            emit: (e) => onEvent?.(e),
+          },
           request,
         );
       })();

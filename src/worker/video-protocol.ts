@@ -25,10 +25,33 @@ export interface VideoSettings {
   forceElement?: boolean;
   /** Filmstrip thumbnail height in pixels (default 96). */
   thumbHeight?: number;
+  /**
+   * Run the loaded model's vision tower on each chunk of frames as soon as it is decoded (default
+   * true); false: only when a question is asked (the sequential baseline, for measurements).
+   */
+  visionAhead?: boolean;
+}
+
+/**
+ * The vision tower's progress on a video, ahead of any question: streamed while it decodes, or run
+ * after a model load. One event per chunk of frames done, plus start and end states.
+ */
+export interface VisionProgress {
+  /** The LoadedVideo.key it belongs to (known before the load resolves). */
+  videoKey: number;
+  framesDone: number;
+  frames: number;
+  state: 'running' | 'done' | 'cancelled' | 'error';
+  /** Work so far: preprocessing (summed per frame) and the tower on the GPU, ms. */
+  preprocessMs: number;
+  visionMs: number;
+  message?: string;
 }
 
 export interface VideoProgress {
   phase: 'open' | 'decode' | 'element' | 'thumbnails';
+  /** The key the video will have once loaded (to match VisionProgress events to this load). */
+  videoKey?: number;
   /** 0..1 within the phase. */
   fraction: number;
 }
@@ -82,4 +105,6 @@ export interface VideoCommands {
    * RGB bytes per frame (normalisation undone): for `npm run frames` and tests.
    */
   videoPreprocessed(size: number): Promise<{ rgb: Uint8Array[]; size: number }>;
+  /** Calls `onProgress` for every vision job's progress from now on (one watcher per page is enough). */
+  watchVision(onProgress: (p: VisionProgress) => void): Promise<void>;
 }

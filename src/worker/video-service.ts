@@ -16,6 +16,7 @@ import { EngineError } from './errors';
 import type { VideoFrames, VideoLookup } from './model-video';
 import type { EngineSession } from './session';
 import type { LoadedVideo, VideoCommands, VideoProgress, VideoSettings, VideoSource } from './video-protocol';
+import type { VisionHub } from './video-vision';
 
 const DEFAULT_THUMB_HEIGHT = 96;
 
@@ -23,10 +24,13 @@ interface CurrentVideo {
   key: number;
   frames: VideoFrame[];
   decodeMs: number;
+  /** Vision runs ahead of questions on this video (VideoSettings.visionAhead). */
+  visionAhead: boolean;
 }
 
 /** A load waiting for the page's <video> capture. */
 interface PendingElement {
+  key: number;
   plan: SamplePlan;
   settings: VideoSettings;
   startedAt: number;
@@ -44,20 +48,30 @@ export interface VideoService {
   lookup: VideoLookup;
 }
 
-export function videoService(session: EngineSession): VideoService {
+/**
+ * `vision` (optional): the hub that runs the model's vision tower on frames as they are decoded; the
+ * service starts a job per load and cancels it when the load fails or the video is replaced.
+ */
+export function videoService(session: EngineSession, vision?: VisionHub): VideoService {
   let current: CurrentVideo | null = null;
   let nextKey = 1;
   const jobs = new Map<string, AbortController>();
   const pending = new Map<string, PendingElement>();
 
   function replaceCurrent(next: CurrentVideo | null): void {
+    if (current) vision?.cancelVideo(current.key);
     for (const f of current?.frames ?? []) f.close();
     current = next;
   }
 
+  if (vision)
+    vision.currentVideo = () =>
+      current?.visionAhead ? { key: current.key, frames: current.frames, rotation: 0 } : null;
+
   /** Thumbnails, facts and bookkeeping shared by both paths; takes ownership of `frames`. */
   async function finish(
     jobId: string,
+    key: number,
     plan: SamplePlan,
     frames: VideoFrame[],
     settings: VideoSettings,
@@ -71,7 +85,7 @@ export function videoService(session: EngineSession): VideoService {
       for (const [i, f] of frames.entries()) {
         if (jobs.get(jobId)?.signal.aborted) throw cancelledError();
         thumbnails.push(await makeThumbnail(f, height));
-        onProgress?.({ phase: 'thumbnails', fraction: (i + 1) / frames.length });
+        onProgress?.({ phase: 'thumbnails', fraction: (i + 1) / frames.length, videoKey: key });
       }
     } catch (err) {
       for (const f of frames) f.close();
@@ -79,8 +93,10 @@ export function videoService(session: EngineSession): VideoService {
       throw err;
     }
     const timeMs = performance.now() - startedAt;
-    const key = nextKey++;
-    replaceCurrent({ key, frames, decodeMs: timeMs });
+    const visionAhead = settings.visionAhead !== false;
+    replaceCurrent({ key, frames, decodeMs: timeMs, visionAhead });
+    // Frames not streamed to a job (element path, or the model changed meanwhile) get their vision now.
+    if (visionAhead) vision?.runAll(key, frames);
     const loaded: LoadedVideo = {
       key,
       facts: plan.facts,
@@ -102,9 +118,13 @@ export function videoService(session: EngineSession): VideoService {
       jobs.get(jobId)?.abort();
       jobs.set(jobId, abort);
       const startedAt = performance.now();
+      const key = nextKey++;
+      const progress = (phase: VideoProgress['phase'], fraction: number) =>
+        onProgress?.({ phase, fraction, videoKey: key });
       let video: OpenedVideo | null = null;
+      let streamed = false;
       try {
-        onProgress?.({ phase: 'open', fraction: 0 });
+        progress('open', 0);
         const input = source.kind === 'file' ? source.file : source.url;
         const options = {
           method: settings.method,
@@ -115,7 +135,7 @@ export function videoService(session: EngineSession): VideoService {
         video = planned.video;
         const { plan } = planned;
         if (plan.path === 'element') {
-          pending.set(jobId, { plan, settings, startedAt, onProgress });
+          pending.set(jobId, { key, plan, settings, startedAt, onProgress });
           return {
             status: 'needs-element',
             facts: plan.facts,
@@ -123,12 +143,17 @@ export function videoService(session: EngineSession): VideoService {
             plan: { seekTimesUs: plan.seekTimesUs, lastFrameUs: plan.lastFrameUs },
           };
         }
+        // Each chunk of decoded frames goes through the vision tower while later ones decode.
+        const job = settings.visionAhead !== false ? vision?.begin(key, plan.indices.length) : null;
+        streamed = Boolean(job);
         const { frames, stats } = await decodeSample(video, plan, options, {
           signal: abort.signal,
-          onProgress: (p) => onProgress?.({ phase: p.phase, fraction: p.fraction }),
+          onProgress: (p) => progress(p.phase, p.fraction),
+          onSlot: job ? (slot, frame) => job.addFrame(slot, frame, true) : undefined,
         });
         const loaded = await finish(
           jobId,
+          key,
           plan,
           frames.map((f) => f.frame),
           settings,
@@ -138,6 +163,7 @@ export function videoService(session: EngineSession): VideoService {
         );
         return { status: 'loaded', video: loaded };
       } catch (err) {
+        if (streamed && current?.key !== key) vision?.cancelVideo(key);
         throw asEngineError(abort.signal.aborted ? cancelledError() : err);
       } finally {
         video?.dispose();
@@ -161,7 +187,7 @@ export function videoService(session: EngineSession): VideoService {
         }
         const frames = bitmaps.map((b, slot) => new VideoFrame(b, { timestamp: plan.timestampsUs[slot] }));
         const stats = { decoders: 0, packetsDecoded: 0, peakOpenFrames: frames.length, bytesRead: 0 };
-        return await finish(jobId, plan, frames, job.settings, stats, job.startedAt, job.onProgress);
+        return await finish(jobId, job.key, plan, frames, job.settings, stats, job.startedAt, job.onProgress);
       } catch (err) {
         throw err instanceof EngineError ? err : asEngineError(err);
       } finally {
@@ -177,6 +203,10 @@ export function videoService(session: EngineSession): VideoService {
 
     async videoClear() {
       replaceCurrent(null);
+    },
+
+    async watchVision(onProgress) {
+      vision?.watch(onProgress);
     },
 
     async videoPreprocessed(size) {
