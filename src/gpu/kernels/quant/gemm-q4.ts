@@ -1,6 +1,13 @@
 import { type GpuContext, grid, type Variant } from '../../context';
 import type { Tensor } from '../../tensor';
-import { type Q4KernelCfg, type Q4Problem, q4Bindings, q4Constants, q4Header, q4Uniforms } from './q4-wgsl';
+import {
+  type Q4KernelCfg,
+  type Q4Problem,
+  q4Bindings,
+  q4Constants,
+  q4Header,
+  q4UniformValues,
+} from './q4-wgsl';
 
 /**
  * Q4 GEMM for prefill and batched decode (M > GEMV_MAX_M), f32 accumulation.
@@ -11,6 +18,8 @@ import { type Q4KernelCfg, type Q4Problem, q4Bindings, q4Constants, q4Header, q4
  *   the dequantized weights ŵ = q·s + b [64 n × 32 k] are staged in shared memory (16 KiB, the WebGPU
  *   default limit), then each thread accumulates 4 × 4 outputs. For real GPUs.
  * Rows and columns past the edge are clamped on load and skipped on store.
+ * A fused RMSNorm arrives as cfg.norm 'inv' (x loads return x·γ·inv[m]); the siluMulHalves epilogue is
+ * not fused here (matmul-q4.ts runs activations.siluMulHalves after).
  */
 const WG = 64;
 const TM = 4;
@@ -140,8 +149,8 @@ export function gemmQ4(ctx: GpuContext, pr: Q4Problem, y: Tensor, variant: Varia
       : [Math.ceil(N / TILE), Math.ceil(M / TILE)];
   ctx.dispatch({
     pipeline: ctx.pipeline(code, entry, q4Constants(pr)),
-    bindings: q4Bindings(pr, y, true),
-    uniforms: { u32: q4Uniforms(pr, 0) },
+    bindings: q4Bindings(pr, y),
+    uniforms: q4UniformValues(pr, 0),
     workgroups,
     label: entry,
   });

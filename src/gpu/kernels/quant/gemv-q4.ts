@@ -1,4 +1,4 @@
-import { type GpuContext, grid, wgslTypes } from '../../context';
+import { type GpuContext, grid, type Variant, wgslTypes } from '../../context';
 import type { Tensor } from '../../tensor';
 import {
   chunkBody,
@@ -9,7 +9,9 @@ import {
   q4Bindings,
   q4Constants,
   q4Header,
-  q4Uniforms,
+  q4UniformValues,
+  rmsInvQ4,
+  xLoads,
 } from './q4-wgsl';
 
 /**
@@ -32,43 +34,80 @@ export type GemvKind = 'thread' | 'subgroup' | 'workgroup';
 const WG = 64;
 const TR = 8; // weight rows per thread in the 'thread' kernel
 
+/**
+ * Fusions (cfg): norm 'ss' — x is multiplied by γ on load and each thread/subgroup/workgroup also sums x²
+ * over the whole row (no split-K), so 1/rms = inverseSqrt(Σx²/K + eps) scales its sums before the store;
+ * norm 'inv' (split-K) — x·γ·inv[m] on load, inv from the rmsInvQ4 pre-pass. pair (siluMulHalves, no
+ * split-K) — weight rows n (gate) and n + N/2 (up) are walked together and y[m, n] = silu(g)·u; with split-K
+ * the partials of all N rows are written and the reduce kernel applies the epilogue.
+ */
+
+/** WGSL: the output-row count NO (N/2 in pair mode) and the store of accumulators for output row n. */
+function outRows(c: Q4KernelCfg): string {
+  return c.pair ? 'let NO = p.N / 2u;' : 'let NO = p.N;';
+}
+function invLine(c: Q4KernelCfg, ss: string): string {
+  return c.norm === 'ss' ? `let inv = inverseSqrt(${ss} / f32(p.K) + p.eps);` : '';
+}
+function storeRow(c: Q4KernelCfg, accs: string[], n: string): string {
+  const sc = (a: string) => (c.norm === 'ss' ? `${a}[m] * inv[m]` : `${a}[m]`);
+  const v = c.pair
+    ? `y[m * NO + ${n}] = A(silu(${sc(accs[0])}) * ${sc(accs[1])});`
+    : `y[(sp * p.M + m) * p.N + ${n}] = fin(${sc(accs[0])}, ${n});`;
+  return `for (var m = 0u; m < p.M; m++) { ${v} }`;
+}
+
 function gemvShader(kind: GemvKind, c: Q4KernelCfg, wg: number, rows: number, sgId: boolean): string {
-  const store = (v: string, n: string) =>
-    `for (var m = 0u; m < p.M; m++) { y[(sp * p.M + m) * p.N + ${n}] = fin(${v}[m], ${n}); }`;
+  if (c.pair && c.out !== 'y') throw new Error('gemvQ4: the pair epilogue writes y');
+  if (c.norm === 'ss' && c.out !== 'y') throw new Error("gemvQ4: norm 'ss' writes y");
+  const ssOn = c.norm === 'ss';
   const slice = `let S = (p.CK + p.CPS - 1u) / p.CPS;
   let c0 = sp * p.CPS;
   let c1 = min(c0 + p.CPS, p.CK);`;
   if (kind === 'thread') {
     const R = TR;
+    const OR = c.pair ? R / 2 : R; // outputs per thread
     const rr = Array.from({ length: R }, (_, r) => r);
-    const per = (f: (r: number) => string, sep = '\n    ') => rr.map(f).join(sep);
+    const per = (f: (r: number) => string, sep = '\n    ', list = rr) => list.map(f).join(sep);
+    const row = (r: number) => (r < OR ? `min(nb0 + ${r}u, NO - 1u)` : `min(nb0 + ${r - OR}u, NO - 1u) + NO`);
     const dots = (r: number) =>
       ['x', 'y', 'z', 'w']
         .map((e, t) => `dot(x${2 * t}, qlo(w${r}.${e})) + dot(x${2 * t + 1}, qhi(w${r}.${e}))`)
         .join(' + ');
+    const x = xLoads('k4', ssOn ? 'ss' : null);
+    const outs = rr.slice(0, OR);
     return `${q4Header(c)}
 @compute @workgroup_size(${WG})
 fn q4_gemv_thread(@builtin(global_invocation_id) g: vec3u, @builtin(num_workgroups) nw: vec3u) {
   let id = g.y * nw.x * ${WG}u + g.x;
-  let NB = (p.N + ${R - 1}u) / ${R}u;
-  let nb0 = (id % NB) * ${R}u;
+  ${outRows(c)}
+  let NB = (NO + ${OR - 1}u) / ${OR}u;
+  let nb0 = (id % NB) * ${OR}u;
   let sp = id / NB;
   ${slice}
   if (sp >= S) { return; }
-  ${per((r) => `let n${r} = min(nb0 + ${r}u, p.N - 1u); var a${r} = vec4<f32>();`, '\n  ')}
+  ${per((r) => `let n${r} = ${row(r)}; var a${r} = vec4<f32>();`, '\n  ')}
+  ${ssOn ? 'var ss = vec4<f32>();' : ''}
   for (var c = c0; c < c1; c++) {
     let k4 = 8u * c;
     let grp = c / CPG;
     ${per((r) => `let w${r} = wq[n${r} * p.CPR + c]; let s${r} = scale(n${r} * p.NG + grp); let b${r} = offs(n${r} * p.NG + grp, s${r});`)}
+    ${x.pre}
     for (var m = 0u; m < p.M; m++) {
-      ${Array.from({ length: 8 }, (_, t) => `let x${t} = xv(m, k4 + ${t}u);`).join(' ')}
+      ${x.body}
       let xs = dot(x0 + x1 + x2 + x3 + x4 + x5 + x6 + x7, vec4<f32>(1.0));
       ${per((r) => `a${r}[m] += s${r} * (${dots(r)}) + b${r} * xs;`, '\n      ')}
     }
   }
-  ${per((r) => `if (nb0 + ${r}u < p.N) { ${store(`a${r}`, `n${r}`)} }`, '\n  ')}
+  ${invLine(c, 'ss')}
+  ${per((r) => `if (nb0 + ${r}u < NO) { ${storeRow(c, c.pair ? [`a${r}`, `a${r + OR}`] : [`a${r}`], `n${r}`)} }`, '\n  ', outs)}
 }`;
   }
+  const rowsOf = c.pair ? ['n', '(n + NO)'] : ['n'];
+  const accs = rowsOf.map((_, j) => `acc${j}`);
+  const all = ssOn ? [...accs, 'ss'] : accs;
+  const decl = all.map((a) => `var ${a} = vec4<f32>();`).join(' ');
+  const body = chunkBody(rowsOf, 'c', accs, ssOn ? 'ss' : null);
   if (kind === 'subgroup') {
     const ids = sgId
       ? '@builtin(subgroup_id) sub: u32, @builtin(num_subgroups) nsub: u32'
@@ -80,62 +119,85 @@ ${q4Header(c)}
 fn q4_gemv_subgroup(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw: vec3u, ${ids},
                     @builtin(subgroup_invocation_id) lane: u32, @builtin(subgroup_size) sgs: u32) {
   ${sgId ? '' : `let sub = lid / sgs;\n  let nsub = ${wg}u / sgs;`}
-  let nb = (p.N + ${rows - 1}u) / ${rows}u;
+  ${outRows(c)}
+  let nb = (NO + ${rows - 1}u) / ${rows}u;
   let w = wid.y * nw.x + wid.x;
   let sp = w / nb;
   let r0 = (w % nb) * ${rows}u;
   ${slice}
   if (sp >= S) { return; }
-  let r1 = min(r0 + ${rows}u, p.N);
+  let r1 = min(r0 + ${rows}u, NO);
   for (var n = r0 + sub; n < r1; n += nsub) {
-    var acc = vec4<f32>();
-    for (var c = c0 + lane; c < c1; c += sgs) ${chunkBody('n', 'c', 'acc')}
-    acc = subgroupAdd(acc);
+    ${decl}
+    for (var c = c0 + lane; c < c1; c += sgs) ${body}
+    ${all.map((a) => `${a} = subgroupAdd(${a});`).join(' ')}
     if (lane == 0u) {
-    ${store('acc', 'n')}
+      ${invLine(c, 'ss')}
+      ${storeRow(c, accs, 'n')}
     }
   }
 }`;
   }
+  const NA = all.length;
+  const red = all.map((_, a) => `part[${a * WG}u + l] += part[${a * WG}u + l + s];`).join(' ');
   return `${q4Header(c)}
-var<workgroup> part: array<vec4<f32>, ${WG}>;
+var<workgroup> part: array<vec4<f32>, ${WG * NA}>;
 @compute @workgroup_size(${WG})
 fn q4_gemv_workgroup(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw: vec3u,
                      @builtin(local_invocation_index) l: u32) {
+  ${outRows(c)}
   let w = wid.y * nw.x + wid.x;
-  let n = w % p.N;
-  let sp = w / p.N;
+  let n = w % NO;
+  let sp = w / NO;
   ${slice}
   if (sp >= S) { return; }
-  var acc = vec4<f32>();
-  for (var c = c0 + l; c < c1; c += ${WG}u) ${chunkBody('n', 'c', 'acc')}
-  part[l] = acc;
+  ${decl}
+  for (var c = c0 + l; c < c1; c += ${WG}u) ${body}
+  ${all.map((a, i) => `part[${i * WG}u + l] = ${a};`).join(' ')}
   workgroupBarrier();
   for (var s = ${WG / 2}u; s > 0u; s >>= 1u) {
-    if (l < s) { part[l] += part[l + s]; }
+    if (l < s) { ${red} }
     workgroupBarrier();
   }
   if (l == 0u) {
-    let r = part[0];
-    ${store('r', 'n')}
+    ${all.map((a, i) => `let ${a}r = part[${i * WG}u];`).join(' ')}
+    ${c.norm === 'ss' ? invLine(c, 'ssr') : ''}
+    ${storeRow(
+      c,
+      accs.map((a) => `${a}r`),
+      'n',
+    )}
   }
 }`;
 }
 
-function reduceShader(act: Float, bias: Float | null): string {
+/** Sums split-K partials [S, M, N]; adds the bias, or applies the pair epilogue (N = 2·NO). */
+function reduceShader(act: Float, bias: Float | null, pair: boolean): string {
+  const sum = (off: string) => `var ${off} = 0.0;
+  for (var s = 0u; s < p.S; s++) { ${off} += part[s * PN + j${off === 'u' ? ' + p.N' : ''}]; }`;
+  const out = pair
+    ? `let m = i / p.N;
+  let j = m * 2u * p.N + i % p.N;
+  let PN = 2u * p.MN;
+  ${sum('g')}
+  ${sum('u')}
+  y[i] = A(silu(g) * u);`
+    : `let j = i;
+  let PN = p.MN;
+  ${sum('v')}
+  y[i] = A(v${bias ? ' + f32(bias[i % p.N])' : ''});`;
   return `${wgslTypes(bias ? { A: act, B: bias } : { A: act })}
 struct R { MN: u32, N: u32, S: u32 }
 @group(0) @binding(0) var<storage, read> part: array<f32>;
 ${bias ? '@group(0) @binding(1) var<storage, read> bias: array<B>;' : ''}
 @group(0) @binding(${bias ? 2 : 1}) var<storage, read_write> y: array<A>;
 @group(0) @binding(${bias ? 3 : 2}) var<uniform> p: R;
+fn silu(g: f32) -> f32 { return g / (1.0 + exp(clamp(-g, -88.0, 88.0))); }
 @compute @workgroup_size(${WG})
-fn q4_splitk_reduce(@builtin(global_invocation_id) g: vec3u, @builtin(num_workgroups) nw: vec3u) {
-  let i = g.y * nw.x * ${WG}u + g.x;
+fn q4_splitk_reduce(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw: vec3u) {
+  let i = gid.y * nw.x * ${WG}u + gid.x;
   if (i >= p.MN) { return; }
-  var v = 0.0;
-  for (var s = 0u; s < p.S; s++) { v += part[s * p.MN + i]; }
-  y[i] = A(v${bias ? ' + f32(bias[i % p.N])' : ''});
+  ${out}
 }`;
 }
 
@@ -151,40 +213,59 @@ export interface GemvOptions {
   splitK: number;
   /** Use the subgroup_id builtin (default: when the WGSL language feature is reported). */
   subgroupId?: boolean;
+  /** For the norm pre-pass under split-K (default ctx.variant). */
+  variant?: Variant;
 }
 
-/** Records the GEMV for a validated problem into y [M, N]. */
+/** Chunks per slice and number of slices for CK chunks cut into (at most) `splitK` slices. */
+export function splitSlices(CK: number, splitK: number): { cps: number; S: number } {
+  const cps = Math.ceil(CK / Math.max(1, Math.min(splitK, CK)));
+  return { cps, S: Math.ceil(CK / cps) };
+}
+
+/**
+ * Records the GEMV for a validated problem into y [M, N] (y [M, N/2] with pr.cfg.pair). pr.cfg.norm
+ * 'none' or 'ss' (a fused RMSNorm): 'ss' becomes 'inv' with a pre-pass when the GEMV is split.
+ */
 export function gemvQ4(ctx: GpuContext, pr: Q4Problem, y: Tensor, opts: GemvOptions): void {
   const { M, N } = pr;
-  const CK = chunksOf(pr);
-  const cps = Math.ceil(CK / Math.max(1, Math.min(opts.splitK, CK)));
-  const S = Math.ceil(CK / cps);
-  const cfg: Q4KernelCfg = { ...pr.cfg, out: S > 1 ? 'partial' : 'y' };
-  const out = S > 1 ? ctx.empty([S, M, N], 'f32', 'q4.partial') : y;
+  const { cps, S } = splitSlices(chunksOf(pr), opts.splitK);
+  const split = S > 1;
+  if (pr.cfg.norm === 'inv') throw new Error("gemvQ4: pass norm 'ss'; the split decides");
+  const norm = pr.cfg.norm === 'none' ? 'none' : split ? 'inv' : 'ss';
+  const inv = norm === 'inv' ? rmsInvQ4(ctx, pr, opts.variant ?? ctx.variant) : null;
+  const pp: Q4Problem = inv ? { ...pr, inv } : pr;
+  const cfg: Q4KernelCfg = { ...pr.cfg, out: split ? 'partial' : 'y', norm, pair: pr.cfg.pair && !split };
+  const out = split ? ctx.empty([S, M, N], 'f32', 'q4.partial') : y;
   const sg = ctx.summary;
   const wg = Math.min(256, Math.max(WG, sg.subgroupMaxSize));
   const rows = Math.max(1, Math.floor(wg / Math.max(1, sg.subgroupMinSize || 4)));
   const sgId = opts.subgroupId ?? hasSubgroupId();
   const entry = `q4_gemv_${opts.kind}`;
+  const NO = cfg.pair ? N / 2 : N;
   let workgroups: number;
-  if (opts.kind === 'thread') workgroups = Math.ceil((Math.ceil(N / TR) * S) / WG);
-  else if (opts.kind === 'subgroup') workgroups = Math.ceil(N / rows) * S;
-  else workgroups = N * S;
+  if (opts.kind === 'thread') workgroups = Math.ceil((Math.ceil(NO / (cfg.pair ? TR / 2 : TR)) * S) / WG);
+  else if (opts.kind === 'subgroup') workgroups = Math.ceil(NO / rows) * S;
+  else workgroups = NO * S;
   const code = gemvShader(opts.kind, cfg, wg, rows, sgId);
   ctx.dispatch({
     pipeline: ctx.pipeline(code, entry, q4Constants(pr)),
-    bindings: q4Bindings(pr, out, cfg.out === 'y'),
-    uniforms: { u32: q4Uniforms(pr, cps) },
+    bindings: q4Bindings(pp, out, cfg),
+    uniforms: q4UniformValues(pr, cps),
     workgroups: grid(workgroups, ctx.maxWorkgroupsPerDim),
     label: entry,
   });
-  if (S === 1) return;
+  if (inv) ctx.release(inv);
+  if (!split) return;
+  const pair = pr.cfg.pair;
+  const bias = pr.bias && !pair ? pr.bias : null;
   const red = 'q4_splitk_reduce';
+  const NY = pair ? N / 2 : N;
   ctx.dispatch({
-    pipeline: ctx.pipeline(reduceShader(pr.cfg.act, pr.bias ? pr.cfg.bias : null), red),
-    bindings: pr.bias ? [out, pr.bias, y] : [out, y],
-    uniforms: { u32: [M * N, N, S] },
-    workgroups: grid(Math.ceil((M * N) / WG), ctx.maxWorkgroupsPerDim),
+    pipeline: ctx.pipeline(reduceShader(pr.cfg.act, bias ? pr.cfg.bias : null, pair), red),
+    bindings: bias ? [out, bias, y] : [out, y],
+    uniforms: { u32: [M * NY, NY, S] },
+    workgroups: grid(Math.ceil((M * NY) / WG), ctx.maxWorkgroupsPerDim),
     label: red,
   });
   ctx.release(out);

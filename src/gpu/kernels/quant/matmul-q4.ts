@@ -1,14 +1,25 @@
 import type { GpuContext, Variant } from '../../context';
 import { assertDtype, assertShape, fmt, type Tensor } from '../../tensor';
+import { siluMulHalves } from '../activations';
 import { layoutOf, type Q4Host, type QTensor, q4Value } from './format';
 import { gemmQ4 } from './gemm-q4';
 import { type GemvKind, gemvQ4 } from './gemv-q4';
-import { chunksOf, type Float, type Q4Problem } from './q4-wgsl';
+import { chunksOf, type Float, type Q4Problem, rmsInvQ4 } from './q4-wgsl';
 
 /**
  * Linear layer with 4-bit weights: y = x · ŵᵀ + bias, f32 accumulation.
  * x [..., K] (f32|f16), q: Q4 weight of W [N, K] (format.ts), bias [N] (f32|f16) → y [..., N] in x's dtype.
  * M ≤ GEMV_MAX_M rows go to the GEMV kernels (gemv-q4.ts), more to the GEMM kernels (gemm-q4.ts).
+ *
+ * Fusions (opts):
+ * - norm {weight γ [K] (f32|f16), eps}: y = (x / rms(x) ⊙ γ) · ŵᵀ + bias, rms(x) = sqrt(mean(x²) + eps)
+ *   per row, the math of rmsnorm.ts. Unlike rmsnorm.ts followed by matmulQ4, the normalized x is never
+ *   rounded to the activation dtype (it stays f32 in registers), so f16 results differ from the unfused
+ *   pair by about that rounding (≈ 2⁻¹¹ relative per x). GEMV: Σx² is summed inside the kernel; with
+ *   split-K, and in the GEMM, a pre-pass writes 1/rms [M] f32 and x loads apply γ·1/rms.
+ * - epilogue 'siluMulHalves': the weight is [2I, K] = [gate; up] (concatQ4Rows) and y [..., I] =
+ *   silu(x·gateᵀ) ⊙ (x·upᵀ); no bias. GEMV: in the kernel (split-K: in the reduce kernel); GEMM: the GEMM
+ *   writes [M, 2I] in the activation dtype, then activations.siluMulHalves (so f16 rounds g and u first).
  */
 export const GEMV_MAX_M = 4;
 
@@ -23,6 +34,10 @@ export interface MatmulQ4Options {
   splitK?: number;
   /** Use WGSL's subgroup_id builtin (default: when the language feature is reported). */
   subgroupId?: boolean;
+  /** RMSNorm fused in front (γ [K], f32 or f16). */
+  norm?: { weight: Tensor; eps: number };
+  /** 'siluMulHalves': y = silu(first half of the outputs) ⊙ second half; output N/2 columns, no bias. */
+  epilogue?: 'siluMulHalves';
 }
 
 /**
@@ -51,26 +66,44 @@ export function matmulQ4(
   variant: Variant = ctx.variant,
   opts: MatmulQ4Options = {},
 ): Tensor {
-  const pr = problem(ctx, x, q, bias);
+  const pr = problem(ctx, x, q, bias, opts);
   const { M, N } = pr;
-  const y = ctx.empty([...x.shape.slice(0, -1), N], x.dtype);
-  if (M === 0) return y;
+  const lead = x.shape.slice(0, -1);
+  const NO = pr.cfg.pair ? N / 2 : N;
+  if (M === 0) return ctx.empty([...lead, NO], x.dtype);
   const kernel = opts.kernel ?? (M <= GEMV_MAX_M ? 'gemv' : 'gemm');
-  if (kernel === 'gemm') {
-    gemmQ4(ctx, pr, y, variant);
-    return y;
-  }
+  if (kernel === 'gemm') return gemm(ctx, pr, lead, variant);
   if (M > GEMV_MAX_M) throw new Error(`matmulQ4: gemv takes M ≤ ${GEMV_MAX_M}, got ${M}`);
   const subgroups = opts.subgroups ?? true;
   const kind = opts.gemv ?? defaultGemv(ctx, variant, subgroups);
   if (kind === 'subgroup' && !(subgroups && ctx.summary.subgroups))
     throw new Error('matmulQ4: the subgroup GEMV needs the subgroups feature');
   const splitK = opts.splitK ?? autoSplitK(ctx, N, chunksOf(pr));
-  gemvQ4(ctx, pr, y, { kind, splitK, subgroupId: opts.subgroupId });
+  const y = ctx.empty([...lead, NO], x.dtype);
+  gemvQ4(ctx, pr, y, { kind, splitK, subgroupId: opts.subgroupId, variant });
   return y;
 }
 
-function problem(ctx: GpuContext, x: Tensor, q: QTensor, bias: Tensor | null): Q4Problem {
+/** The GEMM path: norm through the 1/rms pre-pass; the pair epilogue as a separate kernel. */
+function gemm(ctx: GpuContext, pr: Q4Problem, lead: number[], variant: Variant): Tensor {
+  const inv = pr.gamma ? rmsInvQ4(ctx, pr, variant) : null;
+  const gp: Q4Problem = { ...pr, inv, cfg: { ...pr.cfg, norm: inv ? 'inv' : 'none', pair: false } };
+  const full = ctx.empty([...lead, pr.N], pr.x.dtype);
+  gemmQ4(ctx, gp, full, variant);
+  if (inv) ctx.release(inv);
+  if (!pr.cfg.pair) return full;
+  const y = siluMulHalves(ctx, full);
+  ctx.release(full);
+  return y;
+}
+
+function problem(
+  ctx: GpuContext,
+  x: Tensor,
+  q: QTensor,
+  bias: Tensor | null,
+  opts: MatmulQ4Options,
+): Q4Problem {
   assertDtype('matmulQ4.x', x, 'f32', 'f16');
   const L = layoutOf(q);
   const { N, K } = L;
@@ -89,12 +122,25 @@ function problem(ctx: GpuContext, x: Tensor, q: QTensor, bias: Tensor | null): Q
     assertShape('matmulQ4.bias', bias, [N]);
     assertDtype('matmulQ4.bias', bias, 'f32', 'f16');
   }
-  if ((x.dtype === 'f16' || bias?.dtype === 'f16') && !ctx.summary.f16)
+  const gamma = opts.norm?.weight ?? null;
+  if (gamma) {
+    assertShape('matmulQ4.norm.weight', gamma, [K]);
+    assertDtype('matmulQ4.norm.weight', gamma, 'f32', 'f16');
+    if (!(opts.norm!.eps >= 0)) throw new Error(`matmulQ4: bad norm eps ${opts.norm!.eps}`);
+  }
+  const pair = opts.epilogue === 'siluMulHalves';
+  if (opts.epilogue !== undefined && !pair) throw new Error(`matmulQ4: unknown epilogue ${opts.epilogue}`);
+  if (pair && bias) throw new Error('matmulQ4: the siluMulHalves epilogue takes no bias');
+  if (pair && N % 2) throw new Error(`matmulQ4: siluMulHalves needs an even N, got ${N}`);
+  if ((x.dtype === 'f16' || bias?.dtype === 'f16' || gamma?.dtype === 'f16') && !ctx.summary.f16)
     throw new Error('matmulQ4: f16 activations need the shader-f16 feature, which this adapter lacks');
   return {
     x,
     q,
     bias,
+    gamma,
+    eps: opts.norm?.eps ?? 0,
+    inv: null,
     M: x.size / K,
     N,
     K,
@@ -107,6 +153,9 @@ function problem(ctx: GpuContext, x: Tensor, q: QTensor, bias: Tensor | null): Q
       xvec: K % 4 === 0,
       tail: K % 32 !== 0,
       out: 'y',
+      norm: gamma ? 'ss' : 'none',
+      gamma: gamma ? (gamma.dtype as Float) : null,
+      pair,
     },
   };
 }
@@ -120,9 +169,57 @@ export function matmulQ4Cpu(
   N: number,
   K: number,
 ): Float32Array {
+  return Float32Array.from(matmulQ4Cpu64(x, q, bias, M, N, K));
+}
+
+/**
+ * CPU reference of the fused matmulQ4, all in f64: x̂ = x / sqrt(mean(x²) + eps) ⊙ γ (not rounded), then
+ * matmulQ4Cpu's loops, then silu(y[:, :N/2]) ⊙ y[:, N/2:] for the epilogue. x [M, K] → [M, N or N/2].
+ */
+export function matmulQ4FusedCpu(
+  x: Float32Array,
+  q: Q4Host,
+  bias: Float32Array | null,
+  M: number,
+  N: number,
+  K: number,
+  opts: { norm?: { weight: Float32Array; eps: number }; epilogue?: 'siluMulHalves' } = {},
+): Float32Array {
+  let xn: ArrayLike<number> = x;
+  if (opts.norm) {
+    const { weight, eps } = opts.norm;
+    const v = new Float64Array(M * K);
+    for (let m = 0; m < M; m++) {
+      let ss = 0;
+      for (let k = 0; k < K; k++) ss += x[m * K + k] ** 2;
+      const inv = 1 / Math.sqrt(ss / K + eps);
+      for (let k = 0; k < K; k++) v[m * K + k] = x[m * K + k] * inv * weight[k];
+    }
+    xn = v;
+  }
+  const y = matmulQ4Cpu64(xn, q, bias, M, N, K);
+  if (!opts.epilogue) return Float32Array.from(y);
+  const I = N / 2;
+  const out = new Float32Array(M * I);
+  for (let m = 0; m < M; m++)
+    for (let n = 0; n < I; n++) {
+      const g = y[m * N + n];
+      out[m * I + n] = (g / (1 + Math.exp(-g))) * y[m * N + I + n];
+    }
+  return out;
+}
+
+function matmulQ4Cpu64(
+  x: ArrayLike<number>,
+  q: Q4Host,
+  bias: Float32Array | null,
+  M: number,
+  N: number,
+  K: number,
+): Float64Array {
   if (q.N !== N || q.K !== K) throw new Error(`matmulQ4Cpu: weight [${q.N}, ${q.K}] ≠ [${N}, ${K}]`);
   const L = layoutOf(q);
-  const y = new Float32Array(M * N);
+  const y = new Float64Array(M * N);
   for (let n = 0; n < N; n++) {
     const w = Array.from({ length: K }, (_, k) => q4Value(q, L, n, k));
     for (let m = 0; m < M; m++) {

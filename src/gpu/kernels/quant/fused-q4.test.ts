@@ -1,0 +1,136 @@
+import { describe, expect, it } from 'vitest';
+import { quantizeQ4Cpu } from '../../../model/quantize-cpu';
+import type { Variant } from '../../context';
+import { asDtype, ctx, dtypes, expectClose } from '../../testing/kernel-suite';
+import { randn } from '../../testing/random';
+import { releaseQ4, uploadQ4 } from './format';
+import type { GemvKind } from './gemv-q4';
+import { type MatmulQ4Options, matmulQ4, matmulQ4FusedCpu } from './matmul-q4';
+import { q4Tol } from './testing';
+
+/**
+ * matmulQ4's fusions (RMSNorm in front, siluMulHalves epilogue, both) against the f64 reference
+ * matmulQ4FusedCpu: every GEMV kernel the adapter has, split-K off and 3 slices (the pre-pass / reduce-kernel
+ * paths), M = 1 and 3, the GEMM path at M = 6 (both variants), K = 72 and 200 (padded groups), I = 13 and
+ * N = 20 (not multiples of the 8-row blocks), sym and asym, every activation dtype, γ in f32 and f16, eps
+ * small and large (so it visibly matters).
+ *
+ * Tolerance: q4Tol's f32-accumulation bound, scaled by the size of the outputs before the epilogue (the
+ * normalized x is ≈ 1.7× larger than x, and silu(g)·u multiplies two sums of size ~√K), and for f16 the
+ * output rounding; on the GEMM path with the epilogue the f16 gate/up sums are rounded before silu(g)·u
+ * (two more f16 roundings: rtol 4e-3).
+ */
+type Mode = 'norm' | 'epi' | 'both';
+interface Case {
+  M: number;
+  K: number;
+  /** Output columns (I with the epilogue). */
+  NO: number;
+  act: 'f32' | 'f16';
+  gamma: 'f32' | 'f16';
+  scheme: 'sym' | 'asym';
+  mode: Mode;
+  variant: Variant;
+  bias?: boolean;
+  eps: number;
+  opts: MatmulQ4Options;
+}
+
+const kinds: GemvKind[] = ctx.summary.subgroups
+  ? ['thread', 'subgroup', 'workgroup']
+  : ['thread', 'workgroup'];
+const variantOf = (kind: GemvKind): Variant => (kind === 'workgroup' ? 'tiled' : 'flat');
+const modes: Mode[] = ['norm', 'epi', 'both'];
+
+const cases: Case[] = [];
+kinds.forEach((kind, k) =>
+  modes.forEach((mode, j) => {
+    for (const [s, splitK] of [1, 3].entries())
+      cases.push({
+        M: (j + s) % 2 ? 3 : 1,
+        K: (k + j) % 2 ? 200 : 72,
+        NO: mode === 'norm' ? 20 : 13,
+        act: dtypes[(j + s + k) % dtypes.length],
+        gamma: dtypes[(j + k) % dtypes.length],
+        scheme: (k + s + j) % 2 ? 'sym' : 'asym',
+        mode,
+        variant: variantOf(kind),
+        bias: mode === 'norm' && s === 0,
+        eps: (j + k) % 2 && s ? 0.25 : 1e-6,
+        opts: { gemv: kind, splitK },
+      });
+  }),
+);
+for (const variant of ['flat', 'tiled'] as const)
+  for (const mode of modes)
+    for (const act of dtypes)
+      cases.push({
+        M: 6,
+        K: mode === 'epi' ? 72 : 200,
+        NO: 13,
+        act,
+        gamma: act,
+        scheme: mode === 'both' ? 'asym' : 'sym',
+        mode,
+        variant,
+        bias: mode === 'norm',
+        eps: 1e-6,
+        opts: {},
+      });
+
+const name = (c: Case) =>
+  `${c.mode} ${c.opts.gemv ?? `gemm-${c.variant}`}${c.opts.splitK ? ` splitK=${c.opts.splitK}` : ''} ` +
+  `x:${c.act} γ:${c.gamma} M=${c.M} K=${c.K} out=${c.NO} ${c.scheme}${c.bias ? ' +bias' : ''} eps=${c.eps}`;
+
+const maxAbs = (a: ArrayLike<number>) => Array.from(a).reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+
+async function check(c: Case): Promise<void> {
+  const { M, K, act } = c;
+  const epi = c.mode !== 'norm';
+  const norm = c.mode !== 'epi';
+  const N = epi ? 2 * c.NO : c.NO;
+  const seed = M * 7919 + K * 31 + N;
+  const x = asDtype(randn(M * K, seed), act);
+  const host = quantizeQ4Cpu(randn(N * K, seed + 1), N, K, { scheme: c.scheme });
+  const g = asDtype(randn(K, seed + 2, -1.5, 1.5), c.gamma);
+  const b = c.bias ? asDtype(randn(N, seed + 3), act) : null;
+  const q = uploadQ4(ctx, host);
+  const gt = ctx.upload(g, [K], c.gamma);
+  const y = matmulQ4(ctx, ctx.upload(x, [M, K], act), q, b ? ctx.upload(b, [N], act) : null, c.variant, {
+    ...c.opts,
+    ...(norm ? { norm: { weight: gt, eps: c.eps } } : {}),
+    ...(epi ? { epilogue: 'siluMulHalves' as const } : {}),
+  });
+  expect(y.shape).toEqual([M, c.NO]);
+  expect(y.dtype).toBe(act);
+  const nopts = norm ? { norm: { weight: g, eps: c.eps } } : {};
+  const ref = matmulQ4FusedCpu(x, host, b, M, N, K, {
+    ...nopts,
+    ...(epi ? { epilogue: 'siluMulHalves' } : {}),
+  });
+  const pre = matmulQ4FusedCpu(x, host, b, M, N, K, nopts);
+  const t = q4Tol(K, act);
+  const scale = 2 * (1 + (epi ? maxAbs(pre) : 0));
+  const gemmEpiF16 = epi && act === 'f16' && c.M > 4;
+  expectClose(await ctx.read(y), ref, { atol: t.atol * scale, rtol: gemmEpiF16 ? 4e-3 : t.rtol });
+  releaseQ4(ctx, q);
+}
+
+describe('matmulQ4 fused RMSNorm / siluMulHalves', () => {
+  for (const c of cases) it(name(c), () => check(c));
+
+  it('rejects a bias or an odd N with the epilogue', () => {
+    const q = uploadQ4(ctx, quantizeQ4Cpu(randn(26 * 32, 1), 26, 32));
+    const x = ctx.upload(randn(32, 2), [1, 32], 'f32');
+    const bias = ctx.upload(randn(26, 3), [26], 'f32');
+    expect(() => matmulQ4(ctx, x, q, bias, 'flat', { epilogue: 'siluMulHalves' })).toThrow(/no bias/);
+    const q13 = uploadQ4(ctx, quantizeQ4Cpu(randn(13 * 32, 1), 13, 32));
+    expect(() => matmulQ4(ctx, x, q13, null, 'flat', { epilogue: 'siluMulHalves' })).toThrow(/even N/);
+    const g = ctx.upload(randn(31, 4), [31], 'f32');
+    expect(() => matmulQ4(ctx, x, q, null, 'flat', { norm: { weight: g, eps: 1e-6 } })).toThrow(
+      /norm\.weight/,
+    );
+    releaseQ4(ctx, q);
+    releaseQ4(ctx, q13);
+  });
+});
