@@ -1,3 +1,4 @@
+import { BindGroupCache, UniformCache, type Uniforms } from './bind-cache';
 import { BufferPool } from './buffer-pool';
 import type { AdapterSummary } from './device';
 import { f16BitsToF32, toF16Array } from './f16';
@@ -8,10 +9,7 @@ import { alignBytes, BYTES, type DType, fmt, numel, Tensor } from './tensor';
 /** Kernel variant families: 'flat' avoids workgroup barriers (software adapters), 'tiled' uses shared memory. */
 export type Variant = 'flat' | 'tiled';
 
-export interface Uniforms {
-  u32?: readonly number[];
-  f32?: readonly number[];
-}
+export type { Uniforms } from './bind-cache';
 
 export interface Dispatch {
   pipeline: GPUComputePipeline;
@@ -21,6 +19,21 @@ export interface Dispatch {
   workgroups: readonly [number, number?, number?];
   label?: string;
 }
+
+/** Running totals of what recording cost; benchmarks diff them around a step. */
+export interface GpuStats {
+  /** Dispatches recorded (zero-sized ones are skipped and not counted). */
+  dispatches: number;
+  bindGroupsCreated: number;
+  uniformBuffersCreated: number;
+  /** Staging buffers created for uploads and readbacks (readback buffers are reused when small). */
+  stagingBuffersCreated: number;
+  submits: number;
+}
+
+/** Readback buffers up to this size are kept for reuse (a decode step reads back one id). */
+const READBACK_KEEP_BYTES = 64 * 1024;
+const READBACK_KEEP_COUNT = 16;
 
 /**
  * Everything a kernel needs to run: device, pipeline cache, buffer pool, the current command
@@ -33,15 +46,37 @@ export class GpuContext {
   profiler: Profiler | null = null;
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
-  private transient: GPUBuffer[] = [];
+  /** Uniform buffers keyed by content and bind groups keyed by identity, reused across steps. */
+  private readonly uniforms: UniformCache;
+  private readonly bindGroups: BindGroupCache;
+  /** Idle MAP_READ buffers by size, so a per-step readback allocates nothing. */
+  private readbackFree = new Map<number, GPUBuffer[]>();
+  private readbackKept = 0;
+  readonly stats: GpuStats = {
+    dispatches: 0,
+    bindGroupsCreated: 0,
+    uniformBuffersCreated: 0,
+    stagingBuffersCreated: 0,
+    submits: 0,
+  };
 
   constructor(
     readonly device: GPUDevice,
     readonly summary: AdapterSummary,
+    /** Entries each of the uniform-buffer and bind-group caches keeps (tests use small ones). */
+    cacheCapacity = 4096,
   ) {
     this.cache = new PipelineCache(device);
     this.pool = new BufferPool(device);
+    this.bindGroups = new BindGroupCache(device, cacheCapacity);
+    this.uniforms = new UniformCache(device, cacheCapacity, (b) => this.bindGroups.forget(b));
+    this.pool.onDestroy = (b) => this.bindGroups.forget(b);
     this.variant = summary.isSoftware ? 'flat' : 'tiled';
+  }
+
+  /** Entries held by the uniform-buffer and bind-group caches. */
+  get cacheSizes(): { uniformBuffers: number; bindGroups: number } {
+    return { uniformBuffers: this.uniforms.size, bindGroups: this.bindGroups.size };
   }
 
   /** The activation dtype this adapter runs: f16 when shader-f16 is present. */
@@ -71,30 +106,21 @@ export class GpuContext {
     if (dtype === 'f16') bytes = data instanceof Uint16Array ? data : toF16Array(data);
     else if (dtype === 'f32') bytes = data instanceof Float32Array ? data : new Float32Array(data);
     else bytes = data instanceof Uint32Array ? data : new Uint32Array(data);
-    const t = this.empty(shape, dtype);
+    // queue.writeBuffer lands before commands recorded but not yet submitted; the pool hands out a
+    // buffer none of them can reference (not released since the last submit), so that is harmless
+    // and the upload needs neither a staging buffer nor a copy in the command stream.
+    const t = new Tensor(
+      this.pool.acquire(alignBytes(numel(shape) * BYTES[dtype]), undefined, true),
+      shape,
+      dtype,
+    );
     this.writeBytes(t.buffer, bytes);
     return t;
   }
 
+  /** Writes host bytes into a buffer no pending command references. */
   private writeBytes(buffer: GPUBuffer, bytes: ArrayBufferView): void {
     const size = Math.ceil(bytes.byteLength / 4) * 4; // copies and writes need multiples of 4
-    if (this.encoder || this.pass) {
-      // Commands are pending: queue.writeBuffer would land before them, and the pool may have just
-      // handed us a buffer those commands still read. Record the upload in order instead.
-      const staging = this.device.createBuffer({
-        size,
-        usage: GPUBufferUsage.COPY_SRC,
-        mappedAtCreation: true,
-      });
-      new Uint8Array(staging.getMappedRange()).set(
-        new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength),
-      );
-      staging.unmap();
-      this.endPass();
-      this.encoder!.copyBufferToBuffer(staging, 0, buffer, 0, size);
-      this.transient.push(staging);
-      return;
-    }
     if (size === bytes.byteLength) {
       this.device.queue.writeBuffer(buffer, 0, bytes.buffer, bytes.byteOffset, size);
       return;
@@ -123,17 +149,36 @@ export class GpuContext {
 
   private async readRaw(t: Tensor): Promise<ArrayBuffer> {
     const size = alignBytes(t.byteLength);
-    const staging = this.device.createBuffer({
-      size,
-      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
-    });
+    const staging = this.takeReadback(size);
     const enc = this.takeEncoder();
     enc.copyBufferToBuffer(t.buffer, 0, staging, 0, size);
     this.submit(enc);
     await staging.mapAsync(GPUMapMode.READ);
     const copy = staging.getMappedRange().slice(0);
-    staging.destroy();
+    staging.unmap();
+    this.giveReadback(staging);
     return copy;
+  }
+
+  private takeReadback(size: number): GPUBuffer {
+    const kept = this.readbackFree.get(size)?.pop();
+    if (kept) {
+      this.readbackKept--;
+      return kept;
+    }
+    this.stats.stagingBuffersCreated++;
+    return this.device.createBuffer({ size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+  }
+
+  private giveReadback(b: GPUBuffer): void {
+    if (b.size > READBACK_KEEP_BYTES || this.readbackKept >= READBACK_KEEP_COUNT) {
+      b.destroy();
+      return;
+    }
+    const list = this.readbackFree.get(b.size) ?? [];
+    list.push(b);
+    this.readbackFree.set(b.size, list);
+    this.readbackKept++;
   }
 
   /** Records a buffer-to-buffer copy (slices, concatenation) in order with the dispatches around it. */
@@ -163,38 +208,23 @@ export class GpuContext {
   // ---- recording -----------------------------------------------------------------------------
 
   dispatch(d: Dispatch): void {
-    const entries: GPUBindGroupEntry[] = d.bindings.map((b, i) => ({
-      binding: i,
-      resource: { buffer: b instanceof Tensor ? b.buffer : b },
-    }));
-    if (d.uniforms)
-      entries.push({ binding: entries.length, resource: { buffer: this.uniformBuffer(d.uniforms) } });
-    const bindGroup = this.device.createBindGroup({ layout: d.pipeline.getBindGroupLayout(0), entries });
     const [x, y = 1, z = 1] = d.workgroups;
     const lim = this.maxWorkgroupsPerDim;
     if (x > lim || y > lim || z > lim)
       throw new Error(`${d.label ?? 'dispatch'}: ${x}×${y}×${z} workgroups exceeds ${lim}`);
     if (x === 0 || y === 0 || z === 0) return;
+    const buffers = d.bindings.map((b) => (b instanceof Tensor ? b.buffer : b));
+    // Content-keyed and immutable once written, so sharing one buffer between dispatches is safe.
+    if (d.uniforms) buffers.push(this.uniforms.get(d.uniforms));
+    const bindGroup = this.bindGroups.get(d.pipeline, buffers);
+    this.stats.dispatches++;
+    this.stats.bindGroupsCreated = this.bindGroups.created;
+    this.stats.uniformBuffersCreated = this.uniforms.created;
     const pass = this.currentPass(d.label);
     pass.setPipeline(d.pipeline);
     pass.setBindGroup(0, bindGroup);
     pass.dispatchWorkgroups(x, y, z);
     if (this.profiler) this.endPass();
-  }
-
-  private uniformBuffer(u: Uniforms): GPUBuffer {
-    const nu = u.u32?.length ?? 0;
-    const nf = u.f32?.length ?? 0;
-    const data = new ArrayBuffer(alignBytes((nu + nf) * 4));
-    new Uint32Array(data, 0, nu).set(u.u32 ?? []);
-    new Float32Array(data, nu * 4, nf).set(u.f32 ?? []);
-    const buf = this.device.createBuffer({
-      size: data.byteLength,
-      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
-    });
-    this.device.queue.writeBuffer(buf, 0, data);
-    this.transient.push(buf);
-    return buf;
   }
 
   private takeEncoder(): GPUCommandEncoder {
@@ -219,8 +249,11 @@ export class GpuContext {
 
   private submit(enc: GPUCommandEncoder): void {
     this.device.queue.submit([enc.finish()]);
-    for (const b of this.transient) b.destroy();
-    this.transient = [];
+    this.stats.submits++;
+    this.pool.submitted();
+    // Nothing is recorded-but-unsubmitted now: the only moment evicted uniform buffers may be destroyed.
+    this.uniforms.evict();
+    this.bindGroups.evict();
   }
 
   /** Submits everything recorded so far. */
@@ -243,6 +276,11 @@ export class GpuContext {
   destroy(): void {
     this.flush();
     this.pool.trim();
+    this.uniforms.clear();
+    this.bindGroups.clear();
+    for (const list of this.readbackFree.values()) for (const b of list) b.destroy();
+    this.readbackFree.clear();
+    this.readbackKept = 0;
     this.profiler?.destroy();
   }
 }

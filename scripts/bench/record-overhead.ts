@@ -1,0 +1,113 @@
+/**
+ * CPU cost of recording one decode step of the tiny-a fixture (public/models/tiny-a) in Node (Dawn):
+ *   VK_ICD_FILENAMES=/work/main/.vendor/lavapipe/lvp_icd.json npx tsx scripts/bench/record-overhead.ts [--steps 50]
+ * Prints per-step dispatches, bind groups / uniform buffers / other buffers created, submits, the
+ * milliseconds spent in `model.step(id)` (recording only: nothing waits on the GPU there) and of the
+ * whole step with `sampleToHost` (record + submit + GPU + readback of the id). Counts come from
+ * wrapping the device's methods, so the figures mean the same with or without GpuContext's caches.
+ */
+import { parseArgs } from 'node:util';
+import { sampleToHost } from '../../src/gpu/kernels/sample';
+import type { Tensor } from '../../src/gpu/tensor';
+import { adapterName, closeNodeGpu, nodeGpuContext } from '../../src/gpu/testing/node-gpu';
+import { loadWeights } from '../../src/model/load';
+import { R1_EVAL_SAMPLING, resolveSampling, SamplerRng } from '../../src/model/sampling';
+import { openFixture } from '../../src/model/testing/goldens';
+import { TinyLlavaVideo } from '../../src/model/tinyllava';
+
+const { values } = parseArgs({
+  options: {
+    steps: { type: 'string', default: '50' },
+    warmup: { type: 'string', default: '5' },
+    greedy: { type: 'boolean', default: false },
+  },
+});
+const steps = Number(values.steps);
+const warmup = Number(values.warmup);
+
+const ctx = await nodeGpuContext();
+const { device } = ctx;
+const counts = { dispatches: 0, bindGroups: 0, uniformBuffers: 0, otherBuffers: 0, submits: 0 };
+
+// Count at the device boundary (own properties shadow the prototype's methods).
+const createBindGroup = device.createBindGroup.bind(device);
+device.createBindGroup = (d) => {
+  counts.bindGroups++;
+  return createBindGroup(d);
+};
+const createBuffer = device.createBuffer.bind(device);
+device.createBuffer = (d) => {
+  if (d.usage & GPUBufferUsage.UNIFORM) counts.uniformBuffers++;
+  else counts.otherBuffers++;
+  return createBuffer(d);
+};
+const submit = device.queue.submit.bind(device.queue);
+device.queue.submit = (b) => {
+  counts.submits++;
+  submit(b);
+};
+const dispatch = ctx.dispatch.bind(ctx);
+ctx.dispatch = (d) => {
+  counts.dispatches++;
+  dispatch(d);
+};
+
+const ckpt = await openFixture('tiny-a');
+const model = new TinyLlavaVideo(ctx, ckpt.config, await loadWeights(ctx, ckpt), 2);
+const opts = values.greedy ? { ...R1_EVAL_SAMPLING, temperature: 0 } : R1_EVAL_SAMPLING;
+const sampling = resolveSampling(opts);
+const rng = new SamplerRng(1);
+
+const sampleId = async (logits: Tensor) => {
+  const [id] = await sampleToHost(ctx, logits, sampling, null, rng.uniforms(1));
+  ctx.release(logits);
+  return id;
+};
+
+let id = await sampleId(model.prefill([1, 2, 3, 4], null, [5, 6, 7]));
+if (model.llm.length + warmup + steps > model.llm.maxLength) throw new Error('too many steps for maxLength');
+for (let i = 0; i < warmup; i++) id = await sampleId(model.step(id));
+await ctx.sync();
+
+for (const k of Object.keys(counts) as (keyof typeof counts)[]) counts[k] = 0;
+const stats0 = ctx.stats ? { ...ctx.stats } : null;
+// Wall time suffers from other processes on a shared machine: report the median too, and the
+// process CPU time of recording (the GPU is idle then: the previous step's readback completed).
+const recordMs: number[] = [];
+const recordCpuMs: number[] = [];
+const stepMs: number[] = [];
+for (let i = 0; i < steps; i++) {
+  const a = performance.now();
+  const c = process.cpuUsage();
+  const logits = model.step(id);
+  const cpu = process.cpuUsage(c);
+  const b = performance.now();
+  id = await sampleId(logits);
+  stepMs.push(performance.now() - a);
+  recordMs.push(b - a);
+  recordCpuMs.push((cpu.user + cpu.system) / 1000);
+}
+const mean = (x: number[]) => x.reduce((s, v) => s + v, 0) / x.length;
+const median = (x: number[]) => [...x].sort((p, q) => p - q)[x.length >> 1];
+const ms = (x: number[]) => `${mean(x).toFixed(3)} (median ${median(x).toFixed(3)})`;
+
+const per = (n: number) => (n / steps).toFixed(2);
+console.log(`adapter: ${adapterName(ctx)} (${ctx.actDtype}, ${ctx.variant}); sampling ${sampling.mode}`);
+console.log(`steps: ${steps} (after ${warmup} warm-up)`);
+console.log(`dispatches/step:             ${per(counts.dispatches)}`);
+console.log(`bind groups created/step:    ${per(counts.bindGroups)}`);
+console.log(`uniform buffers created/step: ${per(counts.uniformBuffers)}`);
+console.log(`other buffers created/step:  ${per(counts.otherBuffers)}`);
+console.log(`submits/step:                ${per(counts.submits)}`);
+console.log(`record ms/step (model.step):  ${ms(recordMs)}`);
+console.log(`record CPU ms/step:           ${ms(recordCpuMs)}`);
+console.log(`step ms (+ sampleToHost):     ${ms(stepMs)}`);
+if (stats0 && ctx.stats) {
+  const s = ctx.stats as unknown as Record<string, number>;
+  const diff = Object.entries(s).map(
+    ([k, v]) => `${k} ${per(v - (stats0 as unknown as Record<string, number>)[k])}`,
+  );
+  console.log(`ctx.stats/step: ${diff.join(', ')}`);
+}
+model.destroy();
+closeNodeGpu(ctx);
