@@ -20,6 +20,19 @@ import type { VisionProgress } from './video-protocol';
 
 const now = () => performance.now();
 
+/** Writes one frame's preprocessed pixels into row `row` of `out` [n, 3, S, S] (recorded, not synced). */
+export type Preprocess = (
+  ctx: GpuContext,
+  frame: FrameSource,
+  out: Tensor,
+  row: number,
+  rotation: Rotation,
+) => Promise<unknown>;
+
+/** The app's preprocessing: frames-to-tensor (GPU resize, PIL bicubic). */
+export const framePreprocess: Preprocess = (ctx, frame, out, row, rotation) =>
+  frameIntoTensor(ctx, frame, out, row, { rotation });
+
 /** What the job measured: the work itself, whether or not anyone waited for it. */
 export interface VisionTimes {
   frames: number;
@@ -47,7 +60,12 @@ export class VisionJob {
     readonly videoKey: number,
     frames: number,
     readonly rotation: Rotation,
-    private readonly report: (job: VisionJob, state: VisionProgress['state'], message?: string) => void,
+    private readonly preprocess: Preprocess,
+    private readonly report: (
+      job: VisionJob,
+      state: VisionProgress['state'],
+      extra?: { message?: string; framesDone?: number },
+    ) => void,
   ) {
     this.stream = new VisionStream(model, frames);
     this.times = { frames, preprocessMs: 0, visionMs: 0 };
@@ -72,7 +90,7 @@ export class VisionJob {
       try {
         const t = now();
         const { pixels, row } = this.stream.target(slot);
-        await frameIntoTensor(this.ctx, src, pixels, row, { rotation: this.rotation });
+        await this.preprocess(this.ctx, src, pixels, row, this.rotation);
         this.times.preprocessMs += now() - t;
       } catch (e) {
         close();
@@ -80,9 +98,14 @@ export class VisionJob {
       }
       close();
       if (this.cancelled) return;
-      const chunk = this.stream.frameReady(slot);
-      if (chunk !== null) this.chunkRecorded();
+      try {
+        if (this.stream.frameReady(slot) !== null) this.chunkRecorded();
+      } catch (e) {
+        this.fail(e);
+      }
     });
+    // A failed link must not stop the chain: later links close their frames and free the buffers.
+    this.chain = this.chain.catch((e) => this.fail(e));
   }
 
   /** Stops the job: queued frames are closed unprocessed, and the buffers are freed once the chain is idle. */
@@ -105,9 +128,10 @@ export class VisionJob {
     });
     this.gpuPending.push(done);
     const last = this.stream.complete;
+    const framesDone = this.stream.framesDone;
     void done.then(() => {
       if (this.cancelled) return;
-      this.report(this, last ? 'done' : 'running');
+      this.report(this, last ? 'done' : 'running', { framesDone });
       if (last)
         void Promise.all(this.gpuPending).then(
           () => !this.cancelled && this.settle.resolve(this.stream.features()),
@@ -120,7 +144,7 @@ export class VisionJob {
     this.cancelled = true;
     this.settle.reject(e);
     this.chain = this.chain.then(() => this.stream.dispose());
-    this.report(this, 'error', e instanceof Error ? e.message : String(e));
+    this.report(this, 'error', { message: e instanceof Error ? e.message : String(e) });
   }
 }
 
@@ -142,7 +166,10 @@ export class VisionHub {
   /** The video service's current video, to run vision on when a model arrives after it. */
   currentVideo: () => VisionVideo | null = () => null;
 
-  constructor(private readonly gpu: () => GpuContext) {}
+  constructor(
+    private readonly gpu: () => GpuContext,
+    private readonly preprocess: Preprocess = framePreprocess,
+  ) {}
 
   watch(listener: (p: VisionProgress) => void): () => void {
     this.listeners.add(listener);
@@ -174,7 +201,8 @@ export class VisionHub {
       videoKey,
       frames,
       rotation,
-      (j, state, message) => this.emit(j, state, message),
+      this.preprocess,
+      (j, state, extra) => this.emit(j, state, extra),
     );
     this.jobs.set(jobKey(model.id, videoKey), job);
     this.emit(job, 'running');
@@ -206,10 +234,14 @@ export class VisionHub {
     job.cancel();
   }
 
-  private emit(job: VisionJob, state: VisionProgress['state'], message?: string): void {
+  private emit(
+    job: VisionJob,
+    state: VisionProgress['state'],
+    { message, framesDone }: { message?: string; framesDone?: number } = {},
+  ): void {
     const p: VisionProgress = {
       videoKey: job.videoKey,
-      framesDone: job.stream.framesDone,
+      framesDone: framesDone ?? job.stream.framesDone,
       frames: job.stream.frames,
       state,
       preprocessMs: job.times.preprocessMs,
