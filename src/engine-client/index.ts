@@ -38,5 +38,6 @@ export type {
   VideoProgress,
   VideoSettings,
   VideoSource,
+  VisionProgress,
 } from '../worker/video-protocol';
 export { connectEngine, createEngineClient, type EngineClient } from './client';

@@ -56,6 +56,10 @@ export function createAppStore(getEngine: () => Engine): StoreApi<AppState> {
       try {
         const adapter = await eng().init({}, (e) => set({ deviceError: e }));
         set({ adapterPhase: 'ready', adapter });
+        // Vision progress of every video from now on (absent in engines faked by tests).
+        const e = eng();
+        if (typeof e.watchVision === 'function')
+          void e.watchVision((p) => get().onVisionProgress(p)).catch(() => {});
       } catch (e) {
         set({ adapterPhase: 'error', adapterError: errorInfo(e) });
         return;

@@ -124,8 +124,21 @@ function StatsLine({ stats: s }: { stats: AskStats }) {
       ) : (
         s.visualTokens > 0 && (
           <>
-            {stage('preprocess', st.preprocessMs, 'preprocess')}
-            {stage('vision', st.visionMs, 'vision')}
+            {st.visionAhead ? (
+              <span
+                className="stat"
+                data-testid="stat-vision-wait"
+                title={`Ran while the video decoded: preprocess ${formatMs(st.visionAhead.preprocessMs)}, vision ${formatMs(st.visionAhead.visionMs)} (${st.visionAhead.frames} frames)`}
+              >
+                waited for vision {formatMs(st.visionAhead.waitMs)} (ran ahead:{' '}
+                {formatMs(st.visionAhead.preprocessMs + st.visionAhead.visionMs)})
+              </span>
+            ) : (
+              <>
+                {stage('preprocess', st.preprocessMs, 'preprocess')}
+                {stage('vision', st.visionMs, 'vision')}
+              </>
+            )}
             {stage('connector', st.connectorMs, 'connector')}
           </>
         )

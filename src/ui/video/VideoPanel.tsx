@@ -4,7 +4,7 @@ import { Badge } from '../components/Badge';
 import { useApp } from '../store';
 import { Filmstrip } from './Filmstrip';
 import { VideoFactsList } from './VideoFactsList';
-import { overallProgress } from './video-slice';
+import { overallProgress, visionLabel } from './video-slice';
 import './video.css';
 
 /** Video input (drop, pick, URL), sampling settings, progress with cancel, then filmstrip and facts. */
@@ -37,6 +37,7 @@ export function VideoPanel() {
       {error && <VideoErrorNotice />}
       {video && (
         <>
+          <VisionStatus videoKey={video.key} />
           <Filmstrip video={video} />
           <VideoFactsList video={video} />
         </>
@@ -207,6 +208,8 @@ function LoadProgress() {
   const load = useApp((s) => s.videoLoad)!;
   const cancel = useApp((s) => s.cancelVideo);
   const pct = Math.round(overallProgress(load.progress) * 100);
+  const vision = useApp((s) => (load.videoKey === null ? undefined : s.vision[load.videoKey]));
+  const visionText = visionLabel(vision);
   return (
     <div className="video-progress" data-testid="video-progress">
       <div className="video-progress-row">
@@ -225,12 +228,34 @@ function LoadProgress() {
       <progress max={100} value={pct} aria-label="Decoding progress">
         {pct}%
       </progress>
+      {visionText && (
+        <p className="muted video-vision" data-testid="video-vision" data-state={vision?.state}>
+          {visionText}
+        </p>
+      )}
       {load.fallbackReason && (
         <p className="video-note" data-testid="video-fallback-note">
           Using the &lt;video&gt; element fallback: {load.fallbackReason}.
         </p>
       )}
     </div>
+  );
+}
+
+/** The vision tower's work on the loaded video (streamed while decoding, or after a model load). */
+function VisionStatus({ videoKey }: { videoKey: number }) {
+  const p = useApp((s) => s.vision[videoKey]);
+  const text = visionLabel(p);
+  if (!p || !text) return null;
+  return (
+    <p
+      className="muted video-vision"
+      data-testid="video-vision"
+      data-state={p.state}
+      title={`preprocess ${Math.round(p.preprocessMs)} ms, vision tower ${Math.round(p.visionMs)} ms`}
+    >
+      {text}
+    </p>
   );
 }
 

@@ -13,6 +13,7 @@ import type {
   VideoLoadResult,
   VideoProgress,
   VideoSource,
+  VisionProgress,
 } from '../../engine-client';
 import { errorInfo } from '../../engine-client';
 import { sampleWithElement } from '../../video/element-sampler';
@@ -38,6 +39,8 @@ export interface VideoLoadState {
   progress: VideoProgress | null;
   /** Set while the <video> fallback runs on this page: why WebCodecs could not be used. */
   fallbackReason: string | null;
+  /** The engine's key for this load (from its first progress event): matches VisionProgress. */
+  videoKey: number | null;
 }
 
 export interface VideoSlice {
@@ -45,6 +48,10 @@ export interface VideoSlice {
   videoLoad: VideoLoadState | null;
   videoError: EngineErrorInfo | null;
   videoSettings: VideoSettingsState;
+  /** The vision tower's progress per video key (the loading and the loaded video; older keys pruned). */
+  vision: Record<number, VisionProgress>;
+  /** Records a vision progress event from the engine (the store subscribes once the GPU is ready). */
+  onVisionProgress(p: VisionProgress): void;
   /** Loads a video into the engine; the current one stays until the new one is ready. */
   loadVideo(source: VideoSource, label?: string): Promise<void>;
   cancelVideo(): Promise<void>;
@@ -65,6 +72,24 @@ export function overallProgress(p: VideoProgress | null): number {
   };
   const [a, b] = span[p.phase];
   return a + (b - a) * Math.min(1, Math.max(0, p.fraction));
+}
+
+/** The `n` highest keys of a record keyed by increasing numbers. */
+export function keepLatest<T>(byKey: Record<number, T>, n: number): Record<number, T> {
+  const keys = Object.keys(byKey)
+    .map(Number)
+    .sort((a, b) => b - a)
+    .slice(0, n);
+  return Object.fromEntries(keys.map((k) => [k, byKey[k]]));
+}
+
+/** "vision 8/16 frames" while it runs; null when nothing is known for this video. */
+export function visionLabel(p: VisionProgress | undefined): string | null {
+  if (!p) return null;
+  if (p.state === 'done') return `vision ready (${p.frames} frames)`;
+  if (p.state === 'error') return `vision failed: ${p.message ?? 'unknown error'}`;
+  if (p.state === 'cancelled') return null;
+  return `vision ${p.framesDone}/${p.frames} frames`;
 }
 
 export function sourceLabel(source: VideoSource): string {
@@ -99,6 +124,11 @@ export function createVideoSlice(
     videoLoad: null,
     videoError: null,
     videoSettings: DEFAULT_VIDEO_SETTINGS,
+    vision: {},
+
+    onVisionProgress(p) {
+      set((s) => ({ vision: keepLatest({ ...s.vision, [p.videoKey]: p }, 4) }));
+    },
 
     async loadVideo(source, label) {
       const mine = ++seq;
@@ -107,9 +137,19 @@ export function createVideoSlice(
       activeJob = job;
       const what = label ?? sourceLabel(source);
       const current = () => mine === seq;
-      set({ videoLoad: { label: what, progress: null, fallbackReason: null }, videoError: null });
+      set({
+        videoLoad: { label: what, progress: null, fallbackReason: null, videoKey: null },
+        videoError: null,
+      });
       const onProgress = (progress: VideoProgress) => {
-        if (current()) set((s) => ({ videoLoad: s.videoLoad && { ...s.videoLoad, progress } }));
+        if (current())
+          set((s) => ({
+            videoLoad: s.videoLoad && {
+              ...s.videoLoad,
+              progress,
+              videoKey: progress.videoKey ?? s.videoLoad.videoKey,
+            },
+          }));
       };
       try {
         const { method, decoders, forceElement } = get().videoSettings;
