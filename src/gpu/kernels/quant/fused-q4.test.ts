@@ -12,7 +12,7 @@ import { q4Tol } from './testing';
  * matmulQ4's fusions (RMSNorm in front, siluMulHalves epilogue, both) against the f64 reference
  * matmulQ4FusedCpu: every GEMV kernel the adapter has, split-K off and 3 slices (the pre-pass / reduce-kernel
  * paths), M = 1 and 3, the GEMM path at M = 6 (both variants), K = 72 and 200 (padded groups), I = 13 and
- * N = 20 (not multiples of the 8-row blocks), sym and asym, every activation dtype, γ in f32 and f16, eps
+ * N = 20 (not multiples of the 8-row blocks), K = 37 (scalar loads), sym and asym, every activation dtype, γ in f32 and f16, eps
  * small and large (so it visibly matters).
  *
  * Tolerance: q4Tol's f32-accumulation bound, scaled by the size of the outputs before the epilogue (the
@@ -43,8 +43,8 @@ const variantOf = (kind: GemvKind): Variant => (kind === 'workgroup' ? 'tiled' :
 const modes: Mode[] = ['norm', 'epi', 'both'];
 
 const cases: Case[] = [];
-kinds.forEach((kind, k) =>
-  modes.forEach((mode, j) => {
+for (const [k, kind] of kinds.entries())
+  for (const [j, mode] of modes.entries()) {
     for (const [s, splitK] of [1, 3].entries())
       cases.push({
         M: (j + s) % 2 ? 3 : 1,
@@ -59,8 +59,21 @@ kinds.forEach((kind, k) =>
         eps: (j + k) % 2 && s ? 0.25 : 1e-6,
         opts: { gemv: kind, splitK },
       });
-  }),
-);
+  }
+// x not a multiple of 4 (scalar x and γ loads), unsplit and split (CK = 2 → 2 slices).
+for (const splitK of [1, 3])
+  cases.push({
+    M: 2,
+    K: 37,
+    NO: 5,
+    act: 'f32',
+    gamma: 'f32',
+    scheme: 'asym',
+    mode: 'both',
+    variant: 'flat',
+    eps: 1e-6,
+    opts: { gemv: 'thread', splitK },
+  });
 for (const variant of ['flat', 'tiled'] as const)
   for (const mode of modes)
     for (const act of dtypes)
