@@ -8,6 +8,9 @@ export class BufferPool {
    * them, so they must not receive a queue write (which would land before those commands).
    */
   private releasedSinceSubmit = new Set<GPUBuffer>();
+  /** Creation order of the pool's buffers: free lists are kept sorted by it (see `acquire`). */
+  private serial = new WeakMap<GPUBuffer, number>();
+  private nextSerial = 0;
   private liveBytes = 0;
   peakBytes = 0;
   /** Told of every buffer the pool destroys (the context drops cached bind groups that bind it). */
@@ -20,9 +23,11 @@ export class BufferPool {
   }
 
   /**
-   * A buffer of `bytes`, the most recently released first (so a repeated sequence of acquisitions
-   * gets the same buffers each time). `forWrite`: skip buffers released since the last submit, so the
-   * caller may fill it with queue.writeBuffer while other commands are still only recorded.
+   * A buffer of `bytes`: the oldest free one. Which buffer comes out depends only on which are free,
+   * not on the order they were released in, so a repeated sequence of acquisitions and releases (a
+   * decode step) gets the very same buffers in the same roles each time and the context's bind-group
+   * cache hits. `forWrite`: skip buffers released since the last submit, so the caller may fill it
+   * with queue.writeBuffer while other commands are still only recorded.
    */
   acquire(bytes: number, label?: string, forWrite = false): GPUBuffer {
     const list = this.free.get(bytes);
@@ -37,7 +42,9 @@ export class BufferPool {
     }
     this.liveBytes += bytes;
     this.peakBytes = Math.max(this.peakBytes, this.liveBytes);
-    return this.device.createBuffer({ size: bytes, usage: this.usage, label });
+    const b = this.device.createBuffer({ size: bytes, usage: this.usage, label });
+    this.serial.set(b, this.nextSerial++);
+    return b;
   }
 
   release(buffer: GPUBuffer): void {
@@ -46,8 +53,22 @@ export class BufferPool {
     this.freeSet.add(buffer);
     this.releasedSinceSubmit.add(buffer);
     const list = this.free.get(buffer.size) ?? [];
-    list.push(buffer);
+    // Sorted newest first, so pop() takes the oldest: binary search for the place.
+    const r = this.rank(buffer);
+    let lo = 0;
+    let hi = list.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.rank(list[mid]) > r) lo = mid + 1;
+      else hi = mid;
+    }
+    list.splice(lo, 0, buffer);
     this.free.set(buffer.size, list);
+  }
+
+  /** Creation order; -1 for a buffer the pool did not create (handed out first). */
+  private rank(b: GPUBuffer): number {
+    return this.serial.get(b) ?? -1;
   }
 
   /** Everything recorded so far was submitted: released buffers are safe to write from the queue again. */

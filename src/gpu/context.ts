@@ -106,11 +106,11 @@ export class GpuContext {
     if (dtype === 'f16') bytes = data instanceof Uint16Array ? data : toF16Array(data);
     else if (dtype === 'f32') bytes = data instanceof Float32Array ? data : new Float32Array(data);
     else bytes = data instanceof Uint32Array ? data : new Uint32Array(data);
-    // queue.writeBuffer lands before commands recorded but not yet submitted; the pool hands out a
-    // buffer none of them can reference (not released since the last submit), so that is harmless
-    // and the upload needs neither a staging buffer nor a copy in the command stream.
+    // queue.writeBuffer lands before commands recorded but not yet submitted; with such commands
+    // pending, the pool hands out a buffer none of them can reference (not released since the last
+    // submit), so the upload needs neither a staging buffer nor a copy in the command stream.
     const t = new Tensor(
-      this.pool.acquire(alignBytes(numel(shape) * BYTES[dtype]), undefined, true),
+      this.pool.acquire(alignBytes(numel(shape) * BYTES[dtype]), undefined, this.encoder !== null),
       shape,
       dtype,
     );
