@@ -7,6 +7,7 @@
  */
 import {
   type AskRequest,
+  type AskStats,
   createEngineClient,
   type EngineErrorInfo,
   errorInfo,
@@ -24,6 +25,25 @@ export interface InferArgs {
   dump: boolean;
   /** Ask once (2 tokens) before the measured question, so its stats exclude shader compilation. */
   warmup: boolean;
+  /**
+   * Time to first token from dropping the video (model already loaded), once per entry: false =
+   * sequential (vision at ask time), true = vision streamed while decoding. Each run loads the video
+   * afresh and asks for one token; `repeat` runs per entry.
+   */
+  dropRuns?: { modes: boolean[]; repeat: number };
+}
+
+/** One drop-to-first-token run (`dropRuns`). */
+export interface DropRun {
+  visionAhead: boolean;
+  run: number;
+  /** videoLoad: open + decode + thumbnails, ms (the video's own timeMs). */
+  decodeMs: number;
+  /** From calling videoLoad to its answer, as seen by the page, ms. */
+  loadMs: number;
+  /** From calling videoLoad to the first token event on the page, ms. */
+  ttftFromDropMs: number;
+  stats: AskStats;
 }
 
 export interface InferOutput {
@@ -48,6 +68,56 @@ function base64(a: Float32Array): string {
   return btoa(s);
 }
 
+/** Drop → first token, per mode; a first unmeasured run (streamed) compiles the shaders. */
+async function dropRuns(
+  engine: ReturnType<typeof createEngineClient>,
+  args: InferArgs,
+  send: Send,
+): Promise<void> {
+  const video = args.video!;
+  const { modes, repeat } = args.dropRuns!;
+  const blob = await (await fetch(video.url)).blob();
+  const runs: [boolean, number][] = [[true, -1]];
+  for (let r = 0; r < repeat; r++) for (const m of modes) runs.push([m, r]);
+  let job = 0;
+  for (const [visionAhead, run] of runs) {
+    const t0 = performance.now();
+    const r = await engine.videoLoad(
+      `drop-${job++}`,
+      { kind: 'file', file: blob },
+      { method: { kind: 'uniform', n: video.frames }, visionAhead },
+    );
+    const loadMs = performance.now() - t0;
+    if (r.status !== 'loaded')
+      throw new Error(`this Chromium cannot decode the video with WebCodecs: ${r.reason}`);
+    for (const t of r.video.thumbnails) t.close();
+    let first = 0;
+    const result = await engine.ask(
+      {
+        question: args.question,
+        options: args.options,
+        sampling: { ...args.sampling, maxNewTokens: 1 },
+        visual: 'video',
+        reuseVisual: false,
+      },
+      (e) => {
+        if (e.type === 'token' && !first) first = performance.now();
+      },
+    );
+    const t1 = performance.now();
+    while (!first && performance.now() - t1 < 5000) await new Promise((res) => setTimeout(res, 5));
+    const out: DropRun = {
+      visionAhead,
+      run,
+      decodeMs: r.video.timeMs,
+      loadMs,
+      ttftFromDropMs: (first || t1) - t0,
+      stats: result.stats,
+    };
+    send('drop', out);
+  }
+}
+
 export async function runInfer(args: InferArgs): Promise<InferOutput> {
   const sent: Promise<unknown>[] = [];
   const binding = (globalThis as unknown as { __inferEvent?: (json: string) => Promise<void> }).__inferEvent;
@@ -68,6 +138,11 @@ export async function runInfer(args: InferArgs): Promise<InferOutput> {
     if (args.frames) {
       const res = await fetch(args.frames.url);
       pixels = { data: new Float32Array(await res.arrayBuffer()), shape: args.frames.shape };
+    }
+    if (args.video && args.dropRuns) {
+      await dropRuns(engine, args, send);
+      await Promise.all(sent);
+      return {};
     }
     if (args.video) {
       const blob = await (await fetch(args.video.url)).blob();

@@ -2,7 +2,7 @@
  * npm run infer -- --model <dir|url> (--video <file> | --frames <f32 file> --frames-shape F,3,H,W)
  *                  --question "…" [--option "text"]… [--temperature T] [--top-k K] [--top-p P]
  *                  [--seed S] [--max-new-tokens N] [--frame-count 16] [--weights auto|q4|full]
- *                  [--warmup] [--dump out.json]
+ *                  [--warmup] [--dump out.json] [--drop-ttft sequential|streamed|both] [--repeat N]
  *
  * Runs the app's own pipeline (engine worker, WebGPU kernels, WebCodecs) in headless Chromium with
  * the flags of playwright.config.ts, under Vite's dev server started here; a local model folder, the
@@ -12,6 +12,12 @@
  * prompt_ids (the two text parts), vision_features, connector_output (flat, row-major), logits (one
  * full-vocabulary array per position: the last prompt position, then each decode step), greedy_ids
  * (the sampled ids), shapes, and dtype (the activation dtype of the run).
+ *
+ * `--drop-ttft` (with --video) measures time to first token from dropping the video, the model
+ * already loaded: each run loads the video afresh and asks for one token, either sequentially (vision
+ * at ask time: `sequential`) or with the vision tower streamed while the frames decode (`streamed`);
+ * after one unmeasured run that compiles the shaders. Prints decode and vision times per run and the
+ * medians.
  */
 import { createReadStream, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -20,7 +26,7 @@ import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { chromium } from '@playwright/test';
 import { createServer, type Plugin } from 'vite';
-import type { InferArgs, InferOutput } from '../e2e/infer.page';
+import type { DropRun, InferArgs, InferOutput } from '../e2e/infer.page';
 import { CHROMIUM_ARGS } from '../playwright.config';
 import type {
   AskEvent,
@@ -36,7 +42,7 @@ const ROOT = resolve(import.meta.dirname, '..');
 const USAGE = `usage: npm run infer -- --model <dir|url> (--video <file> | --frames <file> --frames-shape F,3,H,W)
                      --question "…" [--option "text"]… [--temperature 0] [--top-k 50] [--top-p 1]
                      [--seed 0] [--max-new-tokens 1024] [--frame-count 16] [--weights auto|q4|full]
-                     [--warmup] [--dump out.json]`;
+                     [--warmup] [--dump out.json] [--drop-ttft sequential|streamed|both] [--repeat 3]`;
 
 function fail(message: string): never {
   console.error(`infer: ${message}\n${USAGE}`);
@@ -61,6 +67,8 @@ function parse() {
       dump: { type: 'string' },
       weights: { type: 'string', default: 'auto' },
       warmup: { type: 'boolean', default: false },
+      'drop-ttft': { type: 'string' },
+      repeat: { type: 'string', default: '3' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -92,6 +100,10 @@ function parse() {
   }
   for (const f of [values.video, values.frames]) if (f && !existsSync(f)) fail(`no such file: ${f}`);
   if (!['auto', 'q4', 'full'].includes(values.weights)) fail('--weights is auto, q4 or full');
+  const drop = values['drop-ttft'];
+  if (drop !== undefined && !['sequential', 'streamed', 'both'].includes(drop))
+    fail('--drop-ttft is sequential, streamed or both');
+  if (drop && !values.video) fail('--drop-ttft needs --video');
   const sampling = Object.fromEntries(
     Object.entries({
       temperature: num('temperature'),
@@ -109,6 +121,12 @@ function parse() {
     shape,
     sampling,
     frameCount: num('frame-count')!,
+    dropRuns: drop
+      ? {
+          modes: drop === 'both' ? [false, true] : [drop === 'streamed'],
+          repeat: Math.max(1, num('repeat')!),
+        }
+      : undefined,
   };
 }
 
@@ -224,6 +242,29 @@ function statsLine(s: AskStats): string {
   ].join(' · ');
 }
 
+const dropResults: DropRun[] = [];
+
+function median(v: number[]): number {
+  const s = [...v].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+function dropSummary(): void {
+  for (const ahead of [false, true]) {
+    const runs = dropResults.filter((d) => d.visionAhead === ahead);
+    if (!runs.length) continue;
+    const vision = runs.map((d) =>
+      d.stats.stages.visionAhead
+        ? d.stats.stages.visionAhead.preprocessMs + d.stats.stages.visionAhead.visionMs
+        : d.stats.stages.preprocessMs + d.stats.stages.visionMs,
+    );
+    process.stdout.write(
+      `median   ${ahead ? 'streamed  ' : 'sequential'} (${runs.length} runs) · TTFT from drop ${ms(median(runs.map((d) => d.ttftFromDropMs)))} · ` +
+        `decode ${ms(median(runs.map((d) => d.decodeMs)))} · preprocess + vision ${ms(median(vision))}\n`,
+    );
+  }
+}
+
 /** The adapter's activation dtype (reported in the dump: tolerances depend on it). */
 let activationDtype = 'f32';
 
@@ -276,6 +317,19 @@ function onEvent(json: string): void {
       out.write(`phase    ${e.phase} ${ms(e.ms)}${e.cached ? ' (cached)' : ''}\n`);
       if (e.phase === 'prefill') out.write('──── stream ────\n');
     } else if (e.type === 'token') out.write(e.text);
+  } else if (type === 'drop') {
+    const d = data as DropRun;
+    const st = d.stats.stages;
+    const ahead = st.visionAhead;
+    const vision = ahead
+      ? `vision ran ahead: preprocess ${ms(ahead.preprocessMs)}, tower ${ms(ahead.visionMs)} (GPU), waited ${ms(ahead.waitMs)}`
+      : `vision at ask: preprocess ${ms(st.preprocessMs)}, tower ${ms(st.visionMs)}`;
+    out.write(
+      `drop     ${d.visionAhead ? 'streamed  ' : 'sequential'} ${d.run < 0 ? 'warmup' : `run ${d.run + 1}`} · ` +
+        `TTFT from drop ${ms(d.ttftFromDropMs)} · decode ${ms(d.decodeMs)} (load ${ms(d.loadMs)}) · ${vision} · ` +
+        `connector ${ms(st.connectorMs)} · prefill ${ms(st.prefillMs)} · ask TTFT ${ms(d.stats.timeToFirstTokenMs)}\n`,
+    );
+    if (d.run >= 0) dropResults.push(d);
   } else if (type === 'warmup') {
     out.write(`warmup   ${statsLine(data as AskStats)}\n`);
   } else if (type === 'result') {
@@ -364,6 +418,7 @@ async function main(): Promise<number> {
       sampling: a.sampling,
       dump: Boolean(a.dump),
       warmup: Boolean(a.warmup),
+      dropRuns: a.dropRuns,
     };
     if (a.video) process.stdout.write(`input    ${basename(a.video)}\n`);
     if (a.frames) process.stdout.write(`input    ${basename(a.frames)} [${a.shape!.join(', ')}]\n`);
@@ -386,6 +441,10 @@ async function main(): Promise<number> {
         `\ninfer: ${out.error.kind}: ${out.error.message}${out.error.hint ? `\n       ${out.error.hint}` : ''}`,
       );
       return 1;
+    }
+    if (a.dropRuns) {
+      dropSummary();
+      return 0;
     }
     if (a.dump) {
       writeDump(a.dump, out, activationDtype);
