@@ -1,16 +1,17 @@
 /**
  * `npm run bench:model`: a full TinyLLaVA-Video-R1-shaped engine (SigLIP-so400m tower, group resampler,
  * Qwen2.5-3B decoder with 4-bit weights) with random weights made on the GPU, timed stage by stage:
- * vision for F frames, connector, prefill tokens/s, decode tokens/s (B = 1), peak GPU memory, and
- * decode against the bandwidth ceiling (copy bandwidth ÷ weight bytes read per token).
+ * vision for F frames, connector, prefill tokens/s, decode tokens/s (B = 1 and B = 8), peak GPU memory,
+ * and decode against the bandwidth ceiling (copy bandwidth ÷ weight bytes read per token). Results also
+ * go to artifacts/bench-model-<adapter>.json.
  *   --adapter lavapipe|swiftshader|system   (default: both software adapters; 'system' = the machine's GPU)
  *   --full        real sizes: 27/36 layers, 151936 vocab, 16 frames, 600-token prompt (default on 'system')
  * On software adapters the default is a cut-down model (1 vision layer run, 2 LLM layers, 32k vocab,
  * 1 frame, 128-token prompt) with the real widths: per-layer figures are what to read there.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 
 const root = resolve(import.meta.dirname, '..');
 const args = process.argv.slice(2);
@@ -28,6 +29,7 @@ async function child(full: boolean): Promise<void> {
   const { copy } = await import('../src/gpu/kernels/copy');
   const { sampleToHost } = await import('../src/gpu/kernels/sample');
   const { TinyLlavaVideo } = await import('../src/model/tinyllava');
+  const { isVocabTable } = await import('../src/model/load');
   const { r1Config, randomWeights } = await import('./bench/synthetic-model');
   const { fillRandom } = await import('../src/gpu/kernels/fill');
   const gpu = create([]) as unknown as GPU;
@@ -92,21 +94,28 @@ async function child(full: boolean): Promise<void> {
     ctx.release(logits);
   }
   const decodeMs = (now() - t) / decodeTokens;
-  // Bytes a decode step must read: the LLM's layer weights (4-bit) and the f16/f32 lm_head.
-  let bytesPerToken = 0;
-  for (let l = 0; l < cfg.text.layers; l++)
-    for (const n of ['q_proj', 'k_proj', 'v_proj', 'o_proj']
-      .map((p) => `self_attn.${p}`)
-      .concat(['mlp.gate_proj', 'mlp.up_proj', 'mlp.down_proj'])) {
-      const q = weights.linear(`language_model.model.layers.${l}.${n}.weight`) as {
-        packed?: { byteLength: number };
-        scales?: { byteLength: number };
-        mins?: { byteLength: number };
-      };
-      bytesPerToken += (q.packed?.byteLength ?? 0) + (q.scales?.byteLength ?? 0) + (q.mins?.byteLength ?? 0);
-    }
-  bytesPerToken += weights.get('language_model.model.embed_tokens.weight').byteLength;
-  const ceiling = copyGBps / 2 / (bytesPerToken / 1e9); // copy moves each byte twice (read + write)
+
+  // B = 8 sequences in lockstep (GRPO rollouts of one prompt): the prompt's cache forked 8 ways.
+  const B = 8;
+  model.fork(B);
+  let batchIds = Array.from({ length: B }, (_, b) => (id + b) % cfg.text.vocab);
+  const zeros = new Array(B).fill(0);
+  t = now();
+  for (let i = 0; i < decodeTokens; i++) {
+    logits = model.stepBatch(batchIds);
+    batchIds = [...(await sampleToHost(ctx, logits, greedy, null, zeros))];
+    ctx.release(logits);
+  }
+  const decode8Ms = (now() - t) / decodeTokens;
+  // Bytes a decode step must read: the LLM's layer Linear weights and the lm_head (tied to the
+  // embedding), all 4-bit. Norms and biases are left out (under 0.1 %).
+  const bytesPerToken = weights.bytesWhere(
+    (n) =>
+      n.startsWith('language_model.') &&
+      (n.includes('.layers.') ? n.endsWith('proj.weight') : isVocabTable(n)),
+  );
+  // copyGBps already counts read + write traffic; a decode step is (almost) all reads of weights.
+  const ceiling = copyGBps / (bytesPerToken / 1e9);
   const rows: [string, string][] = [
     ['copy bandwidth (read+write)', `${copyGBps.toFixed(2)} GB/s`],
     [`vision, ${frames} frame(s)`, `${visionMs.toFixed(0)} ms (${(visionMs / frames).toFixed(0)} ms/frame)`],
@@ -116,6 +125,10 @@ async function child(full: boolean): Promise<void> {
       `${prefillMs.toFixed(0)} ms (${((promptLen * 1000) / prefillMs).toFixed(1)} tokens/s)`,
     ],
     ['decode, B = 1', `${decodeMs.toFixed(1)} ms/token (${(1000 / decodeMs).toFixed(2)} tokens/s)`],
+    [
+      `decode, B = ${B}`,
+      `${decode8Ms.toFixed(1)} ms/step (${((B * 1000) / decode8Ms).toFixed(2)} tokens/s in all)`,
+    ],
     ['weights read per token', `${(bytesPerToken / 2 ** 20).toFixed(1)} MiB`],
     [
       'decode vs bandwidth ceiling',
@@ -123,9 +136,35 @@ async function child(full: boolean): Promise<void> {
     ],
     ['weights on GPU', `${(weights.totalBytes / 2 ** 20).toFixed(0)} MiB`],
     ['peak GPU memory (pooled buffers)', `${(ctx.pool.peakBytes / 2 ** 20).toFixed(0)} MiB`],
-    ['decode, B = 8', 'not measured: batched decode is not implemented yet'],
   ];
   for (const [k, v] of rows) console.log(`  ${k.padEnd(34)} ${v}`);
+  const out = join(root, 'artifacts', `bench-model-${process.env.BENCH_MODEL_ID}.json`);
+  mkdirSync(dirname(out), { recursive: true });
+  writeFileSync(
+    out,
+    `${JSON.stringify(
+      {
+        adapter: adapterName(ctx),
+        full,
+        date: new Date().toISOString(),
+        frames,
+        promptTokens: promptLen,
+        copyGBps,
+        visionMs,
+        connectorMs,
+        prefillMs,
+        decodeMs,
+        decode8Ms,
+        bytesPerToken,
+        ceilingTokensPerS: ceiling,
+        weightBytes: weights.totalBytes,
+        peakBytes: ctx.pool.peakBytes,
+        rows,
+      },
+      null,
+      2,
+    )}\n`,
+  );
   model.destroy();
   ctx.destroy();
   device.destroy();
@@ -148,6 +187,7 @@ if (process.env.BENCH_MODEL_CHILD) {
         ...process.env,
         BENCH_MODEL_CHILD: '1',
         BENCH_MODEL_FULL: full ? '1' : '0',
+        BENCH_MODEL_ID: id,
         ...(icd ? { VK_ICD_FILENAMES: icd } : {}),
       },
     });

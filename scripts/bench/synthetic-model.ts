@@ -1,15 +1,16 @@
 /**
  * A TinyLLaVA-Video of any size with random weights made on the GPU (no download): every tensor the
  * forward pass reads, LLM and connector Linear weights directly in the engine's 4-bit format, the
- * vision tower in the activation dtype. For benchmarks of the full-size engine.
+ * vision tower in the activation dtype, the vocabulary table 4-bit in row parts. For benchmarks of the full-size engine.
  */
 import type { GpuContext } from '../../src/gpu/context';
 import { fillRandom } from '../../src/gpu/kernels/fill';
 import type { Q4Options } from '../../src/gpu/kernels/quant/format';
 import { emptyQ4 } from '../../src/gpu/kernels/quant/quantize';
 import { type ModelConfig, parseModelConfig } from '../../src/model/config';
+import { fuseDecoderWeights } from '../../src/model/fuse-weights';
 import { GpuWeights } from '../../src/model/gpu-weights';
-import { ENGINE_Q4, isQuantizable } from '../../src/model/load';
+import { ENGINE_Q4, isQuantizable, isVocabTable, tablePartRows } from '../../src/model/load';
 import { sinusoidalPositions } from '../../src/model/positional';
 import { expectedTensors, PREFIX } from '../../src/model/weight-manifest';
 
@@ -65,14 +66,27 @@ export function randomWeights(ctx: GpuContext, cfg: ModelConfig, q4: Q4Options =
   // Scales stay f16 where the fill kernel can write f16; f32 otherwise.
   const qopts: Q4Options = { ...q4, scaleDtype: ctx.summary.f16 ? 'f16' : 'f32' };
   let seed = 1;
+  const randomQ4 = (N: number, K: number) => {
+    const q = emptyQ4(ctx, N, K, qopts);
+    fillRandom(ctx, q.packed, seed++);
+    fillRandom(ctx, q.scales, seed++, 0.001, 0.003);
+    if (q.mins) fillRandom(ctx, q.mins, seed++, -0.02, -0.01);
+    return q;
+  };
   const add = (name: string, shape: number[]) => {
+    if (isVocabTable(name)) {
+      // 4-bit row parts, as the loader stores them (each part of the f16 table fits one binding).
+      const [V, C] = shape;
+      const limit = ctx.summary.limits.maxStorageBufferBindingSize;
+      const rows = tablePartRows(V, C, dt === 'f16' ? 2 : 4, limit);
+      const parts = [];
+      for (let r = 0; r < V; r += rows) parts.push(randomQ4(Math.min(rows, V - r), C));
+      w.setTable(name, parts);
+      return;
+    }
     const isNorm = /norm|layernorm|ln_|\.0\.weight$/.test(name) && shape.length === 1;
     if (isQuantizable(name, shape) && !name.endsWith('to_kv.weight')) {
-      const q = emptyQ4(ctx, shape[0], shape[1], qopts);
-      fillRandom(ctx, q.packed, seed++);
-      fillRandom(ctx, q.scales, seed++, 0.001, 0.003);
-      if (q.mins) fillRandom(ctx, q.mins, seed++, -0.02, -0.01);
-      w.setQuantized(name, q);
+      w.setQuantized(name, randomQ4(shape[0], shape[1]));
       return;
     }
     const t = ctx.empty(shape, dt, name);
@@ -90,6 +104,7 @@ export function randomWeights(ctx: GpuContext, cfg: ModelConfig, q4: Q4Options =
     }
     add(t.name, t.shape);
   }
+  fuseDecoderWeights(ctx, w, cfg.text);
   const c = cfg.connector;
   w.set(
     `${PREFIX.connector}position_encoding`,

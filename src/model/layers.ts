@@ -1,7 +1,9 @@
 import type { GpuContext } from '../gpu/context';
+import { siluMulHalves } from '../gpu/kernels/activations';
 import { add } from '../gpu/kernels/add';
 import { matmul } from '../gpu/kernels/matmul';
 import { matmulQ4 } from '../gpu/kernels/quant/matmul-q4';
+import { rmsnorm } from '../gpu/kernels/rmsnorm';
 import type { Tensor } from '../gpu/tensor';
 import { isQuantized, type LinearWeight, type WeightScope } from './gpu-weights';
 
@@ -13,6 +15,56 @@ export function linear(ctx: GpuContext, x: Tensor, w: WeightScope, name: string,
 /** x·Wᵀ (+ b) with the kernel that fits the weight's form. */
 export function project(ctx: GpuContext, x: Tensor, weight: LinearWeight, bias: Tensor | null): Tensor {
   return isQuantized(weight) ? matmulQ4(ctx, x, weight, bias) : matmul(ctx, x, weight, bias);
+}
+
+/** RMSNorm weights of the layer norm that precedes a projection. */
+export interface NormSpec {
+  weight: Tensor;
+  eps: number;
+}
+
+/**
+ * RMSNorm(x)·γ then x·Wᵀ (+ b), optionally with W = [gate; up] and y = silu(x·gateᵀ)·(x·upᵀ).
+ * 4-bit weights run it fused in one kernel; plain weights as separate kernels.
+ */
+export function normProject(
+  ctx: GpuContext,
+  x: Tensor,
+  norm: NormSpec,
+  weight: LinearWeight,
+  bias: Tensor | null,
+  epilogue?: 'siluMulHalves',
+): Tensor {
+  if (isQuantized(weight)) return matmulQ4(ctx, x, weight, bias, ctx.variant, { norm, epilogue });
+  const h = rmsnorm(ctx, x, norm.weight, norm.eps);
+  const y = matmul(ctx, h, weight, bias);
+  ctx.release(h);
+  if (!epilogue) return y;
+  const out = siluMulHalves(ctx, y);
+  ctx.release(y);
+  return out;
+}
+
+/**
+ * x·Wᵀ for W given as row parts [V_0, K], [V_1, K], … (a vocabulary-sized lm_head): each part's columns
+ * land side by side in y [M, ΣV_i].
+ */
+export function projectParts(ctx: GpuContext, x: Tensor, parts: LinearWeight[]): Tensor {
+  if (parts.length === 1) return project(ctx, x, parts[0], null);
+  const M = x.size / x.shape[x.shape.length - 1];
+  const ys = parts.map((p) => project(ctx, x, p, null));
+  const V = ys.reduce((n, y) => n + y.shape[y.shape.length - 1], 0);
+  const out = ctx.empty([M, V], x.dtype);
+  const elem = out.byteLength / out.size;
+  let col = 0;
+  for (const y of ys) {
+    const Vi = y.shape[y.shape.length - 1];
+    // Part widths are kept even, so f16 rows stay whole 4-byte words for the copies.
+    for (let m = 0; m < M; m++) ctx.copyRegion(y, m * Vi * elem, out, (m * V + col) * elem, Vi * elem);
+    col += Vi;
+  }
+  ctx.release(...ys);
+  return out;
 }
 
 /** Rows [from, to) of a [N, ...] tensor as a new tensor (a GPU copy). */

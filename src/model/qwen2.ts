@@ -1,19 +1,13 @@
 import type { GpuContext } from '../gpu/context';
-import { siluMul } from '../gpu/kernels/activations';
 import { embedding } from '../gpu/kernels/embedding';
-import {
-  attentionDecode,
-  createKvCache,
-  type KvCache,
-  kvWrite,
-  releaseKvCache,
-} from '../gpu/kernels/kv-cache';
+import { attentionDecode, createKvCache, type KvCache, releaseKvCache } from '../gpu/kernels/kv-cache';
+import { qkvRopeWrite } from '../gpu/kernels/qkv-rope';
+import { embeddingQ4 } from '../gpu/kernels/quant/embedding-q4';
 import { rmsnorm } from '../gpu/kernels/rmsnorm';
-import { rope } from '../gpu/kernels/rope';
 import { Tensor } from '../gpu/tensor';
 import type { TextConfig } from './config';
-import type { WeightScope } from './gpu-weights';
-import { addAndRelease, linear, project, sliceRows } from './layers';
+import { isQuantized, type WeightScope } from './gpu-weights';
+import { addAndRelease, linear, normProject, projectParts, sliceRows } from './layers';
 
 /** Row T−1 of each of B blocks of T rows: [B·T, C] → [B, C]. */
 function lastRows(ctx: GpuContext, x: Tensor, B: number, T: number): Tensor {
@@ -103,9 +97,12 @@ export class Qwen2 {
     this.batch = B;
   }
 
-  /** Token ids → embeddings [T, C]. */
+  /** Token ids → embeddings [T, C] in the activation dtype. */
   embed(ids: Tensor): Tensor {
-    return embedding(this.ctx, ids, this.w.get('model.embed_tokens.weight'));
+    const parts = this.w.table('model.embed_tokens.weight');
+    if (parts.every(isQuantized)) return embeddingQ4(this.ctx, ids, parts);
+    if (parts.some(isQuantized)) throw new Error('embed: mixed plain and 4-bit table parts');
+    return embedding(this.ctx, ids, parts as Tensor[]);
   }
 
   /**
@@ -118,13 +115,7 @@ export class Qwen2 {
     if (!Number.isInteger(T)) throw new Error(`forward: ${x.shape[0]} rows for ${this.batch} sequences`);
     if (this.length + T > this.maxLength)
       throw new Error(`context full: ${this.length} + ${T} > ${this.maxLength}`);
-    const positions = ctx.upload(
-      Uint32Array.from({ length: this.batch * T }, (_, i) => this.length + (i % T)),
-      [this.batch * T],
-      'u32',
-    );
-    for (let l = 0; l < cfg.layers; l++) x = this.layer(l, x, positions);
-    ctx.release(positions);
+    for (let l = 0; l < cfg.layers; l++) x = this.layer(l, x);
     this.length += T;
     const out = rmsnorm(ctx, x, this.w.get('model.norm.weight'), cfg.eps);
     ctx.release(x);
@@ -137,49 +128,44 @@ export class Qwen2 {
     const T = hidden.shape[0] / B;
     const last = T === 1 ? hidden : lastRows(this.ctx, hidden, B, T);
     const head = this.cfg.tieWordEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight';
-    const logits = project(this.ctx, last, this.w.linear(head), null);
+    const logits = projectParts(this.ctx, last, this.w.table(head));
     if (last !== hidden) this.ctx.release(last);
     return logits;
   }
 
-  private layer(l: number, x: Tensor, positions: Tensor): Tensor {
+  private layer(l: number, x: Tensor): Tensor {
     const { ctx, cfg } = this;
     const w = this.w.scope(`model.layers.${l}.`);
     const B = this.batch;
     const BT = x.shape[0];
     const T = BT / B;
     const { heads: H, kvHeads: Hkv, headDim: D } = cfg;
-    let h = rmsnorm(ctx, x, w.get('input_layernorm.weight'), cfg.eps);
-    const q0 = linear(ctx, h, w, 'self_attn.q_proj').view([BT, H, D]);
-    const k0 = linear(ctx, h, w, 'self_attn.k_proj').view([BT, Hkv, D]);
-    const v = linear(ctx, h, w, 'self_attn.v_proj').view([B, T, Hkv, D]);
-    ctx.release(h);
-    const q = rope(ctx, q0, positions, cfg.ropeTheta);
-    const k = rope(ctx, k0, positions, cfg.ropeTheta).view([B, T, Hkv, D]);
-    ctx.release(q0, k0);
-    const cache = this.cache(l);
-    kvWrite(ctx, cache, k, v, this.length);
-    ctx.release(k, v);
-    const a = attentionDecode(
+    const norm = (name: string) => ({ weight: w.get(name), eps: cfg.eps });
+    // input_layernorm → [q; k; v] projection → rope(q), and rope(k), v into the cache.
+    const qkv = normProject(
       ctx,
-      q.view([B, T, H, D]),
-      cache.k,
-      cache.v,
-      this.length + T,
-      1 / Math.sqrt(D),
-      { splits: 1 },
+      x,
+      norm('input_layernorm.weight'),
+      w.linear('self_attn.qkv_proj.weight'),
+      w.get('self_attn.qkv_proj.bias'),
     );
+    const cache = this.cache(l);
+    const q = qkvRopeWrite(ctx, qkv.view([B, T, (H + 2 * Hkv) * D]), cache, this.length, cfg.ropeTheta, H);
+    ctx.release(qkv);
+    const a = attentionDecode(ctx, q, cache.k, cache.v, this.length + T, 1 / Math.sqrt(D), { splits: 1 });
     ctx.release(q);
     const o = linear(ctx, a.view([BT, H * D]), w, 'self_attn.o_proj', false);
     ctx.release(a);
     x = addAndRelease(ctx, x, o);
-
-    h = rmsnorm(ctx, x, w.get('post_attention_layernorm.weight'), cfg.eps);
-    const gate = linear(ctx, h, w, 'mlp.gate_proj', false);
-    const up = linear(ctx, h, w, 'mlp.up_proj', false);
-    ctx.release(h);
-    const act = siluMul(ctx, gate, up);
-    ctx.release(gate, up);
+    // post_attention_layernorm → [gate; up] projection with the SiLU·mul epilogue → down.
+    const act = normProject(
+      ctx,
+      x,
+      norm('post_attention_layernorm.weight'),
+      w.linear('mlp.gate_up_proj.weight'),
+      null,
+      'siluMulHalves',
+    );
     const down = linear(ctx, act, w, 'mlp.down_proj', false);
     ctx.release(act);
     return addAndRelease(ctx, x, down);
