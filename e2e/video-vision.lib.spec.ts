@@ -16,7 +16,10 @@ test('streamed vision: per-chunk progress, the ask waits only, features equal th
   page.on('console', (m) => m.type() === 'error' && console.log('[page]', m.text()));
   await page.goto('/src/video/testing/blank.html');
   const out = await page.evaluate(async (clip) => {
-    const { createEngineClient } = await import('/src/engine-client/index.ts');
+    const client = '/src/engine-client/index.ts';
+    const { createEngineClient }: typeof import('../src/engine-client') = await import(
+      /* @vite-ignore */ client
+    );
     const engine = createEngineClient();
     try {
       await engine.init();

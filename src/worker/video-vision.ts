@@ -48,6 +48,8 @@ export class VisionJob {
   readonly ready: Promise<Tensor>;
   readonly times: VisionTimes;
   private chain: Promise<void> = Promise.resolve();
+  /** Slots queued so far (a slot queued twice is ignored). */
+  readonly added = new Set<number>();
   private cancelled = false;
   private lastGpuEnd = 0;
   private gpuPending: Promise<void>[] = [];
@@ -81,6 +83,11 @@ export class VisionJob {
 
   /** Queues frame `slot` (the job takes ownership of `frame` when `owned`, else clones it now). */
   addFrame(slot: number, frame: FrameSource, owned: boolean): void {
+    if (this.added.has(slot)) {
+      if (owned) frame.close();
+      return;
+    }
+    this.added.add(slot);
     // Borrowed VideoFrames are cloned (cheap: same pixels) so the video may be replaced meanwhile.
     const own = owned ? frame : 'clone' in frame ? frame.clone() : null;
     const src = own ?? frame;
@@ -212,7 +219,11 @@ export class VisionHub {
   /** Runs the loaded model's vision on frames already decoded, unless a live job has them. */
   runAll(videoKey: number, frames: readonly FrameSource[], rotation: Rotation = 0): VisionJob | null {
     const live = this.model && this.job(this.model.id, videoKey);
-    if (live) return live;
+    if (live) {
+      // Whatever the decoder did not hand over (it should have: a safety net, so no ask waits forever).
+      for (const [slot, f] of frames.entries()) if (!live.added.has(slot)) live.addFrame(slot, f, false);
+      return live;
+    }
     const job = this.begin(videoKey, frames.length, rotation);
     if (job) for (const [slot, f] of frames.entries()) job.addFrame(slot, f, false);
     return job;
