@@ -6,6 +6,7 @@
  * go to artifacts/bench-model-<adapter>.json.
  *   --adapter lavapipe|swiftshader|system   (default: both software adapters; 'system' = the machine's GPU)
  *   --full        real sizes: 27/36 layers, 151936 vocab, 16 frames, 600-token prompt (default on 'system')
+ *   --frames N    frames through the tower (0: text-only prompt); --prompt N text tokens; --decode N steps
  * On software adapters the default is a cut-down model (1 vision layer run, 2 LLM layers, 32k vocab,
  * 1 frame, 128-token prompt) with the real widths: per-layer figures are what to read there.
  */
@@ -38,9 +39,11 @@ async function child(full: boolean): Promise<void> {
   });
   const ctx = new GpuContext(device, summary);
   const cfg = full ? r1Config() : r1Config({ visionLayers: 2, textLayers: 2, vocab: 32768 });
-  const frames = full ? 16 : 1;
-  const textTokens = full ? 88 : 64; // + the connector's tokens
-  const decodeTokens = full ? 64 : 4;
+  const num = (name: string, dflt: number) => Number(arg(name) ?? dflt);
+  // --frames 0: no vision, a text-only prompt (full-size decode on a software adapter in minutes).
+  const frames = num('frames', full ? 16 : 1);
+  const textTokens = num('prompt', full ? 88 : 64); // + the connector's tokens when there are frames
+  const decodeTokens = num('decode', full ? 64 : 4);
   const now = () => performance.now();
   console.log(
     `\nAdapter: ${adapterName(ctx)} (shader-f16: ${summary.f16 ? 'yes' : 'no'}, variant ${ctx.variant})`,
@@ -65,28 +68,35 @@ async function child(full: boolean): Promise<void> {
   await ctx.sync();
   const model = new TinyLlavaVideo(ctx, cfg, weights, 4);
   const S = cfg.vision.imageSize;
-  const pixels = fillRandom(ctx, ctx.empty([frames, 3, S, S], ctx.actDtype), 7);
-  await ctx.sync();
-
-  t = now();
-  const features = model.visionFeatures(pixels);
-  await ctx.sync();
-  const visionMs = now() - t;
-  t = now();
-  const visual = model.connector(features);
-  await ctx.sync();
-  const connectorMs = now() - t;
-  ctx.release(pixels, features);
+  let visionMs = Number.NaN;
+  let connectorMs = Number.NaN;
+  let visual = null;
+  if (frames > 0) {
+    const pixels = fillRandom(ctx, ctx.empty([frames, 3, S, S], ctx.actDtype), 7);
+    await ctx.sync();
+    t = now();
+    const features = model.visionFeatures(pixels);
+    await ctx.sync();
+    visionMs = now() - t;
+    t = now();
+    visual = model.connector(features);
+    await ctx.sync();
+    connectorMs = now() - t;
+    ctx.release(pixels, features);
+  }
 
   const ids = Array.from({ length: textTokens }, (_, i) => (i * 7919) % cfg.text.vocab);
+  const split = Math.min(31, textTokens);
   t = now();
-  let logits = model.prefill(ids.slice(0, 31), visual, ids.slice(31));
+  let logits = model.prefill(ids.slice(0, split), visual, ids.slice(split));
   await ctx.sync();
   const prefillMs = now() - t;
+  if (visual) ctx.release(visual);
   const promptLen = model.llm.length;
   const greedy = { mode: 'greedy' as const, k: 1, topP: 1, invTemperature: 0, penalty: 1 };
   let [id] = await sampleToHost(ctx, logits, greedy, null, [0]);
   ctx.release(logits);
+  const before = { ...ctx.stats };
   t = now();
   for (let i = 0; i < decodeTokens; i++) {
     logits = model.step(id);
@@ -94,6 +104,11 @@ async function child(full: boolean): Promise<void> {
     ctx.release(logits);
   }
   const decodeMs = (now() - t) / decodeTokens;
+  const perStep = (k: keyof typeof before) => ((ctx.stats[k] - before[k]) / decodeTokens).toFixed(1);
+  const stepCounts = `${perStep('dispatches')} dispatches, ${perStep('bindGroupsCreated')} new bind groups, ${perStep('uniformBuffersCreated')} new uniform buffers, ${perStep('submits')} submits`;
+  // The single-sequence engine's peak, before the batch's larger cache exists.
+  const peakBytes = ctx.pool.peakBytes;
+  const kvBytes = model.llm.cacheBytes;
 
   // B = 8 sequences in lockstep (GRPO rollouts of one prompt): the prompt's cache forked 8 ways.
   const B = 8;
@@ -107,6 +122,7 @@ async function child(full: boolean): Promise<void> {
     ctx.release(logits);
   }
   const decode8Ms = (now() - t) / decodeTokens;
+  const peak8Bytes = ctx.pool.peakBytes;
   // Bytes a decode step must read: the LLM's layer Linear weights and the lm_head (tied to the
   // embedding), all 4-bit. Norms and biases are left out (under 0.1 %).
   const bytesPerToken = weights.bytesWhere(
@@ -118,13 +134,17 @@ async function child(full: boolean): Promise<void> {
   const ceiling = copyGBps / (bytesPerToken / 1e9);
   const rows: [string, string][] = [
     ['copy bandwidth (read+write)', `${copyGBps.toFixed(2)} GB/s`],
-    [`vision, ${frames} frame(s)`, `${visionMs.toFixed(0)} ms (${(visionMs / frames).toFixed(0)} ms/frame)`],
-    ['connector', `${connectorMs.toFixed(0)} ms`],
+    [
+      `vision, ${frames} frame(s)`,
+      frames ? `${visionMs.toFixed(0)} ms (${(visionMs / frames).toFixed(0)} ms/frame)` : 'not run',
+    ],
+    ['connector', frames ? `${connectorMs.toFixed(0)} ms` : 'not run'],
     [
       `prefill, ${promptLen} tokens`,
       `${prefillMs.toFixed(0)} ms (${((promptLen * 1000) / prefillMs).toFixed(1)} tokens/s)`,
     ],
     ['decode, B = 1', `${decodeMs.toFixed(1)} ms/token (${(1000 / decodeMs).toFixed(2)} tokens/s)`],
+    ['decode step, B = 1', stepCounts],
     [
       `decode, B = ${B}`,
       `${decode8Ms.toFixed(1)} ms/step (${((B * 1000) / decode8Ms).toFixed(2)} tokens/s in all)`,
@@ -135,7 +155,12 @@ async function child(full: boolean): Promise<void> {
       `${((100 * (1000 / decodeMs)) / ceiling).toFixed(0)} % of ${ceiling.toFixed(1)} tokens/s`,
     ],
     ['weights on GPU', `${(weights.totalBytes / 2 ** 20).toFixed(0)} MiB`],
-    ['peak GPU memory (pooled buffers)', `${(ctx.pool.peakBytes / 2 ** 20).toFixed(0)} MiB`],
+    [`KV cache (${cfg.maxLength} positions, B = 1)`, `${(kvBytes / 2 ** 20).toFixed(0)} MiB`],
+    [
+      'peak GPU memory, B = 1',
+      `${(peakBytes / 2 ** 20).toFixed(0)} MiB (${((peakBytes - weights.totalBytes - kvBytes) / 2 ** 20).toFixed(0)} MiB beyond weights and cache)`,
+    ],
+    [`peak GPU memory, B = ${B}`, `${(peak8Bytes / 2 ** 20).toFixed(0)} MiB`],
   ];
   for (const [k, v] of rows) console.log(`  ${k.padEnd(34)} ${v}`);
   const out = join(root, 'artifacts', `bench-model-${process.env.BENCH_MODEL_ID}.json`);
@@ -158,7 +183,9 @@ async function child(full: boolean): Promise<void> {
         bytesPerToken,
         ceilingTokensPerS: ceiling,
         weightBytes: weights.totalBytes,
-        peakBytes: ctx.pool.peakBytes,
+        kvBytes,
+        peakBytes,
+        peak8Bytes,
         rows,
       },
       null,
