@@ -5,6 +5,7 @@ import {
   LOW_WATER,
   ObjectIds,
   UniformCache,
+  UniformSites,
   uniformData,
   uniformKey,
   uniformWords,
@@ -22,6 +23,7 @@ function fakeDevice() {
   let next = 0;
   const buffers: FakeBuffer[] = [];
   const groups: { layout: unknown; entries: GPUBindGroupEntry[] }[] = [];
+  const writes: FakeBuffer[] = [];
   const device = {
     createBuffer(d: GPUBufferDescriptor) {
       const b: FakeBuffer = {
@@ -43,10 +45,11 @@ function fakeDevice() {
     queue: {
       writeBuffer(b: FakeBuffer, _off: number, data: ArrayBuffer) {
         b.data = new Uint8Array(data.slice(0));
+        writes.push(b);
       },
     },
   };
-  return { device: device as unknown as GPUDevice, buffers, groups };
+  return { device: device as unknown as GPUDevice, buffers, groups, writes };
 }
 
 const fakePipeline = () => ({ getBindGroupLayout: () => ({}) }) as unknown as GPUComputePipeline;
@@ -202,5 +205,71 @@ describe('BindGroupCache', () => {
     expect(c.get(p, [bufs[9]])).toBe(gs[9]);
     expect(c.get(p, [bufs[1]])).not.toBe(gs[1]); // oldest, dropped
     expect(c.countFor(bufs[2])).toBe(0);
+  });
+});
+
+describe('UniformSites', () => {
+  const bytes = (u: { u32?: number[]; f32?: number[] }) => new Uint8Array(uniformData(u));
+  const uniformOf = (g: GPUBindGroup) =>
+    (g as unknown as { entries: GPUBindGroupEntry[] }).entries.at(-1)!.resource as GPUBufferBinding;
+
+  it('one bind group per site; uniforms rewritten in place only when the recording has not used it', () => {
+    const { device, writes } = fakeDevice();
+    const sites = new UniformSites(device);
+    const p = fakePipeline();
+    const [x, y] = [fakeBuffer(), fakeBuffer()];
+    const u1 = { u32: [1, 2] };
+    const u2 = { u32: [1, 3] };
+    const g = sites.get(p, [x, y], u1, uniformKey(u1))!;
+    const ub = uniformOf(g).buffer as unknown as FakeBuffer;
+    expect(ub.data).toEqual(bytes(u1));
+    expect(sites.get(p, [x, y], u1, uniformKey(u1))).toBe(g); // same contents: hit, even pending
+    // Used by the pending recording with u1: rewriting would change what it reads.
+    expect(sites.get(p, [x, y], u2, uniformKey(u2))).toBeNull();
+    sites.submitted();
+    writes.length = 0;
+    expect(sites.get(p, [x, y], u2, uniformKey(u2))).toBe(g); // next recording: rewritten
+    expect(writes).toEqual([ub]);
+    expect(ub.data).toEqual(bytes(u2));
+    expect(sites.get(p, [x, y], u1, uniformKey(u1))).toBeNull(); // u2 now pending
+    expect(sites.get(p, [y, x], u1, uniformKey(u1))).not.toBe(g); // another site
+    // Another struct size cannot be written into this buffer.
+    sites.submitted();
+    const big = { u32: [1, 2, 3, 4, 5] };
+    expect(sites.get(p, [x, y], big, uniformKey(big))).toBeNull();
+    expect(sites.created).toBe(2);
+    expect(sites.rewrites).toBe(1);
+    expect(sites.hits).toBe(1);
+  });
+
+  it('a forgotten site keeps its uniform buffer alive until the next submit', () => {
+    const { device } = fakeDevice();
+    const sites = new UniformSites(device);
+    const p = fakePipeline();
+    const x = fakeBuffer();
+    const u = { f32: [0.5] };
+    const g = sites.get(p, [x], u, uniformKey(u))!;
+    const ub = uniformOf(g).buffer as unknown as FakeBuffer;
+    sites.forget(x);
+    expect(sites.size).toBe(0);
+    expect(ub.destroyed).toBe(false);
+    sites.submitted();
+    expect(ub.destroyed).toBe(true);
+  });
+
+  it('evicts least recently used sites at submit', () => {
+    const { device } = fakeDevice();
+    const sites = new UniformSites(device, 4);
+    const p = fakePipeline();
+    const u = { u32: [7] };
+    const bufs = Array.from({ length: 6 }, fakeBuffer);
+    const groups = bufs.map((b) => sites.get(p, [b], u, uniformKey(u))!);
+    expect(sites.size).toBe(6); // nothing evicted while recording
+    sites.get(p, [bufs[0]], u, uniformKey(u));
+    sites.submitted();
+    expect(sites.size).toBe(Math.floor(4 * LOW_WATER));
+    expect((uniformOf(groups[1]).buffer as unknown as FakeBuffer).destroyed).toBe(true);
+    expect((uniformOf(groups[0]).buffer as unknown as FakeBuffer).destroyed).toBe(false);
+    expect(sites.get(p, [bufs[0]], u, uniformKey(u))).toBe(groups[0]);
   });
 });

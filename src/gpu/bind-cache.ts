@@ -1,11 +1,16 @@
 /**
  * Caches that make recording a repeated sequence of dispatches (a decode step) allocate nothing:
- * uniform buffers keyed by their bytes, and bind groups keyed by the identities of the pipeline and of
- * every bound buffer. Both are LRU-bounded; eviction happens only in `evict()`, which the context
- * calls right after a submit, when no recorded-but-unsubmitted command can reference an evicted buffer
- * (destroying a buffer that submitted work still uses is valid WebGPU: the free waits for the GPU).
- * A hit only stamps its entry (no map reordering on the hot path); `evict()` sorts by stamp once the
- * size passes capacity and drops the oldest down to `LOW_WATER` of it, so sorting is rare.
+ * - `UniformSites`: per (pipeline, storage buffers) a bind group with its own uniform buffer, rewritten
+ *   in place when that dispatch's uniforms change between submits (kv-write start, attention length);
+ * - `UniformCache` + `BindGroupCache`: uniform buffers keyed by their bytes (immutable, shared) and bind
+ *   groups keyed by the identities of the pipeline and every bound buffer, for a site dispatched again
+ *   with other uniforms before a submit.
+ * All are LRU-bounded; eviction happens only right after a submit, when no recorded-but-unsubmitted
+ * command can reference an evicted buffer (destroying a buffer that submitted work still uses is
+ * valid WebGPU: the free waits for the GPU). A hit only stamps its entry (no map reordering on the
+ * hot path); eviction sorts by stamp once the size passes capacity and drops the oldest down to
+ * `LOW_WATER` of it, so sorting is rare. Buffer identities come from a WeakMap counter, so a buffer
+ * destroyed and replaced never matches an old entry; `forget` drops a destroyed buffer's entries.
  */
 
 /** Fraction of capacity left after an eviction. */
@@ -99,8 +104,7 @@ export class UniformCache {
     private readonly onEvict?: (b: GPUBuffer) => void,
   ) {}
 
-  get(u: Uniforms): GPUBuffer {
-    const key = uniformKey(u);
+  get(u: Uniforms, key = uniformKey(u)): GPUBuffer {
     const hit = this.map.get(key);
     if (hit) {
       this.hits++;
@@ -151,63 +155,58 @@ export class UniformCache {
   }
 }
 
-interface BindEntry {
-  group: GPUBindGroup;
-  /** Ids of the bound buffers, to unlink the entry from `byBuffer` when it goes. */
+interface Entry<V> {
+  value: V;
+  /** Ids of the buffers the key names, to unlink the entry from `byBuffer` when it goes. */
   buffers: number[];
   used: number;
 }
 
-/** Bind groups keyed by (pipeline, bound buffers in binding order); the uniform buffer is one of them. */
-export class BindGroupCache {
+/**
+ * Values keyed by (pipeline, buffers in order) by identity, stamp-LRU, with an index from each
+ * buffer to the entries naming it so a destroyed buffer's entries can all go at once.
+ */
+class IdentityLru<V> {
   private readonly ids = new ObjectIds();
-  private map = new Map<string, BindEntry>();
-  private clock = 0;
-  /** Buffer id → keys of the entries binding it, so a destroyed buffer's entries can go at once. */
+  private map = new Map<string, Entry<V>>();
   private byBuffer = new Map<number, Set<string>>();
-  created = 0;
-  hits = 0;
+  private clock = 0;
 
   constructor(
-    private readonly device: GPUDevice,
-    readonly capacity = 4096,
+    readonly capacity: number,
+    private readonly onDrop?: (v: V) => void,
   ) {}
 
-  /** The bind group of `pipeline` (layout 'auto', group 0) with `buffers` at bindings 0..n-1. */
-  get(pipeline: GPUComputePipeline, buffers: readonly GPUBuffer[]): GPUBindGroup {
+  key(pipeline: GPUComputePipeline, buffers: readonly GPUBuffer[]): string {
     let key = `${this.ids.id(pipeline)}`;
     for (const b of buffers) key += `,${this.ids.id(b)}`;
-    const hit = this.map.get(key);
-    if (hit) {
-      this.hits++;
-      hit.used = this.clock++;
-      return hit.group;
-    }
-    const group = this.device.createBindGroup({
-      layout: pipeline.getBindGroupLayout(0),
-      entries: buffers.map((buffer, binding) => ({ binding, resource: { buffer } })),
-    });
-    this.created++;
+    return key;
+  }
+
+  get(key: string): V | undefined {
+    const e = this.map.get(key);
+    if (!e) return undefined;
+    e.used = this.clock++;
+    return e.value;
+  }
+
+  set(key: string, buffers: readonly GPUBuffer[], value: V): void {
+    this.drop(key);
     const ids = buffers.map((b) => this.ids.id(b));
-    this.map.set(key, { group, buffers: ids, used: this.clock++ });
+    this.map.set(key, { value, buffers: ids, used: this.clock++ });
     for (const id of ids) {
       const keys = this.byBuffer.get(id);
       if (keys) keys.add(key);
       else this.byBuffer.set(id, new Set([key]));
     }
-    return group;
   }
 
-  /** Forgets every bind group that binds `buffer` (call when it is destroyed). */
   forget(buffer: GPUBuffer): void {
     const id = this.ids.peek(buffer);
-    if (id === undefined) return;
-    const keys = this.byBuffer.get(id);
-    if (!keys) return;
-    for (const key of [...keys]) this.drop(key);
+    const keys = id === undefined ? undefined : this.byBuffer.get(id);
+    if (keys) for (const key of [...keys]) this.drop(key);
   }
 
-  /** Above capacity: drops the least recently used entries. */
   evict(): number {
     const victims = lruVictims(this.map, this.capacity);
     for (const key of victims) this.drop(key);
@@ -223,20 +222,170 @@ export class BindGroupCache {
       keys?.delete(key);
       if (keys?.size === 0) this.byBuffer.delete(id);
     }
+    this.onDrop?.(e.value);
   }
 
   get size(): number {
     return this.map.size;
   }
 
-  /** Entries that still reference `buffer` (tests). */
   countFor(buffer: GPUBuffer): number {
     const id = this.ids.peek(buffer);
     return id === undefined ? 0 : (this.byBuffer.get(id)?.size ?? 0);
   }
 
   clear(): void {
-    this.map.clear();
-    this.byBuffer.clear();
+    for (const key of [...this.map.keys()]) this.drop(key);
+  }
+}
+
+function createGroup(device: GPUDevice, pipeline: GPUComputePipeline, buffers: readonly GPUBuffer[]) {
+  return device.createBindGroup({
+    layout: pipeline.getBindGroupLayout(0),
+    entries: buffers.map((buffer, binding) => ({ binding, resource: { buffer } })),
+  });
+}
+
+/** Bind groups keyed by (pipeline, bound buffers in binding order); the uniform buffer is one of them. */
+export class BindGroupCache {
+  private readonly lru: IdentityLru<GPUBindGroup>;
+  created = 0;
+  hits = 0;
+
+  constructor(
+    private readonly device: GPUDevice,
+    readonly capacity = 4096,
+  ) {
+    this.lru = new IdentityLru(capacity);
+  }
+
+  /** The bind group of `pipeline` (layout 'auto', group 0) with `buffers` at bindings 0..n-1. */
+  get(pipeline: GPUComputePipeline, buffers: readonly GPUBuffer[]): GPUBindGroup {
+    const key = this.lru.key(pipeline, buffers);
+    const hit = this.lru.get(key);
+    if (hit) {
+      this.hits++;
+      return hit;
+    }
+    const group = createGroup(this.device, pipeline, buffers);
+    this.created++;
+    this.lru.set(key, buffers, group);
+    return group;
+  }
+
+  /** Forgets every bind group that binds `buffer` (call when it is destroyed). */
+  forget(buffer: GPUBuffer): void {
+    this.lru.forget(buffer);
+  }
+
+  /** Above capacity: drops the least recently used entries. */
+  evict(): number {
+    return this.lru.evict();
+  }
+
+  get size(): number {
+    return this.lru.size;
+  }
+
+  /** Entries that still reference `buffer` (tests). */
+  countFor(buffer: GPUBuffer): number {
+    return this.lru.countFor(buffer);
+  }
+
+  clear(): void {
+    this.lru.clear();
+  }
+}
+
+interface Site {
+  group: GPUBindGroup;
+  /** Bound only through `group`, so it can be rewritten when no pending command reads it. */
+  uniform: GPUBuffer;
+  content: string;
+  /** The recording (submit count) that last used it. */
+  epoch: number;
+}
+
+/**
+ * One bind group per (pipeline, storage buffers) "site" with its own uniform buffer, rewritten in
+ * place (queue.writeBuffer) when the site's uniforms change between submits: a decode step's
+ * kv-write start and attention length change every step, and would otherwise cost a new bind group
+ * per layer per step. A write lands after all submitted work and before the pending recording, so
+ * it is only done when the pending recording has not used the site (else `get` returns null and the
+ * caller uses the content-keyed caches).
+ */
+export class UniformSites {
+  private readonly lru: IdentityLru<Site>;
+  /** Uniform buffers of dropped sites, destroyed at the next submit (pending commands may use them). */
+  private retired: GPUBuffer[] = [];
+  private epoch = 0;
+  created = 0;
+  rewrites = 0;
+  hits = 0;
+
+  constructor(
+    private readonly device: GPUDevice,
+    readonly capacity = 4096,
+  ) {
+    this.lru = new IdentityLru(capacity, (s) => this.retired.push(s.uniform));
+  }
+
+  /** The site's bind group with uniforms `u` (content key `ukey`), or null when that would disturb pending commands. */
+  get(
+    pipeline: GPUComputePipeline,
+    storage: readonly GPUBuffer[],
+    u: Uniforms,
+    ukey: string,
+  ): GPUBindGroup | null {
+    const key = this.lru.key(pipeline, storage);
+    const site = this.lru.get(key);
+    if (site) {
+      if (site.content === ukey) {
+        this.hits++;
+        site.epoch = this.epoch;
+        return site.group;
+      }
+      if (site.epoch === this.epoch || site.uniform.size !== uniformWords(u) * 4) return null;
+      this.device.queue.writeBuffer(site.uniform, 0, uniformData(u));
+      site.content = ukey;
+      site.epoch = this.epoch;
+      this.rewrites++;
+      return site.group;
+    }
+    const data = uniformData(u);
+    const uniform = this.device.createBuffer({
+      size: data.byteLength,
+      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+      label: 'uniforms (site)',
+    });
+    this.device.queue.writeBuffer(uniform, 0, data);
+    const group = createGroup(this.device, pipeline, [...storage, uniform]);
+    this.created++;
+    this.lru.set(key, storage, { group, uniform, content: ukey, epoch: this.epoch });
+    return group;
+  }
+
+  /** Everything recorded was submitted: a new recording starts; evict above capacity. */
+  submitted(): void {
+    this.epoch++;
+    this.lru.evict();
+    for (const b of this.retired) b.destroy();
+    this.retired = [];
+  }
+
+  /** Drops the sites binding `buffer` (call when it is destroyed). */
+  forget(buffer: GPUBuffer): void {
+    this.lru.forget(buffer);
+  }
+
+  get size(): number {
+    return this.lru.size;
+  }
+
+  /** Destroys everything; only when nothing recorded is pending. */
+  clear(): void {
+    this.lru.clear();
+    for (const b of this.retired) b.destroy();
+    this.retired = [];
   }
 }

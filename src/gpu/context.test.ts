@@ -43,8 +43,11 @@ interface Coef {
   b: number;
 }
 
-function axpb(c: GpuContext, x: Tensor, { k, a, b }: Coef): Tensor {
-  const y = c.empty([x.size], 'f32');
+function axpb(c: GpuContext, x: Tensor, coef: Coef): Tensor {
+  return axpbInto(c, x, c.empty([x.size], 'f32'), coef);
+}
+
+function axpbInto(c: GpuContext, x: Tensor, y: Tensor, { k, a, b }: Coef): Tensor {
   c.dispatch({
     pipeline: c.pipeline(AXPB, 'axpb'),
     bindings: [x, y],
@@ -146,21 +149,37 @@ describe('GpuContext recording caches', () => {
     ctx.release(x2, y1, y2, z);
   });
 
-  it('different uniforms give different results; repeated ones reuse their buffer', async () => {
+  it('one dispatch site with changing uniforms: rewritten between submits, shared buffers within one', async () => {
     const data = randn(N, 3);
     const x = ctx.upload(data, [N], 'f32');
-    const s = snapshot(ctx);
+    const y = ctx.empty([N], 'f32');
+    const zero = ctx.upload(new Float32Array(N), [N], 'f32');
     // Coefficients no other test uses (the context's caches outlive a test).
     const c1: Coef = { k: 11, a: 2, b: 0.75 };
     const c2: Coef = { k: 12, a: 2, b: 0.75 };
     const coefs = [c1, c2, c1, { ...c1, b: -0 }, { ...c1, b: 0 }, c2];
-    const ys = coefs.map((c) => axpb(ctx, x, c));
-    const outs = await Promise.all(ys.map((y) => ctx.read(y)));
-    // Four distinct byte patterns: c1, c2, b = -0, b = 0 (keys are bytes, so -0 ≠ 0).
-    expect(delta(ctx, s).uniformBuffersCreated).toBe(4);
+    // Across submits: the site's own uniform buffer is rewritten, its bind group kept.
+    let s = snapshot(ctx);
+    for (const c of coefs) {
+      axpbInto(ctx, x, y, c);
+      expect(await ctx.read(y)).toEqual(await axpbUncached(data, c));
+    }
+    let d = delta(ctx, s);
+    expect(d.bindGroupsCreated).toBeLessThanOrEqual(1); // 0 when an earlier test made this site
+    expect(d.uniformRewrites).toBeGreaterThanOrEqual(coefs.length - 1);
+    // Within one recording: the first dispatch must still see its uniforms when later ones differ,
+    // so those use immutable content-keyed buffers (keys are bytes: b = -0 and b = 0 differ).
+    s = snapshot(ctx);
+    const copies = coefs.map((c) => {
+      axpbInto(ctx, x, y, c);
+      return add(ctx, y, zero);
+    });
+    const outs = await Promise.all(copies.map((t) => ctx.read(t)));
     for (const [i, c] of coefs.entries()) expect(outs[i]).toEqual(await axpbUncached(data, c));
     expect(outs[0]).not.toEqual(outs[1]);
-    ctx.release(x, ...ys);
+    d = delta(ctx, s);
+    expect(d.uniformRewrites).toBe(1); // only the recording's first use of the site
+    ctx.release(x, y, zero, ...copies);
   });
 
   it('after a pool trim, new buffers get new bind groups and correct results', async () => {
@@ -168,10 +187,11 @@ describe('GpuContext recording caches', () => {
     let x = ctx.upload(data, [N], 'f32');
     let y = axpb(ctx, x, C2);
     await ctx.read(y);
-    const before = ctx.cacheSizes.bindGroups;
+    const cached = () => ctx.cacheSizes.bindGroups + ctx.cacheSizes.sites;
+    const before = cached();
     ctx.release(x, y);
     ctx.pool.trim();
-    expect(ctx.cacheSizes.bindGroups).toBeLessThan(before); // entries of destroyed buffers dropped
+    expect(cached()).toBeLessThan(before); // entries of destroyed buffers dropped
     const s = snapshot(ctx);
     const data2 = randn(N, 5);
     x = ctx.upload(data2, [N], 'f32');
@@ -186,7 +206,8 @@ describe('GpuContext recording caches', () => {
       const data = randn(N, seed);
       // An upload at the start (nothing pending) and one mid-sequence (commands pending), as a decode step.
       const x = ctx.upload(data, [N], 'f32');
-      let h = axpb(ctx, x, C1);
+      // Uniforms that change every run (as a kv-write start does every decode step).
+      let h = axpb(ctx, x, { ...C1, k: seed });
       ctx.release(x);
       const bias = ctx.upload(
         Float32Array.from({ length: N }, (_, i) => i * 0.25 + seed),
@@ -205,7 +226,7 @@ describe('GpuContext recording caches', () => {
       // CPU reference with tolerance (the GPU may fuse a·x + b).
       const ref = new Float64Array(N);
       for (let j = 0; j < N; j++) {
-        let v = C1.a * data[j] + C1.b + C1.k;
+        let v = C1.a * data[j] + C1.b + seed;
         for (let i = 0; i < 3; i++) v = 0.5 * v + 1 + i + (j * 0.25 + seed);
         ref[j] = v;
       }
@@ -221,6 +242,7 @@ describe('GpuContext recording caches', () => {
     expect(d.submits).toBe(2);
     expect(d.bindGroupsCreated).toBe(0);
     expect(d.uniformBuffersCreated).toBe(0);
+    expect(d.uniformRewrites).toBe(2); // the changing uniforms, written in place
   });
 
   it('evicts only at submit: more distinct uniforms than capacity in one recording stay valid', async () => {
@@ -231,11 +253,11 @@ describe('GpuContext recording caches', () => {
       const coefs: Coef[] = Array.from({ length: 12 }, (_, i) => ({ k: i, a: 1 + i / 8, b: -i }));
       for (let rep = 0; rep < 2; rep++) {
         const ys = coefs.map((c) => axpb(small, x, c));
-        expect(small.cacheSizes.uniformBuffers).toBeGreaterThan(4); // nothing evicted while recording
+        expect(small.cacheSizes.sites).toBeGreaterThan(4); // nothing evicted while recording
         const outs: Float32Array[] = [];
         for (const y of ys) outs.push(await small.read(y)); // first read submits and evicts
-        expect(small.cacheSizes.uniformBuffers).toBeLessThanOrEqual(4);
-        expect(small.cacheSizes.bindGroups).toBeLessThanOrEqual(4);
+        const sizes = small.cacheSizes;
+        expect(Math.max(sizes.sites, sizes.bindGroups, sizes.uniformBuffers)).toBeLessThanOrEqual(4);
         for (const [i, c] of coefs.entries()) expect(outs[i]).toEqual(await axpbUncached(data, c));
         small.release(...ys);
       }

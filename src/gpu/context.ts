@@ -1,4 +1,4 @@
-import { BindGroupCache, UniformCache, type Uniforms } from './bind-cache';
+import { BindGroupCache, UniformCache, UniformSites, type Uniforms, uniformKey } from './bind-cache';
 import { BufferPool } from './buffer-pool';
 import type { AdapterSummary } from './device';
 import { f16BitsToF32, toF16Array } from './f16';
@@ -26,6 +26,8 @@ export interface GpuStats {
   dispatches: number;
   bindGroupsCreated: number;
   uniformBuffersCreated: number;
+  /** Uniform buffers rewritten in place (a dispatch site whose uniforms changed since its last submit). */
+  uniformRewrites: number;
   /** Staging buffers created for uploads and readbacks (readback buffers are reused when small). */
   stagingBuffersCreated: number;
   submits: number;
@@ -49,6 +51,7 @@ export class GpuContext {
   /** Uniform buffers keyed by content and bind groups keyed by identity, reused across steps. */
   private readonly uniforms: UniformCache;
   private readonly bindGroups: BindGroupCache;
+  private readonly sites: UniformSites;
   /** Idle MAP_READ buffers by size, so a per-step readback allocates nothing. */
   private readbackFree = new Map<number, GPUBuffer[]>();
   private readbackKept = 0;
@@ -56,6 +59,7 @@ export class GpuContext {
     dispatches: 0,
     bindGroupsCreated: 0,
     uniformBuffersCreated: 0,
+    uniformRewrites: 0,
     stagingBuffersCreated: 0,
     submits: 0,
   };
@@ -70,13 +74,17 @@ export class GpuContext {
     this.pool = new BufferPool(device);
     this.bindGroups = new BindGroupCache(device, cacheCapacity);
     this.uniforms = new UniformCache(device, cacheCapacity, (b) => this.bindGroups.forget(b));
-    this.pool.onDestroy = (b) => this.bindGroups.forget(b);
+    this.sites = new UniformSites(device, cacheCapacity);
+    this.pool.onDestroy = (b) => {
+      this.bindGroups.forget(b);
+      this.sites.forget(b);
+    };
     this.variant = summary.isSoftware ? 'flat' : 'tiled';
   }
 
   /** Entries held by the uniform-buffer and bind-group caches. */
-  get cacheSizes(): { uniformBuffers: number; bindGroups: number } {
-    return { uniformBuffers: this.uniforms.size, bindGroups: this.bindGroups.size };
+  get cacheSizes(): { uniformBuffers: number; bindGroups: number; sites: number } {
+    return { uniformBuffers: this.uniforms.size, bindGroups: this.bindGroups.size, sites: this.sites.size };
   }
 
   /** The activation dtype this adapter runs: f16 when shader-f16 is present. */
@@ -214,12 +222,20 @@ export class GpuContext {
       throw new Error(`${d.label ?? 'dispatch'}: ${x}×${y}×${z} workgroups exceeds ${lim}`);
     if (x === 0 || y === 0 || z === 0) return;
     const buffers = d.bindings.map((b) => (b instanceof Tensor ? b.buffer : b));
-    // Content-keyed and immutable once written, so sharing one buffer between dispatches is safe.
-    if (d.uniforms) buffers.push(this.uniforms.get(d.uniforms));
-    const bindGroup = this.bindGroups.get(d.pipeline, buffers);
-    this.stats.dispatches++;
-    this.stats.bindGroupsCreated = this.bindGroups.created;
-    this.stats.uniformBuffersCreated = this.uniforms.created;
+    let bindGroup: GPUBindGroup | null = null;
+    if (d.uniforms) {
+      // The site's own bind group, its uniforms rewritten if they changed; when the pending recording
+      // already used the site with other uniforms, a content-keyed (immutable, shared) uniform buffer.
+      const key = uniformKey(d.uniforms);
+      bindGroup = this.sites.get(d.pipeline, buffers, d.uniforms, key);
+      if (!bindGroup) buffers.push(this.uniforms.get(d.uniforms, key));
+    }
+    bindGroup ??= this.bindGroups.get(d.pipeline, buffers);
+    const st = this.stats;
+    st.dispatches++;
+    st.bindGroupsCreated = this.bindGroups.created + this.sites.created;
+    st.uniformBuffersCreated = this.uniforms.created + this.sites.created;
+    st.uniformRewrites = this.sites.rewrites;
     const pass = this.currentPass(d.label);
     pass.setPipeline(d.pipeline);
     pass.setBindGroup(0, bindGroup);
@@ -254,6 +270,7 @@ export class GpuContext {
     // Nothing is recorded-but-unsubmitted now: the only moment evicted uniform buffers may be destroyed.
     this.uniforms.evict();
     this.bindGroups.evict();
+    this.sites.submitted();
   }
 
   /** Submits everything recorded so far. */
@@ -278,6 +295,7 @@ export class GpuContext {
     this.pool.trim();
     this.uniforms.clear();
     this.bindGroups.clear();
+    this.sites.clear();
     for (const list of this.readbackFree.values()) for (const b of list) b.destroy();
     this.readbackFree.clear();
     this.readbackKept = 0;
