@@ -5,6 +5,7 @@
  * milliseconds spent in `model.step(id)` (recording only: nothing waits on the GPU there) and of the
  * whole step with `sampleToHost` (record + submit + GPU + readback of the id). Counts come from
  * wrapping the device's methods, so the figures mean the same with or without GpuContext's caches.
+ * Options: --steps 50, --warmup 5, --greedy (default sampling: temperature 1, top-k 50).
  */
 import { parseArgs } from 'node:util';
 import { sampleToHost } from '../../src/gpu/kernels/sample';
@@ -70,6 +71,7 @@ for (let i = 0; i < warmup; i++) id = await sampleId(model.step(id));
 await ctx.sync();
 
 for (const k of Object.keys(counts) as (keyof typeof counts)[]) counts[k] = 0;
+// ctx.stats is optional here so the script also runs against an older GpuContext (before/after runs).
 const stats0 = ctx.stats ? { ...ctx.stats } : null;
 // Wall time suffers from other processes on a shared machine: report the median too, and the
 // process CPU time of recording (the GPU is idle then: the previous step's readback completed).
