@@ -28,7 +28,7 @@ export interface GpuStats {
   uniformBuffersCreated: number;
   /** Uniform buffers rewritten in place (a dispatch site whose uniforms changed since its last submit). */
   uniformRewrites: number;
-  /** Staging buffers created for uploads and readbacks (readback buffers are reused when small). */
+  /** Readback (MAP_READ) buffers created; small ones are reused, uploads need none (queue writes). */
   stagingBuffersCreated: number;
   submits: number;
 }
@@ -40,6 +40,9 @@ const READBACK_KEEP_COUNT = 16;
 /**
  * Everything a kernel needs to run: device, pipeline cache, buffer pool, the current command
  * encoder, and which variant suits this adapter. Kernels record into one encoder; `flush` submits.
+ * Recording a repeated step creates nothing once warm: bind groups and uniform buffers are cached
+ * (bind-cache.ts), uploads are queue writes into buffers no pending command uses, readback buffers
+ * are reused; `stats` counts what was created.
  */
 export class GpuContext {
   readonly cache: PipelineCache;
@@ -48,7 +51,7 @@ export class GpuContext {
   profiler: Profiler | null = null;
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
-  /** Uniform buffers keyed by content and bind groups keyed by identity, reused across steps. */
+  /** Bind groups and uniform buffers reused across steps (see bind-cache.ts). */
   private readonly uniforms: UniformCache;
   private readonly bindGroups: BindGroupCache;
   private readonly sites: UniformSites;
