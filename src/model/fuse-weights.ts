@@ -29,7 +29,7 @@ function release(ctx: GpuContext, w: LinearWeight): void {
   else ctx.release(w);
 }
 
-/** Replaces every layer's q/k/v and gate/up weights by their merged forms (the parts are released). */
+/** Replaces every layer's q/k/v and gate/up weights by their merged forms (the parts are destroyed). */
 export function fuseDecoderWeights(ctx: GpuContext, w: GpuWeights, cfg: TextConfig): void {
   for (let l = 0; l < cfg.layers; l++) {
     const p = `${PREFIX.text}model.layers.${l}.`;
@@ -43,5 +43,9 @@ export function fuseDecoderWeights(ctx: GpuContext, w: GpuWeights, cfg: TextConf
         ctx.release(...biases);
       }
     }
+    // Free the parts now rather than leave a model's worth of them pooled (weights never recur as
+    // activation sizes): submit the copies that read them, then drop every free buffer.
+    ctx.flush();
+    ctx.pool.trim();
   }
 }

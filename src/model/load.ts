@@ -116,6 +116,7 @@ export async function loadWeights(
     deriveConnectorWeights(ctx, w, ckpt, quantize ?? null);
     fuseDecoderWeights(ctx, w, ckpt.config.text);
     await ctx.sync();
+    ctx.pool.trim(); // the plain copies of quantized weights: nothing else will reuse their sizes
     return w;
   } catch (e) {
     ctx.flush();

@@ -32,7 +32,8 @@ export class TinyLlavaVideo {
     if (S !== this.config.vision.imageSize)
       throw new Error(`frames are ${S}px; the model expects ${this.config.vision.imageSize}px`);
     const w = this.weights.scope(PREFIX.vision);
-    if (F <= this.framesPerPass) return siglipForward(this.ctx, w, this.config.vision, pixels);
+    if (F <= this.framesPerPass)
+      return this.dropScratch(siglipForward(this.ctx, w, this.config.vision, pixels));
     const frameBytes = pixels.byteLength / F;
     const parts: Tensor[] = [];
     for (let f = 0; f < F; f += this.framesPerPass) {
@@ -48,12 +49,24 @@ export class TinyLlavaVideo {
       parts.map((p) => p.view([p.shape[0] * P, C])),
     ).view([F, P, C]);
     this.ctx.release(...parts);
-    return out;
+    return this.dropScratch(out);
+  }
+
+  /**
+   * Frees the pooled scratch of a finished phase (vision, connector, prefill): the phases' activation
+   * sizes differ, so keeping them pooled would add up every phase's peak instead of the largest one.
+   */
+  private dropScratch<T>(result: T): T {
+    this.ctx.flush();
+    this.ctx.pool.trim();
+    return result;
   }
 
   /** vision features [F, P', Cv] → visual tokens [numQueries, C]. */
   connector(features: Tensor): Tensor {
-    return resamplerForward(this.ctx, this.weights.scope(PREFIX.connector), this.config.connector, features);
+    return this.dropScratch(
+      resamplerForward(this.ctx, this.weights.scope(PREFIX.connector), this.config.connector, features),
+    );
   }
 
   /** Starts a new sequence: prefill [before ids | visual tokens | after ids]; returns logits [1, V] of the last position. */
@@ -75,7 +88,7 @@ export class TinyLlavaVideo {
     const hidden = this.llm.forward(x);
     const logits = this.llm.logitsOfLast(hidden);
     this.ctx.release(hidden);
-    return logits;
+    return this.dropScratch(logits);
   }
 
   /** One decode step for token `id`; returns logits [1, V]. */

@@ -399,9 +399,8 @@ export function sample(
     s.mode === 'full'
       ? sampleFull(ctx, src, s, u!, variant, owned)
       : sampleTopK(ctx, src, s, u, variant, owned);
-  // Submit before the scratch returns to the pool: a later upload into a reused buffer would otherwise
-  // land (queue.writeBuffer) before these recorded dispatches read it.
-  ctx.flush();
+  // No flush needed before the scratch returns to the pool: uploads never reuse a buffer released since
+  // the last submit (BufferPool.acquire forWrite), so a decode step stays one command buffer.
   ctx.release(...owned);
   return out;
 }
