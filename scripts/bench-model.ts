@@ -96,6 +96,10 @@ async function child(full: boolean): Promise<void> {
   const greedy = { mode: 'greedy' as const, k: 1, topP: 1, invTemperature: 0, penalty: 1 };
   let [id] = await sampleToHost(ctx, logits, greedy, null, [0]);
   ctx.release(logits);
+  // One warm-up step: the first step after prefill allocates its buffers and bind groups.
+  logits = model.step(id);
+  [id] = await sampleToHost(ctx, logits, greedy, null, [0]);
+  ctx.release(logits);
   const before = { ...ctx.stats };
   t = now();
   for (let i = 0; i < decodeTokens; i++) {
@@ -115,6 +119,9 @@ async function child(full: boolean): Promise<void> {
   model.fork(B);
   let batchIds = Array.from({ length: B }, (_, b) => (id + b) % cfg.text.vocab);
   const zeros = new Array(B).fill(0);
+  logits = model.stepBatch(batchIds);
+  batchIds = [...(await sampleToHost(ctx, logits, greedy, null, zeros))];
+  ctx.release(logits);
   t = now();
   for (let i = 0; i < decodeTokens; i++) {
     logits = model.stepBatch(batchIds);
