@@ -127,6 +127,9 @@ export class VisionJob {
   /** Submits a recorded tower pass and times it on the GPU; resolves `ready` after the last one. */
   private chunkRecorded(): void {
     this.ctx.flush();
+    // The last pass: free the tower's pooled scratch (as the model's own phases do), so it does not
+    // sit on the GPU until the question; everything recorded was just submitted.
+    if (this.stream.complete) this.ctx.pool.trim();
     const submitted = now();
     const done = this.ctx.device.queue.onSubmittedWorkDone().then(() => {
       const end = now();
