@@ -3,7 +3,8 @@
  * process per adapter (VK_ICD_FILENAMES from .vendor/test-env.json, written by `npm run setup:test-env`).
  * Prints per adapter: kernel, variant, dtype, shape, median ms, GB/s, GFLOP/s and the fraction of the
  * copy kernel's bandwidth measured in the same run. Results also go to artifacts/bench-<adapter>.json.
- *   --adapter lavapipe|swiftshader   only that adapter
+ *   --adapter lavapipe|swiftshader|system   only that adapter ('system': the machine's GPU)
+ *   --only <regex>                          only the kernels whose name matches
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -47,7 +48,11 @@ async function child(id: string): Promise<void> {
 
   const measured: { c: BenchCase; ms: number; samples: number }[] = [];
   const t0 = performance.now();
-  for (const c of benchCases(ctx)) {
+  // --only <regex>: the kernels whose name matches (the copy yardstick always runs).
+  const onlyAt = process.argv.indexOf('--only');
+  const only = onlyAt >= 0 ? new RegExp(process.argv[onlyAt + 1]) : null;
+  const cases = benchCases(ctx).filter((c) => !only || c.kernel === 'copy' || only.test(c.kernel));
+  for (const c of cases) {
     const { call, inputs } = c.prepare(ctx);
     const t = await timeKernel(ctx, call, { budgetMs: 400, minSamples: 3, maxSamples: 25 });
     ctx.release(...inputs);
@@ -119,21 +124,30 @@ function parent(): number {
   const only = process.argv.includes('--adapter')
     ? process.argv[process.argv.indexOf('--adapter') + 1]
     : null;
+  // 'system': the machine's own GPU (its Vulkan driver), only when asked for.
   const adapters = [
-    { id: 'lavapipe', icd: env.lavapipe as string },
-    { id: 'swiftshader', icd: env.swiftshader as string },
+    { id: 'lavapipe', icd: env.lavapipe as string | undefined },
+    { id: 'swiftshader', icd: env.swiftshader as string | undefined },
+    ...(only === 'system' ? [{ id: 'system', icd: undefined }] : []),
   ].filter((a) => !only || a.id === only);
   // The Vulkan loader complains on every device creation when XDG_RUNTIME_DIR is unset.
   const xdg = process.env.XDG_RUNTIME_DIR ?? join(root, '.cache', 'xdg-runtime');
   mkdirSync(xdg, { recursive: true, mode: 0o700 });
   let status = 0;
   for (const a of adapters) {
-    console.log(`\n━━ ${a.id} (VK_ICD_FILENAMES=${a.icd}) ━━`);
-    const r = spawnSync(process.execPath, ['--import', 'tsx', import.meta.filename, '--child', a.id], {
-      cwd: root,
-      stdio: 'inherit',
-      env: { ...process.env, VK_ICD_FILENAMES: a.icd, XDG_RUNTIME_DIR: xdg },
-    });
+    console.log(`\n━━ ${a.id}${a.icd ? ` (VK_ICD_FILENAMES=${a.icd})` : ''} ━━`);
+    const pass = process.argv.includes('--only')
+      ? ['--only', process.argv[process.argv.indexOf('--only') + 1]]
+      : [];
+    const r = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', import.meta.filename, '--child', a.id, ...pass],
+      {
+        cwd: root,
+        stdio: 'inherit',
+        env: { ...process.env, ...(a.icd ? { VK_ICD_FILENAMES: a.icd } : {}), XDG_RUNTIME_DIR: xdg },
+      },
+    );
     if (r.status !== 0) status = 1;
   }
   return status;

@@ -17,6 +17,7 @@ import { rope } from '../../src/gpu/kernels/rope';
 import { softmax } from '../../src/gpu/kernels/softmax';
 import { BYTES, type DType, type Tensor } from '../../src/gpu/tensor';
 import { randn, rng } from '../../src/gpu/testing/random';
+import { engineCases } from './engine-cases';
 
 type Float = 'f32' | 'f16';
 
@@ -217,5 +218,6 @@ export function benchCases(ctx: GpuContext): BenchCase[] {
       },
     });
   }
+  cases.push(...engineCases(ctx));
   return cases;
 }
