@@ -1,4 +1,5 @@
 import { type GpuContext, grid, wgslTypes } from '../context';
+import { memoShader } from '../pipeline-cache';
 import { assertDtype, assertShape, type DType, type Tensor } from '../tensor';
 
 /**
@@ -95,7 +96,10 @@ function run(ctx: GpuContext, op: Op, inputs: Tensor[]): Tensor {
   const y = ctx.empty(x.shape, x.dtype);
   const entry = `${op}_forward`;
   ctx.dispatch({
-    pipeline: ctx.pipeline(shader(op, x.dtype), entry),
+    pipeline: ctx.pipeline(
+      memoShader(`activation|${op}|${x.dtype}`, () => shader(op, x.dtype)),
+      entry,
+    ),
     bindings: [...inputs, y],
     uniforms: { u32: [x.size] },
     workgroups: grid(Math.ceil(x.size / WG), ctx.maxWorkgroupsPerDim),
@@ -121,7 +125,10 @@ export function siluMulHalves(ctx: GpuContext, gu: Tensor): Tensor {
   const y = ctx.empty([...gu.shape.slice(0, -1), I], gu.dtype);
   const entry = 'silu_mul_halves_forward';
   ctx.dispatch({
-    pipeline: ctx.pipeline(halvesShader(gu.dtype), entry),
+    pipeline: ctx.pipeline(
+      memoShader(`silu_mul_halves|${gu.dtype}`, () => halvesShader(gu.dtype)),
+      entry,
+    ),
     bindings: [gu, y],
     uniforms: { u32: [y.size, I] },
     workgroups: grid(Math.ceil(y.size / WG), ctx.maxWorkgroupsPerDim),

@@ -1,4 +1,5 @@
 import { type GpuContext, grid, wgslTypes } from '../context';
+import { memoShader } from '../pipeline-cache';
 import { assertDtype, assertShape, BYTES, type Tensor } from '../tensor';
 
 /**
@@ -58,7 +59,10 @@ export function add(ctx: GpuContext, a: Tensor, b: Tensor, out?: Tensor): Tensor
   const other = y.buffer === a.buffer ? b : a;
   const entry = inplace ? 'add_inplace' : 'add_forward';
   ctx.dispatch({
-    pipeline: ctx.pipeline(shader(dtype, vec, inplace), entry),
+    pipeline: ctx.pipeline(
+      memoShader(`add|${dtype}|${vec}|${inplace}`, () => shader(dtype, vec, inplace)),
+      entry,
+    ),
     bindings: inplace ? [y, other] : [a, b, y],
     uniforms: { u32: [count] },
     workgroups: grid(Math.ceil(count / WG), ctx.maxWorkgroupsPerDim),

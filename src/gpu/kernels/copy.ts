@@ -1,4 +1,5 @@
 import { type GpuContext, grid } from '../context';
+import { memoShader } from '../pipeline-cache';
 import type { Tensor } from '../tensor';
 
 /**
@@ -36,7 +37,10 @@ export function copy(ctx: GpuContext, src: Tensor, dst?: Tensor): Tensor {
   const count = Math.ceil(bytes / unit);
   const entry = unit === 16 ? 'copy_forward_vec4' : 'copy_forward_u32';
   ctx.dispatch({
-    pipeline: ctx.pipeline(shader(unit === 16 ? 'vec4<u32>' : 'u32'), entry),
+    pipeline: ctx.pipeline(
+      memoShader(`copy|${unit}`, () => shader(unit === 16 ? 'vec4<u32>' : 'u32')),
+      entry,
+    ),
     bindings: [src, y],
     uniforms: { u32: [count] },
     workgroups: grid(Math.ceil(count / WG), ctx.maxWorkgroupsPerDim),

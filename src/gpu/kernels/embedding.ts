@@ -1,4 +1,5 @@
 import { type GpuContext, grid, wgslTypes } from '../context';
+import { memoShader } from '../pipeline-cache';
 import { assertDtype, BYTES, fmt, type Tensor } from '../tensor';
 
 /**
@@ -73,7 +74,10 @@ export function embedding(
   const W = elem === 'u32' ? rowBytes / 4 : C;
   if (elem === 'f16' && !ctx.summary.f16) throw new Error('embedding: odd-width f16 rows need shader-f16');
   const entry = `embedding_forward_${variant}`;
-  const pipeline = ctx.pipeline(shader(variant, elem), entry);
+  const pipeline = ctx.pipeline(
+    memoShader(`embedding|${variant}|${elem}`, () => shader(variant, elem)),
+    entry,
+  );
   const workgroups = grid(variant === 'flat' ? Math.ceil((T * W) / WG) : T, ctx.maxWorkgroupsPerDim);
   let off = 0;
   chunks.forEach((chunk, i) => {

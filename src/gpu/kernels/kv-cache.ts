@@ -1,4 +1,5 @@
 import { type GpuContext, grid, type Variant, wgslTypes } from '../context';
+import { memoShader } from '../pipeline-cache';
 import { assertDtype, assertShape, fmt, type Tensor } from '../tensor';
 import { attentionCpu } from './attention/cpu';
 import { runAttention } from './attention/run';
@@ -90,7 +91,12 @@ export function kvWrite(
   }
   const ct = cache.k.dtype as 'f32' | 'f16';
   ctx.dispatch({
-    pipeline: ctx.pipeline(writeShader(kNew.dtype as 'f32' | 'f16', ct, perSeq), 'kv_write_forward'),
+    pipeline: ctx.pipeline(
+      memoShader(`kv_write|${kNew.dtype}|${ct}|${perSeq}`, () =>
+        writeShader(kNew.dtype as 'f32' | 'f16', ct, perSeq),
+      ),
+      'kv_write_forward',
+    ),
     bindings: [kNew, vNew, cache.k, cache.v, ...(perSeq ? [start] : [])],
     uniforms: { u32: [B, T, Smax, Hkv * D, perSeq ? 0 : start] },
     workgroups: grid(Math.ceil((B * T * Hkv * D) / WG), ctx.maxWorkgroupsPerDim),

@@ -1,4 +1,5 @@
 import { type GpuContext, grid, wgslTypes } from '../context';
+import { memoShader } from '../pipeline-cache';
 import { assertDtype, assertShape, fmt, type Tensor } from '../tensor';
 import { type KvCache, kvWriteCpu } from './kv-cache';
 import { ROPE_ANGLE_WGSL, ropeCpu, turnTable } from './rope';
@@ -106,7 +107,10 @@ export function qkvRopeWrite(
   const dst = cache.k.dtype as 'f32' | 'f16';
   const entry = 'qkv_rope_forward';
   ctx.dispatch({
-    pipeline: ctx.pipeline(shader(src, dst, half, perSeq), entry),
+    pipeline: ctx.pipeline(
+      memoShader(`qkv_rope|${src}|${dst}|${half}|${perSeq}`, () => shader(src, dst, half, perSeq)),
+      entry,
+    ),
     bindings: [qkv, cache.k, cache.v, q, ...(perSeq ? [start] : [])],
     uniforms: { u32: [B, T, H, Hkv, D, half, Smax, perSeq ? 0 : start], f32: turnTable(D, theta) },
     workgroups: grid(Math.ceil((B * T * (H + Hkv) * half) / WG), ctx.maxWorkgroupsPerDim),

@@ -1,4 +1,5 @@
 import { type GpuContext, wgslTypes } from '../context';
+import { memoShader } from '../pipeline-cache';
 import { assertShape, type Tensor } from '../tensor';
 
 /**
@@ -55,7 +56,10 @@ export function rmsnorm(ctx: GpuContext, x: Tensor, w: Tensor, eps: number, vari
   const y = ctx.empty(x.shape, x.dtype);
   const entry = `rmsnorm_forward_${variant}`;
   ctx.dispatch({
-    pipeline: ctx.pipeline(shader(variant, x.dtype), entry),
+    pipeline: ctx.pipeline(
+      memoShader(`rmsnorm|${variant}|${x.dtype}`, () => shader(variant, x.dtype)),
+      entry,
+    ),
     bindings: [x, w, y],
     uniforms: { u32: [R, C], f32: [eps] },
     workgroups: [variant === 'flat' ? Math.ceil(R / WG) : R],

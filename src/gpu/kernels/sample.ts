@@ -1,4 +1,5 @@
 import { type GpuContext, grid, type Variant, wgslTypes } from '../context';
+import { memoShader } from '../pipeline-cache';
 import { assertDtype, assertShape, type DType, type Tensor } from '../tensor';
 
 /**
@@ -376,7 +377,10 @@ export function sample(
     src = ctx.empty([B, V], 'f32', 'sample.penalized');
     owned.push(src);
     ctx.dispatch({
-      pipeline: ctx.pipeline(copyShader(logits.dtype), 'sample_copy'),
+      pipeline: ctx.pipeline(
+        memoShader(`sample_copy|${logits.dtype}`, () => copyShader(logits.dtype)),
+        'sample_copy',
+      ),
       bindings: [logits, src],
       uniforms: { u32: [B * V] },
       workgroups: flatGrid(B * V, WG_FLAT),
@@ -384,7 +388,10 @@ export function sample(
     });
     const L = prevIds.shape[1];
     ctx.dispatch({
-      pipeline: ctx.pipeline(penaltyShader(logits.dtype), 'sample_penalty'),
+      pipeline: ctx.pipeline(
+        memoShader(`sample_penalty|${logits.dtype}`, () => penaltyShader(logits.dtype)),
+        'sample_penalty',
+      ),
       bindings: [logits, prevIds, src],
       uniforms: { u32: [B, V, L], f32: [1 / s.penalty, s.penalty] },
       workgroups: flatGrid(B * L, WG_FLAT),
@@ -422,9 +429,15 @@ function sampleTopK(
     const ov = ctx.empty([B, nOut * K], 'f32', 'sample.cand.v');
     const oi = ctx.empty([B, nOut * K], 'u32', 'sample.cand.i');
     const argmax = variant === 'tiled' && K === 1;
+    const first = cand === null;
     const entry = argmax ? 'sample_argmax_tiled' : `sample_topk_${variant}`;
     ctx.dispatch({
-      pipeline: ctx.pipeline(topkShader(variant, cand === null, src.dtype, argmax), entry),
+      pipeline: ctx.pipeline(
+        memoShader(`sample_topk|${variant}|${first}|${src.dtype}|${argmax}`, () =>
+          topkShader(variant, first, src.dtype, argmax),
+        ),
+        entry,
+      ),
       bindings: cand ? [cand[0], cand[1], ov, oi] : [src, ov, oi],
       uniforms: { u32: [B, n, K, nOut] },
       workgroups: variant === 'flat' ? flatGrid(B * nOut, WG_FLAT) : grid(B * nOut),
@@ -465,7 +478,10 @@ function sampleFull(
   const st = ctx.empty([B, nC, 2], 'f32', 'sample.stats');
   const entry = `sample_stats_${variant}`;
   ctx.dispatch({
-    pipeline: ctx.pipeline(statsShader(variant, src.dtype), entry),
+    pipeline: ctx.pipeline(
+      memoShader(`sample_stats|${variant}|${src.dtype}`, () => statsShader(variant, src.dtype)),
+      entry,
+    ),
     bindings: [src, st],
     uniforms: { u32: [B, V, nC], f32: [s.invTemperature] },
     workgroups: variant === 'flat' ? flatGrid(B * nC, WG_FLAT) : grid(B * nC),
@@ -473,7 +489,10 @@ function sampleFull(
   });
   const out = ctx.empty([B], 'u32', 'sample.ids');
   ctx.dispatch({
-    pipeline: ctx.pipeline(drawFullShader(src.dtype), 'sample_drawfull'),
+    pipeline: ctx.pipeline(
+      memoShader(`sample_drawfull|${src.dtype}`, () => drawFullShader(src.dtype)),
+      'sample_drawfull',
+    ),
     bindings: [src, st, u, out],
     uniforms: { u32: [B, V, nC], f32: [s.invTemperature] },
     workgroups: [Math.ceil(B / WG_FLAT)],

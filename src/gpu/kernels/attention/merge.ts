@@ -1,4 +1,5 @@
 import { type GpuContext, grid, wgslTypes } from '../../context';
+import { memoShader } from '../../pipeline-cache';
 import type { Tensor } from '../../tensor';
 import { NEG } from './common';
 
@@ -47,7 +48,10 @@ export function mergeSplits(
   const [rows, nSplit, D] = pacc.shape;
   const out = ctx.empty(shape, dtype);
   ctx.dispatch({
-    pipeline: ctx.pipeline(shader(dtype, D), 'attention_merge_forward'),
+    pipeline: ctx.pipeline(
+      memoShader(`attention_merge|${dtype}|${D}`, () => shader(dtype, D)),
+      'attention_merge_forward',
+    ),
     bindings: [pacc, pml, out],
     uniforms: { u32: [rows, nSplit] },
     workgroups: grid(Math.ceil((rows * D) / WG), ctx.maxWorkgroupsPerDim),

@@ -1,4 +1,5 @@
 import { type GpuContext, grid, type Variant } from '../../context';
+import { memoShader } from '../../pipeline-cache';
 import type { Tensor } from '../../tensor';
 import type { ShaderConfig } from './common';
 import { FLAT_WG, flatShader } from './flat';
@@ -68,7 +69,9 @@ export function runAttention(ctx: GpuContext, a: RunArgs): Tensor {
     perSeqLengths: a.lens !== null,
     partial,
   };
-  const code = tile ? tiledShader(cfg, tile) : flatShader(cfg);
+  const code = tile
+    ? memoShader(`attention_tiled|${JSON.stringify(cfg)}|${tile.BR}|${tile.BC}`, () => tiledShader(cfg, tile))
+    : memoShader(`attention_flat|${JSON.stringify(cfg)}`, () => flatShader(cfg));
   const entry = `attention_forward_${a.variant}`;
   const label = `${entry}${partial ? '_partial' : ''}`;
 

@@ -1,4 +1,5 @@
 import { type GpuContext, grid, wgslTypes } from '../../context';
+import { memoShader } from '../../pipeline-cache';
 import { assertDtype, type Tensor } from '../../tensor';
 import { layoutOf, type Q4Host, type Q4Layout, type QTensor, q4Value } from './format';
 
@@ -87,7 +88,10 @@ export function embeddingQ4(
   const W = Math.ceil(K / 8); // words holding real k (the rest of the row is padding)
   const y = ctx.empty([...ids.shape, K], out);
   const entry = 'embedding_q4_forward';
-  const pipeline = ctx.pipeline(shader(L, out), entry);
+  const pipeline = ctx.pipeline(
+    memoShader(`embedding_q4|${JSON.stringify(L)}|${out}`, () => shader(L, out)),
+    entry,
+  );
   const workgroups = grid(Math.ceil((T * W) / WG), ctx.maxWorkgroupsPerDim);
   let off = 0;
   shards.forEach((s, i) => {

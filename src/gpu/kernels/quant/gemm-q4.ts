@@ -1,4 +1,5 @@
 import { type GpuContext, grid, type Variant } from '../../context';
+import { memoShader } from '../../pipeline-cache';
 import type { Tensor } from '../../tensor';
 import {
   type Q4KernelCfg,
@@ -142,7 +143,9 @@ fn q4_gemm_tiled(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id
 export function gemmQ4(ctx: GpuContext, pr: Q4Problem, y: Tensor, variant: Variant): void {
   const { M, N } = pr;
   const entry = `q4_gemm_${variant}`;
-  const code = variant === 'flat' ? flatShader(pr.cfg) : tiledShader(pr.cfg);
+  const code = memoShader(`q4_gemm|${variant}|${JSON.stringify(pr.cfg)}`, () =>
+    variant === 'flat' ? flatShader(pr.cfg) : tiledShader(pr.cfg),
+  );
   const workgroups: [number, number] =
     variant === 'flat'
       ? grid(Math.ceil((Math.ceil(M / TM) * Math.ceil(N / TN)) / WG), ctx.maxWorkgroupsPerDim)

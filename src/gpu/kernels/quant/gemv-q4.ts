@@ -1,4 +1,5 @@
 import { type GpuContext, grid, type Variant, wgslTypes } from '../../context';
+import { memoShader } from '../../pipeline-cache';
 import type { Tensor } from '../../tensor';
 import {
   chunkBody,
@@ -247,7 +248,9 @@ export function gemvQ4(ctx: GpuContext, pr: Q4Problem, y: Tensor, opts: GemvOpti
   if (opts.kind === 'thread') workgroups = Math.ceil((Math.ceil(NO / (cfg.pair ? TR / 2 : TR)) * S) / WG);
   else if (opts.kind === 'subgroup') workgroups = Math.ceil(NO / rows) * S;
   else workgroups = NO * S;
-  const code = gemvShader(opts.kind, cfg, wg, rows, sgId);
+  const code = memoShader(`q4_gemv|${opts.kind}|${JSON.stringify(cfg)}|${wg}|${rows}|${sgId}`, () =>
+    gemvShader(opts.kind, cfg, wg, rows, sgId),
+  );
   ctx.dispatch({
     pipeline: ctx.pipeline(code, entry, q4Constants(pr)),
     bindings: q4Bindings(pp, out, cfg),
@@ -262,7 +265,12 @@ export function gemvQ4(ctx: GpuContext, pr: Q4Problem, y: Tensor, opts: GemvOpti
   const red = 'q4_splitk_reduce';
   const NY = pair ? N / 2 : N;
   ctx.dispatch({
-    pipeline: ctx.pipeline(reduceShader(pr.cfg.act, bias ? pr.cfg.bias : null, pair), red),
+    pipeline: ctx.pipeline(
+      memoShader(`q4_reduce|${pr.cfg.act}|${bias ? pr.cfg.bias : null}|${pair}`, () =>
+        reduceShader(pr.cfg.act, bias ? pr.cfg.bias : null, pair),
+      ),
+      red,
+    ),
     bindings: bias ? [out, bias, y] : [out, y],
     uniforms: { u32: [M * NY, NY, S] },
     workgroups: grid(Math.ceil((M * NY) / WG), ctx.maxWorkgroupsPerDim),

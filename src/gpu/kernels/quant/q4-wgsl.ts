@@ -1,4 +1,5 @@
 import { type GpuContext, grid, type Variant, wgslTypes } from '../../context';
+import { memoShader } from '../../pipeline-cache';
 import type { Tensor } from '../../tensor';
 import type { Q4Layout, Q4ScaleDtype, Q4Scheme, QTensor } from './format';
 
@@ -256,7 +257,10 @@ export function rmsInvQ4(ctx: GpuContext, pr: Q4Problem, variant: Variant): Tens
   const inv = ctx.empty([M], 'f32', 'q4.inv');
   const entry = `q4_rms_inv_${variant}`;
   ctx.dispatch({
-    pipeline: ctx.pipeline(rmsInvShader(pr.cfg.act, variant), entry),
+    pipeline: ctx.pipeline(
+      memoShader(`q4_rms_inv|${pr.cfg.act}|${variant}`, () => rmsInvShader(pr.cfg.act, variant)),
+      entry,
+    ),
     bindings: [pr.x, inv],
     uniforms: { u32: [M, K], f32: [pr.eps] },
     workgroups: grid(variant === 'flat' ? Math.ceil(M / 64) : M, ctx.maxWorkgroupsPerDim),
