@@ -152,7 +152,10 @@ export class Qwen2 {
     const cache = this.cache(l);
     const q = qkvRopeWrite(ctx, qkv.view([B, T, (H + 2 * Hkv) * D]), cache, this.length, cfg.ropeTheta, H);
     ctx.release(qkv);
-    const a = attentionDecode(ctx, q, cache.k, cache.v, this.length + T, 1 / Math.sqrt(D), { splits: 1 });
+    // Split-K over the cache when B·heads alone would leave the GPU idle (one token, few kv heads).
+    const a = attentionDecode(ctx, q, cache.k, cache.v, this.length + T, 1 / Math.sqrt(D), {
+      splits: 'auto',
+    });
     ctx.release(q);
     const o = linear(ctx, a.view([BT, H * D]), w, 'self_attn.o_proj', false);
     ctx.release(a);
