@@ -1,6 +1,6 @@
 import { type GpuContext, grid } from '../../context';
 import type { Tensor } from '../../tensor';
-import { layoutOf, type QTensor } from './format';
+import { assertSameQ4Format, type QTensor } from './format';
 
 /**
  * Concatenates Q4 weights by rows on the GPU: parts [N_i, K] → [ΣN_i, K] (e.g. qkv_proj = [q; k; v],
@@ -76,21 +76,7 @@ function concatTensors(ctx: GpuContext, parts: Tensor[], label: string): Tensor 
 }
 
 export function concatQ4Rows(ctx: GpuContext, parts: QTensor[]): QTensor {
-  if (parts.length === 0) throw new Error('concatQ4Rows: no parts');
-  const L0 = layoutOf(parts[0]);
-  for (const [i, q] of parts.entries()) {
-    const L = layoutOf(q);
-    if (
-      L.K !== L0.K ||
-      L.groupSize !== L0.groupSize ||
-      L.scheme !== L0.scheme ||
-      L.scaleDtype !== L0.scaleDtype
-    )
-      throw new Error(
-        `concatQ4Rows: part ${i} (K ${L.K}, G ${L.groupSize}, ${L.scheme}, ${L.scaleDtype}) ≠ part 0 ` +
-          `(K ${L0.K}, G ${L0.groupSize}, ${L0.scheme}, ${L0.scaleDtype})`,
-      );
-  }
+  const L0 = assertSameQ4Format('concatQ4Rows', parts);
   const N = parts.reduce((a, q) => a + q.N, 0);
   const mins = L0.scheme === 'asym' ? parts.map((q) => q.mins as Tensor) : null;
   return {

@@ -99,9 +99,9 @@ describe('embeddingQ4', () => {
     const a = uploadQ4(ctx, quantizeQ4Cpu(randn(64, 1), 2, 32));
     const b = uploadQ4(ctx, quantizeQ4Cpu(randn(64, 1), 1, 64));
     const c = uploadQ4(ctx, quantizeQ4Cpu(randn(64, 1), 2, 32, { scheme: 'asym' }));
-    expect(() => embeddingQ4(ctx, ids, [a, b], 'f32')).toThrow(/table\[1\]/);
-    expect(() => embeddingQ4(ctx, ids, [a, c], 'f32')).toThrow(/table\[1\]/);
-    expect(() => embeddingQ4(ctx, ids, [], 'f32')).toThrow(/no table/);
+    expect(() => embeddingQ4(ctx, ids, [a, b], 'f32')).toThrow(/table: part 1/);
+    expect(() => embeddingQ4(ctx, ids, [a, c], 'f32')).toThrow(/table: part 1/);
+    expect(() => embeddingQ4(ctx, ids, [], 'f32')).toThrow(/no parts/);
     expect(() => embeddingQ4(ctx, ctx.empty([1], 'f32'), a, 'f32')).toThrow(/ids/);
   });
 });

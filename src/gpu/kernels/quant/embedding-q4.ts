@@ -1,7 +1,7 @@
 import { type GpuContext, grid, wgslTypes } from '../../context';
 import { memoShader } from '../../pipeline-cache';
 import { assertDtype, type Tensor } from '../../tensor';
-import { layoutOf, type Q4Host, type Q4Layout, type QTensor, q4Value } from './format';
+import { assertSameQ4Format, layoutOf, type Q4Host, type Q4Layout, type QTensor, q4Value } from './format';
 
 /**
  * Row gather from a 4-bit table: y[t] = dequantized row ids[t]. ids u32 [...], table a QTensor [V, K]
@@ -63,22 +63,10 @@ export function embeddingQ4(
 ): Tensor {
   assertDtype('embeddingQ4.ids', ids, 'u32');
   const shards = Array.isArray(table) ? table : [table];
-  if (shards.length === 0) throw new Error('embeddingQ4: no table shards');
   if (out === 'f16' && !ctx.summary.f16) throw new Error('embeddingQ4: f16 output needs shader-f16');
-  const L = layoutOf(shards[0]);
+  const L = assertSameQ4Format('embeddingQ4.table', shards);
   let total = 0;
   for (const [i, s] of shards.entries()) {
-    const Li = layoutOf(s);
-    if (
-      Li.K !== L.K ||
-      Li.groupSize !== L.groupSize ||
-      Li.scheme !== L.scheme ||
-      Li.scaleDtype !== L.scaleDtype
-    )
-      throw new Error(
-        `embeddingQ4.table[${i}]: K=${Li.K} G=${Li.groupSize} ${Li.scheme} ${Li.scaleDtype} ` +
-          `differs from shard 0 (K=${L.K} G=${L.groupSize} ${L.scheme} ${L.scaleDtype})`,
-      );
     if ((L.scheme === 'asym') !== (s.mins !== undefined))
       throw new Error(`embeddingQ4.table[${i}]: mins must be present exactly for asym`);
     total += s.N;

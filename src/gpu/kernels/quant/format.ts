@@ -96,6 +96,24 @@ export function layoutOf(q: QTensor | Q4Host): Q4Layout {
   return q4Layout(q.N, q.K, { groupSize: q.groupSize, scheme: q.scheme, scaleDtype });
 }
 
+/** Throws unless every part shares part 0's K, group size, scheme and scale dtype (row parts of one weight). */
+export function assertSameQ4Format(what: string, parts: readonly (QTensor | Q4Host)[]): Q4Layout {
+  if (parts.length === 0) throw new Error(`${what}: no parts`);
+  const fmtOf = (L: Q4Layout) => `K ${L.K}, G ${L.groupSize}, ${L.scheme}, ${L.scaleDtype}`;
+  const L0 = layoutOf(parts[0]);
+  for (const [i, q] of parts.entries()) {
+    const L = layoutOf(q);
+    if (
+      L.K !== L0.K ||
+      L.groupSize !== L0.groupSize ||
+      L.scheme !== L0.scheme ||
+      L.scaleDtype !== L0.scaleDtype
+    )
+      throw new Error(`${what}: part ${i} (${fmtOf(L)}) differs from part 0 (${fmtOf(L0)})`);
+  }
+  return L0;
+}
+
 /** Bytes a Q4 weight occupies (packed + scales + mins). */
 export function q4Bytes(L: Q4Layout): number {
   const perScale = L.scaleDtype === 'f16' ? 2 : 4;
