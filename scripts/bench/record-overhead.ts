@@ -5,7 +5,10 @@
  * milliseconds spent in `model.step(id)` (recording only: nothing waits on the GPU there) and of the
  * whole step with `sampleToHost` (record + submit + GPU + readback of the id). Counts come from
  * wrapping the device's methods, so the figures mean the same with or without GpuContext's caches.
- * Options: --steps 50, --warmup 5, --greedy (default sampling: temperature 1, top-k 50).
+ * Options: --steps 50, --warmup 5, --greedy (default sampling: temperature 1, top-k 50),
+ * --breakdown: also the per-step medians of the time inside `ctx.pipeline`, inside `ctx.dispatch`,
+ * and inside Dawn's encoding calls (setPipeline, setBindGroup, dispatchWorkgroups, createCommandEncoder,
+ * beginComputePass, queue.writeBuffer) during `model.step`; the timers add a little to every figure.
  */
 import { parseArgs } from 'node:util';
 import { sampleToHost } from '../../src/gpu/kernels/sample';
@@ -21,6 +24,7 @@ const { values } = parseArgs({
     steps: { type: 'string', default: '50' },
     warmup: { type: 'string', default: '5' },
     greedy: { type: 'boolean', default: false },
+    breakdown: { type: 'boolean', default: false },
   },
 });
 const steps = Number(values.steps);
@@ -53,6 +57,33 @@ ctx.dispatch = (d) => {
   dispatch(d);
 };
 
+// --breakdown: milliseconds per timed function during the current model.step.
+const timed = new Map<string, number>();
+let timing = false;
+function timeMethod(owner: object, name: string, as = name): void {
+  const o = owner as Record<string, (...a: unknown[]) => unknown>;
+  const f = o[name];
+  o[name] = function (this: unknown, ...args: unknown[]) {
+    if (!timing) return f.apply(this, args);
+    const t = performance.now();
+    try {
+      return f.apply(this, args);
+    } finally {
+      timed.set(as, (timed.get(as) ?? 0) + performance.now() - t);
+    }
+  };
+}
+if (values.breakdown) {
+  timeMethod(ctx, 'pipeline', 'ctx.pipeline');
+  timeMethod(ctx, 'dispatch', 'ctx.dispatch (with Dawn)');
+  const g = globalThis as unknown as Record<string, { prototype: object }>;
+  for (const n of ['setPipeline', 'setBindGroup', 'dispatchWorkgroups'])
+    timeMethod(g.GPUComputePassEncoder.prototype, n, `  Dawn ${n}`);
+  timeMethod(g.GPUCommandEncoder.prototype, 'beginComputePass', '  Dawn beginComputePass');
+  timeMethod(g.GPUDevice.prototype, 'createCommandEncoder', '  Dawn createCommandEncoder');
+  timeMethod(g.GPUQueue.prototype, 'writeBuffer', '  Dawn queue.writeBuffer');
+}
+
 const ckpt = await openFixture('tiny-a');
 const model = new TinyLlavaVideo(ctx, ckpt.config, await loadWeights(ctx, ckpt), 2);
 const opts = values.greedy ? { ...R1_EVAL_SAMPLING, temperature: 0 } : R1_EVAL_SAMPLING;
@@ -78,11 +109,16 @@ const stats0 = ctx.stats ? { ...ctx.stats } : null;
 const recordMs: number[] = [];
 const recordCpuMs: number[] = [];
 const stepMs: number[] = [];
+const breakdown = new Map<string, number[]>();
 for (let i = 0; i < steps; i++) {
+  timed.clear();
+  timing = values.breakdown ?? false;
   const a = performance.now();
   const c = process.cpuUsage();
   const logits = model.step(id);
   const cpu = process.cpuUsage(c);
+  timing = false;
+  for (const [k, v] of timed) breakdown.set(k, [...(breakdown.get(k) ?? []), v]);
   const b = performance.now();
   id = await sampleId(logits);
   stepMs.push(performance.now() - a);
@@ -104,6 +140,10 @@ console.log(`submits/step:                ${per(counts.submits)}`);
 console.log(`record ms/step (model.step):  ${ms(recordMs)}`);
 console.log(`record CPU ms/step:           ${ms(recordCpuMs)}`);
 console.log(`step ms (+ sampleToHost):     ${ms(stepMs)}`);
+// ctx.* first, then the Dawn calls (indented: most run inside ctx.dispatch; writeBuffer also in uploads).
+const order = (k: string) => `${k.startsWith(' ') ? 1 : 0}${k.trim()}`;
+for (const [k, v] of [...breakdown].sort(([p], [q]) => order(p).localeCompare(order(q))))
+  console.log(`${`${k} ms/step:`.padEnd(38)} ${ms(v)}`);
 if (stats0 && ctx.stats) {
   const s = ctx.stats as unknown as Record<string, number>;
   const diff = Object.entries(s).map(
