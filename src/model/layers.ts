@@ -45,6 +45,12 @@ export function normProject(
   return out;
 }
 
+/** The residual update r += x·Wᵀ (a bias-free Linear), fused into the 4-bit kernels; returns r. */
+export function projectAdd(ctx: GpuContext, r: Tensor, x: Tensor, weight: LinearWeight): Tensor {
+  if (isQuantized(weight)) return matmulQ4(ctx, x, weight, null, ctx.variant, { residual: r });
+  return addAndRelease(ctx, r, matmul(ctx, x, weight, null));
+}
+
 /**
  * x·Wᵀ for W given as row parts [V_0, K], [V_1, K], … (a vocabulary-sized lm_head): each part's columns
  * land side by side in y [M, ΣV_i].

@@ -7,7 +7,7 @@ import { rmsnorm } from '../gpu/kernels/rmsnorm';
 import { Tensor } from '../gpu/tensor';
 import type { TextConfig } from './config';
 import { isQuantized, type WeightScope } from './gpu-weights';
-import { addAndRelease, linear, normProject, projectParts, sliceRows } from './layers';
+import { normProject, projectAdd, projectParts, sliceRows } from './layers';
 
 /** Row T−1 of each of B blocks of T rows: [B·T, C] → [B, C]. */
 function lastRows(ctx: GpuContext, x: Tensor, B: number, T: number): Tensor {
@@ -157,9 +157,8 @@ export class Qwen2 {
       splits: 'auto',
     });
     ctx.release(q);
-    const o = linear(ctx, a.view([BT, H * D]), w, 'self_attn.o_proj', false);
+    x = projectAdd(ctx, x, a.view([BT, H * D]), w.linear('self_attn.o_proj.weight'));
     ctx.release(a);
-    x = addAndRelease(ctx, x, o);
     // post_attention_layernorm → [gate; up] projection with the SiLU·mul epilogue → down.
     const act = normProject(
       ctx,
@@ -169,9 +168,9 @@ export class Qwen2 {
       null,
       'siluMulHalves',
     );
-    const down = linear(ctx, act, w, 'mlp.down_proj', false);
+    x = projectAdd(ctx, x, act, w.linear('mlp.down_proj.weight'));
     ctx.release(act);
-    return addAndRelease(ctx, x, down);
+    return x;
   }
 
   /** Forget the sequences (the cache memory is kept for the next ones). */

@@ -147,3 +147,49 @@ describe('matmulQ4 fused RMSNorm / siluMulHalves', () => {
     releaseQ4(ctx, q13);
   });
 });
+
+/**
+ * The residual option: r += x·Ŵᵀ in place (the decoder's o_proj and down_proj with their residual add).
+ * Every GEMV kind, unsplit and split (the reduce kernel adds), and the GEMM path (a separate add), against
+ * r + matmulQ4Cpu in f64; r of magnitude ~3 so a dropped or doubled residual shows.
+ */
+describe('matmulQ4 residual', () => {
+  const rcases: { M: number; K: number; N: number; opts: MatmulQ4Options; variant: Variant }[] = [];
+  for (const kind of kinds)
+    for (const splitK of [1, 3])
+      rcases.push({ M: 3, K: 200, N: 21, opts: { gemv: kind, splitK }, variant: variantOf(kind) });
+  for (const variant of ['flat', 'tiled'] as const) rcases.push({ M: 6, K: 72, N: 13, opts: {}, variant });
+  for (const act of dtypes)
+    for (const c of rcases)
+      it(`${c.opts.gemv ?? `gemm-${c.variant}`} splitK=${c.opts.splitK ?? '—'} x:${act} M=${c.M} K=${c.K} N=${c.N}`, async () => {
+        const { M, K, N } = c;
+        const x = asDtype(randn(M * K, M + K), act);
+        const r = asDtype(randn(M * N, N, -3, 3), act);
+        const host = quantizeQ4Cpu(randn(N * K, K + 1), N, K, { scheme: 'asym' });
+        const q = uploadQ4(ctx, host);
+        const rt = ctx.upload(r, [M, N], act);
+        const y = matmulQ4(ctx, ctx.upload(x, [M, K], act), q, null, c.variant, { ...c.opts, residual: rt });
+        expect(y).toBe(rt);
+        const prod = matmulQ4FusedCpu(x, host, null, M, N, K);
+        const ref = Float64Array.from(prod, (v, i) => v + r[i]);
+        const t = q4Tol(K, act);
+        // f16: the product is rounded before the add on the GEMM path (one more rounding of |y| ≲ 10).
+        expectClose(await ctx.read(y), ref, { atol: 4 * t.atol, rtol: act === 'f16' ? 2e-3 : t.rtol });
+        releaseQ4(ctx, q);
+      });
+
+  it('rejects a bias, an epilogue or a mis-shaped residual', () => {
+    const q = uploadQ4(ctx, quantizeQ4Cpu(randn(26 * 32, 1), 26, 32));
+    const x = ctx.upload(randn(32, 2), [1, 32], 'f32');
+    const r = ctx.upload(randn(26, 3), [1, 26], 'f32');
+    const bias = ctx.upload(randn(26, 3), [26], 'f32');
+    expect(() => matmulQ4(ctx, x, q, bias, 'flat', { residual: r })).toThrow(/residual/);
+    expect(() => matmulQ4(ctx, x, q, null, 'flat', { residual: r, epilogue: 'siluMulHalves' })).toThrow(
+      /residual/,
+    );
+    expect(() =>
+      matmulQ4(ctx, x, q, null, 'flat', { residual: ctx.upload(randn(25, 3), [1, 25], 'f32') }),
+    ).toThrow(/residual/);
+    releaseQ4(ctx, q);
+  });
+});

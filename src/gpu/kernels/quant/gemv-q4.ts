@@ -54,7 +54,9 @@ function storeRow(c: Q4KernelCfg, accs: string[], n: string): string {
   const sc = (a: string) => (c.norm === 'ss' ? `${a}[m] * inv[m]` : `${a}[m]`);
   const v = c.pair
     ? `y[m * NO + ${n}] = A(silu(${sc(accs[0])}) * ${sc(accs[1])});`
-    : `y[(sp * p.M + m) * p.N + ${n}] = fin(${sc(accs[0])}, ${n});`;
+    : c.residual && c.out === 'y'
+      ? `let i = m * p.N + ${n}; y[i] = A(f32(y[i]) + ${sc(accs[0])});`
+      : `y[(sp * p.M + m) * p.N + ${n}] = fin(${sc(accs[0])}, ${n});`;
   return `for (var m = 0u; m < p.M; m++) { ${v} }`;
 }
 
@@ -173,7 +175,7 @@ fn q4_gemv_workgroup(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups)
 }
 
 /** Sums split-K partials [S, M, N]; adds the bias, or applies the pair epilogue (N = 2·NO). */
-function reduceShader(act: Float, bias: Float | null, pair: boolean): string {
+function reduceShader(act: Float, bias: Float | null, pair: boolean, residual: boolean): string {
   const sum = (off: string) => `var ${off} = 0.0;
   for (var s = 0u; s < p.S; s++) { ${off} += part[s * PN + j${off === 'u' ? ' + p.N' : ''}]; }`;
   const out = pair
@@ -186,7 +188,7 @@ function reduceShader(act: Float, bias: Float | null, pair: boolean): string {
     : `let j = i;
   let PN = p.MN;
   ${sum('v')}
-  y[i] = A(v${bias ? ' + f32(bias[i % p.N])' : ''});`;
+  y[i] = A(v${bias ? ' + f32(bias[i % p.N])' : ''}${residual ? ' + f32(y[i])' : ''});`;
   return `${wgslTypes(bias ? { A: act, B: bias } : { A: act })}
 struct R { MN: u32, N: u32, S: u32 }
 @group(0) @binding(0) var<storage, read> part: array<f32>;
@@ -266,8 +268,8 @@ export function gemvQ4(ctx: GpuContext, pr: Q4Problem, y: Tensor, opts: GemvOpti
   const NY = pair ? N / 2 : N;
   ctx.dispatch({
     pipeline: ctx.pipeline(
-      memoShader(`q4_reduce|${pr.cfg.act}|${bias ? pr.cfg.bias : null}|${pair}`, () =>
-        reduceShader(pr.cfg.act, bias ? pr.cfg.bias : null, pair),
+      memoShader(`q4_reduce|${pr.cfg.act}|${bias ? pr.cfg.bias : null}|${pair}|${pr.cfg.residual}`, () =>
+        reduceShader(pr.cfg.act, bias ? pr.cfg.bias : null, pair, pr.cfg.residual),
       ),
       red,
     ),

@@ -1,6 +1,7 @@
 import type { GpuContext, Variant } from '../../context';
 import { assertDtype, assertShape, fmt, type Tensor } from '../../tensor';
 import { siluMulHalves } from '../activations';
+import { add } from '../add';
 import { layoutOf, type Q4Host, type QTensor, q4Value } from './format';
 import { gemmQ4 } from './gemm-q4';
 import { type GemvKind, gemvQ4 } from './gemv-q4';
@@ -38,6 +39,11 @@ export interface MatmulQ4Options {
   norm?: { weight: Tensor; eps: number };
   /** 'siluMulHalves': y = silu(first half of the outputs) ⊙ second half; output N/2 columns, no bias. */
   epilogue?: 'siluMulHalves';
+  /**
+   * A residual stream r [..., N] (x's dtype) updated in place, r += x·Ŵᵀ, and returned (no bias, no
+   * epilogue): the decoder's `x = x + o_proj(a)` in one kernel. GEMM: a separate add.
+   */
+  residual?: Tensor;
 }
 
 /**
@@ -72,14 +78,21 @@ export function matmulQ4(
   const NO = pr.cfg.pair ? N / 2 : N;
   if (M === 0) return ctx.empty([...lead, NO], x.dtype);
   const kernel = opts.kernel ?? (M <= GEMV_MAX_M ? 'gemv' : 'gemm');
-  if (kernel === 'gemm') return gemm(ctx, pr, lead, variant);
+  const res = opts.residual;
+  if (kernel === 'gemm') {
+    const y = gemm(ctx, { ...pr, cfg: { ...pr.cfg, residual: false } }, lead, variant);
+    if (!res) return y;
+    add(ctx, res, y, res);
+    ctx.release(y);
+    return res;
+  }
   if (M > GEMV_MAX_M) throw new Error(`matmulQ4: gemv takes M ≤ ${GEMV_MAX_M}, got ${M}`);
   const subgroups = opts.subgroups ?? true;
   const kind = opts.gemv ?? defaultGemv(ctx, variant, subgroups);
   if (kind === 'subgroup' && !(subgroups && ctx.summary.subgroups))
     throw new Error('matmulQ4: the subgroup GEMV needs the subgroups feature');
   const splitK = opts.splitK ?? autoSplitK(ctx, N, chunksOf(pr));
-  const y = ctx.empty([...lead, NO], x.dtype);
+  const y = res ?? ctx.empty([...lead, NO], x.dtype);
   gemvQ4(ctx, pr, y, { kind, splitK, subgroupId: opts.subgroupId, variant });
   return y;
 }
@@ -132,6 +145,12 @@ function problem(
   if (opts.epilogue !== undefined && !pair) throw new Error(`matmulQ4: unknown epilogue ${opts.epilogue}`);
   if (pair && bias) throw new Error('matmulQ4: the siluMulHalves epilogue takes no bias');
   if (pair && N % 2) throw new Error(`matmulQ4: siluMulHalves needs an even N, got ${N}`);
+  const res = opts.residual;
+  if (res) {
+    if (bias || pair) throw new Error('matmulQ4: a residual takes no bias and no epilogue');
+    assertShape('matmulQ4.residual', res, [...x.shape.slice(0, -1), N]);
+    assertDtype('matmulQ4.residual', res, x.dtype);
+  }
   if ((x.dtype === 'f16' || bias?.dtype === 'f16' || gamma?.dtype === 'f16') && !ctx.summary.f16)
     throw new Error('matmulQ4: f16 activations need the shader-f16 feature, which this adapter lacks');
   return {
@@ -156,6 +175,7 @@ function problem(
       norm: gamma ? 'ss' : 'none',
       gamma: gamma ? (gamma.dtype as Float) : null,
       pair,
+      residual: !!res,
     },
   };
 }

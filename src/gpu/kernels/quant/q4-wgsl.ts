@@ -36,6 +36,8 @@ export interface Q4KernelCfg {
   gamma: Float | null;
   /** siluMulHalves epilogue in the kernel: weight rows n and n + N/2 make output n (GEMV, out 'y'). */
   pair: boolean;
+  /** Residual add in the kernel: y holds the residual on entry and y += x·Ŵᵀ (GEMV; no bias, no pair). */
+  residual: boolean;
 }
 
 /** Uniforms of every Q4 matmul kernel, in this order. */
