@@ -1,10 +1,11 @@
-import { describe, it } from 'vitest';
+import { afterEach, describe, it } from 'vitest';
 import { dtypes, variants } from '../../testing/kernel-suite';
+import { type GemmFlatTile, setGemmFlatTile } from './gemm-q4';
 import { caseName, checkQ4, type Q4Case } from './testing';
 
 /**
- * GEMM (prefill, batched decode: M > 4) on both variants: odd M and N (edges of the 4 × 8 thread blocks and
- * the 64 × 64 tiles), K a multiple of the group, padded, and not a multiple of 4, both schemes, f16/f32
+ * GEMM (prefill, batched decode: M > 4) on both variants: odd M and N (edges of the flat kernel's default
+ * 8 × 16 and 16 × 16 thread tiles and of the 64 × 64 tiles), K a multiple of the group, padded, and not a multiple of 4, both schemes, f16/f32
  * scales, group sizes 32/64/128, bias of either dtype, leading dims, and the GEMM forced on M = 1 (which
  * reuses the first case's pipeline: each distinct configuration costs seconds of compiling on lavapipe).
  */
@@ -32,4 +33,28 @@ for (const variant of variants) {
 
 describe('matmulQ4 GEMM', () => {
   for (const c of cases) it(caseName(c), () => checkQ4(c));
+});
+
+/**
+ * Other flat tiles (setGemmFlatTile): the 'raw' form, odd tile sizes and a small workgroup, on shapes
+ * with edges in M, N and K (K padded and not a multiple of 4).
+ */
+const tiles: [GemmFlatTile, Q4Case][] = [
+  [
+    { tm: 4, tn: 8, wg: 64, form: 'raw' },
+    { M: 37, N: 21, K: 96, act: 'f32', variant: 'flat' },
+  ],
+  [
+    { tm: 3, tn: 12, wg: 32, form: 'deq' },
+    { M: 11, N: 29, K: 70, act: 'f32', q4: { scheme: 'asym' }, bias: 'f32', variant: 'flat' },
+  ],
+];
+
+describe('matmulQ4 GEMM, other flat tiles', () => {
+  afterEach(() => setGemmFlatTile(null));
+  for (const [t, c] of tiles)
+    it(`${t.tm}×${t.tn} ${t.form} wg ${t.wg}: ${caseName(c)}`, () => {
+      setGemmFlatTile(t);
+      return checkQ4(c);
+    });
 });

@@ -12,9 +12,9 @@ import {
 
 /**
  * Q4 GEMM for prefill and batched decode (M > GEMV_MAX_M), f32 accumulation.
- * - flat (q4_gemm_flat): no barriers. Each thread owns TM rows × TN columns of y and walks K in 32-k chunks:
- *   per chunk it unpacks the TN weight rows' nibbles once and dots them with TM rows of x, applying each
- *   column's scale and offset once per chunk (s·Σx·q + b·Σx). Fast on software adapters.
+ * - flat (q4_gemm_flat): no barriers. Each thread owns TM rows × TN columns of y (GemmFlatTile, chosen
+ *   by M) and walks K in 32-k chunks: per chunk it unpacks the TN weight rows' nibbles once and dots them
+ *   with TM rows of x. Fast on software adapters.
  * - tiled (q4_gemm_tiled): a 64 × 64 tile of y per 16 × 16 workgroup; per 32-k chunk, x [64 m × 32 k] and
  *   the dequantized weights ŵ = q·s + b [64 n × 32 k] are staged in shared memory (16 KiB, the WebGPU
  *   default limit), then each thread accumulates 4 × 4 outputs. For real GPUs.
@@ -22,30 +22,80 @@ import {
  * A fused RMSNorm arrives as cfg.norm 'inv' (x loads return x·γ·inv[m]); the siluMulHalves epilogue is
  * not fused here (matmul-q4.ts runs activations.siluMulHalves after).
  */
-const WG = 64;
-const TM = 4;
-const TN = 8; // multiple of 4
+/**
+ * The flat kernel's thread tile: TM rows × TN columns of y per thread (TN a multiple of 4), WG threads
+ * per workgroup. `form` 'raw': raw dots Σx·q per chunk, scaled once per chunk (s·Σxq + b·Σx); 'deq':
+ * nibbles dequantized (q·s + b, one FMA per 4) and dotted straight into the accumulators (fewer live
+ * registers, which software compilers spill).
+ */
+export interface GemmFlatTile {
+  tm: number;
+  tn: number;
+  wg: number;
+  form: 'raw' | 'deq';
+}
+
+/**
+ * Measured (bench.ts, 'flat tiles' case) on SwiftShader and lavapipe: 16 × 16 'deq' is about 2× the old
+ * 4 × 8 'raw' at prefill shapes (64×11008×2048). Larger tiles cut the per-thread x loads (gathers on
+ * software adapters: 32 floats per row per chunk, vs 4 words per weight row) and the unpacking per FMA.
+ * Below 32 rows, 8 × 16 wastes fewer clamped rows.
+ */
+const FLAT_BIG: GemmFlatTile = { tm: 16, tn: 16, wg: 64, form: 'deq' };
+const FLAT_SMALL: GemmFlatTile = { tm: 8, tn: 16, wg: 64, form: 'deq' };
+let flatOverride: GemmFlatTile | null = null;
+
+/** Forces the flat kernel's tile (benchmarks and tests of other tiles); null restores the default. */
+export function setGemmFlatTile(t: GemmFlatTile | null): void {
+  if (t && !(t.tm >= 1 && t.tn >= 4 && t.tn % 4 === 0 && t.wg >= 1))
+    throw new Error(`gemmQ4: bad flat tile ${JSON.stringify(t)}`);
+  flatOverride = t;
+}
+
+/** The flat tile used for a problem: the override, else the measured default. */
+export function gemmFlatTile(pr: Q4Problem): GemmFlatTile {
+  return flatOverride ?? (pr.M >= 32 ? FLAT_BIG : FLAT_SMALL);
+}
+
 const TILE = 64;
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 
-function flatShader(c: Q4KernelCfg): string {
+function flatShader(c: Q4KernelCfg, tile: GemmFlatTile): string {
+  const { tm: TM, tn: TN, wg: WG, form } = tile;
   const NV = TN / 4;
   const I = range(TM);
   const J = range(TN);
   const V = range(NV);
+  const raw = form === 'raw';
   const per = (f: (i: number) => string, n: number[], sep = '\n    ') => n.map(f).join(sep);
   // Per 8-k step t of a chunk (a loop, not unrolled: software compilers stay quick): x loads (2 vec4 per
-  // row), nibbles (2 vec4 per column), raw dots.
+  // row), nibbles (2 vec4 per column; 'deq': dequantized), dots.
+  const nib = raw
+    ? (j: number) => `let lo${j} = qlo(w${j}[t]); let hi${j} = qhi(w${j}[t]);`
+    : (j: number) =>
+        `let lo${j} = qlo(w${j}[t]) * s${j >> 2}[${j & 3}] + b${j >> 2}[${j & 3}]; ` +
+        `let hi${j} = qhi(w${j}[t]) * s${j >> 2}[${j & 3}] + b${j >> 2}[${j & 3}];`;
   const step = `{
       ${per((i) => `let xa${i} = xv(xr${i}, 8u * c + 2u * t); let xb${i} = xv(xr${i}, 8u * c + 2u * t + 1u);`, I, '\n      ')}
-      ${per((i) => `xs${i} += dot(xa${i} + xb${i}, vec4<f32>(1.0));`, I, ' ')}
-      ${per((j) => `let lo${j} = qlo(w${j}[t]); let hi${j} = qhi(w${j}[t]);`, J, '\n      ')}
-      ${I.flatMap((i) =>
-        V.map((v) => {
-          const dots = range(4).map((q) => `dot(xa${i}, lo${4 * v + q}) + dot(xb${i}, hi${4 * v + q})`);
-          return `d${i}_${v} += vec4<f32>(${dots.join(', ')});`;
-        }),
-      ).join('\n      ')}
+      ${raw ? per((i) => `xs${i} += dot(xa${i} + xb${i}, vec4<f32>(1.0));`, I, ' ') : ''}
+      ${raw ? per(nib, J, '\n      ') : ''}
+      ${
+        raw
+          ? I.flatMap((i) =>
+              V.map((v) => {
+                const dots = range(4).map((q) => `dot(xa${i}, lo${4 * v + q}) + dot(xb${i}, hi${4 * v + q})`);
+                return `d${i}_${v} += vec4<f32>(${dots.join(', ')});`;
+              }),
+            ).join('\n      ')
+          : // Column by column: only one column's nibbles are live at a time.
+            J.map(
+              (j) =>
+                `${nib(j)}\n      ` +
+                I.map((i) => `c${i}_${j >> 2}[${j & 3}] += dot(xa${i}, lo${j}) + dot(xb${i}, hi${j});`).join(
+                  ' ',
+                ),
+            ).join('\n      ')
+      }
     }`;
   const store = I.map((i) => {
     const cols = J.map(
@@ -73,10 +123,10 @@ fn q4_gemm_flat(@builtin(global_invocation_id) g: vec3u, @builtin(num_workgroups
       const b = range(4).map((q) => `offs(wr${4 * v + q} * p.NG + grp, s${v}[${q}])`);
       return `let s${v} = vec4<f32>(${s.join(', ')});\n    let b${v} = vec4<f32>(${b.join(', ')});`;
     }).join('\n    ')}
-    ${per((i) => `var xs${i} = 0.0;`, I, ' ')}
-    ${I.flatMap((i) => V.map((v) => `var d${i}_${v} = vec4<f32>();`)).join(' ')}
+    ${raw ? per((i) => `var xs${i} = 0.0;`, I, ' ') : ''}
+    ${raw ? I.flatMap((i) => V.map((v) => `var d${i}_${v} = vec4<f32>();`)).join(' ') : ''}
     for (var t = 0u; t < 4u; t++) ${step}
-    ${I.flatMap((i) => V.map((v) => `c${i}_${v} += s${v} * d${i}_${v} + b${v} * xs${i};`)).join('\n    ')}
+    ${raw ? I.flatMap((i) => V.map((v) => `c${i}_${v} += s${v} * d${i}_${v} + b${v} * xs${i};`)).join('\n    ') : ''}
   }
   ${store.join('\n  ')}
 }`;
@@ -143,12 +193,14 @@ fn q4_gemm_tiled(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id
 export function gemmQ4(ctx: GpuContext, pr: Q4Problem, y: Tensor, variant: Variant): void {
   const { M, N } = pr;
   const entry = `q4_gemm_${variant}`;
-  const code = memoShader(`q4_gemm|${variant}|${JSON.stringify(pr.cfg)}`, () =>
-    variant === 'flat' ? flatShader(pr.cfg) : tiledShader(pr.cfg),
+  const tile = gemmFlatTile(pr);
+  const key = variant === 'flat' ? `${variant}|${tile.tm}|${tile.tn}|${tile.wg}|${tile.form}` : variant;
+  const code = memoShader(`q4_gemm|${key}|${JSON.stringify(pr.cfg)}`, () =>
+    variant === 'flat' ? flatShader(pr.cfg, tile) : tiledShader(pr.cfg),
   );
   const workgroups: [number, number] =
     variant === 'flat'
-      ? grid(Math.ceil((Math.ceil(M / TM) * Math.ceil(N / TN)) / WG), ctx.maxWorkgroupsPerDim)
+      ? grid(Math.ceil((Math.ceil(M / tile.tm) * Math.ceil(N / tile.tn)) / tile.wg), ctx.maxWorkgroupsPerDim)
       : [Math.ceil(N / TILE), Math.ceil(M / TILE)];
   ctx.dispatch({
     pipeline: ctx.pipeline(code, entry, q4Constants(pr)),
