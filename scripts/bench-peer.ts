@@ -12,6 +12,8 @@
  *   --full                  the model's shapes even on a software adapter
  *   --backends a,b          a subset of ours,ort-native,ort-jsep
  *   --only <substring>      only cases whose id contains it
+ *   --budget <ms>           sampling budget per case and backend (software default 800: calls slower than the
+ *                           budget are timed once; e.g. --full --budget 10000 takes medians of ≥ 3 at seconds per call)
  *   --hw                    drop the SwiftShader flags from the Chromium arguments, so Chromium picks a real
  *                           GPU (CHROME_PATH chooses the browser)
  */
@@ -169,7 +171,9 @@ async function main(): Promise<number> {
       adapter.isFallback || /swiftshader|llvmpipe|lavapipe|software/i.test(JSON.stringify(adapter));
     const full = process.argv.includes('--full') || !software;
     const cases = peerCases(!full, adapter.f16).filter((c) => !only || c.id.includes(only));
-    const timing = peerTiming(software);
+    const budget = arg('--budget');
+    const timing = { ...peerTiming(software), ...(budget ? { budgetMs: Number(budget) } : {}) };
+    if (!(timing.budgetMs >= 0)) throw new Error(`bad --budget ${budget}`);
     const tData = performance.now();
     for (const c of cases) arrays.set(c.id, caseArrays(c));
     const dataS = ((performance.now() - tData) / 1000).toFixed(1);

@@ -2,11 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { ctx } from '../../testing/kernel-suite';
 import { adapterName } from '../../testing/node-gpu';
 import { benchFusedQ4, benchQ4 } from './bench';
+import type { GemmFlatTile } from './gemm-q4';
 
 /**
  * A smoke run of benchQ4 and benchFusedQ4 always; the decode shapes of the issue (1×2048×2048,
- * 1×11008×2048) and fused vs separate kernels at the Qwen2.5-3B decode shapes only with Q4_BENCH=1, as
- * they take a while on software adapters:
+ * 1×11008×2048), fused vs separate kernels at the Qwen2.5-3B decode shapes, and the flat GEMM's thread
+ * tiles at prefill shapes only with Q4_BENCH=1, as they take a while on software adapters:
  *   Q4_BENCH=1 VK_ICD_FILENAMES=… npx vitest run src/gpu/kernels/quant/bench.test.ts
  */
 describe('benchQ4', () => {
@@ -66,5 +67,53 @@ describe('benchQ4', () => {
       console.log(lines.join('\n'));
     },
     600_000,
+  );
+
+  it('measures a small GEMM with a forced flat tile', async () => {
+    const flatTile: GemmFlatTile = { tm: 2, tn: 4, wg: 16, form: 'raw' };
+    const r = await benchQ4(
+      ctx,
+      { M: 6, N: 16, K: 64 },
+      { variant: 'flat', flatTile, budgetMs: 0, minSamples: 2 },
+    );
+    expect(r.ms).toBeGreaterThan(0);
+  });
+
+  // Prefill (M = 64) at Qwen2.5-3B's MLP and attention shapes: the old 4 × 8 'raw' tile against the
+  // default (16 × 16 'deq' at M ≥ 32) and a few others, alternating rounds, best median of each.
+  it.runIf(process.env.Q4_BENCH === '1')(
+    'flat GEMM tiles at prefill shapes',
+    async () => {
+      const lines = [`adapter: ${adapterName(ctx)}; act ${ctx.actDtype}; variant flat; wall-clock`];
+      const tiles: (GemmFlatTile | undefined)[] = [
+        { tm: 4, tn: 8, wg: 64, form: 'raw' },
+        undefined,
+        { tm: 16, tn: 32, wg: 64, form: 'deq' },
+        { tm: 8, tn: 32, wg: 64, form: 'deq' },
+      ];
+      const name = (t?: GemmFlatTile) => (t ? `${t.tm}×${t.tn} ${t.form} wg ${t.wg}` : 'default');
+      for (const [M, N, K] of [
+        [64, 2048, 2048],
+        [64, 11008, 2048],
+      ]) {
+        const best = tiles.map(() => Number.POSITIVE_INFINITY);
+        for (let round = 0; round < 3; round++)
+          for (const [i, flatTile] of tiles.entries()) {
+            const r = await benchQ4(
+              ctx,
+              { M, N, K },
+              { variant: 'flat', flatTile, timing: 'wall-clock', budgetMs: 1000, minSamples: 2 },
+            );
+            best[i] = Math.min(best[i], r.ms);
+          }
+        for (const [i, t] of tiles.entries())
+          lines.push(
+            `${M}×${N}×${K} ${name(t).padEnd(18)} ${best[i].toFixed(1).padStart(8)} ms ` +
+              `${((2 * M * N * K) / best[i] / 1e6).toFixed(2)} GFLOP/s`,
+          );
+      }
+      console.log(lines.join('\n'));
+    },
+    1_800_000,
   );
 });

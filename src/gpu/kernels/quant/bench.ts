@@ -12,6 +12,7 @@ import { siluMul } from '../activations';
 import { rmsnorm } from '../rmsnorm';
 import { concatQ4Rows } from './concat';
 import { type Q4Host, type Q4Options, type QTensor, q4Bytes, q4Layout, releaseQ4, uploadQ4 } from './format';
+import { type GemmFlatTile, setGemmFlatTile } from './gemm-q4';
 import { type MatmulQ4Options, matmulQ4 } from './matmul-q4';
 
 export interface BenchQ4Options extends Q4Options, MatmulQ4Options {
@@ -25,6 +26,8 @@ export interface BenchQ4Options extends Q4Options, MatmulQ4Options {
   minSamples?: number;
   /** benchFusedQ4: alternating rounds of each side (default 3; budgetMs applies per round). */
   rounds?: number;
+  /** benchQ4: force the flat GEMM's thread tile (restored after). */
+  flatTile?: GemmFlatTile;
 }
 
 export interface BenchQ4Result {
@@ -74,11 +77,14 @@ export async function benchQ4(
   );
   const call = (): Tensor => matmulQ4(ctx, x, q, null, variant, opts);
 
+  if (opts.flatTile) setGemmFlatTile(opts.flatTile);
   const t = await timeKernel(ctx, call, {
     budgetMs,
     minSamples,
     maxSamples: Number.POSITIVE_INFINITY,
     method,
+  }).finally(() => {
+    if (opts.flatTile) setGemmFlatTile(null);
   });
   await ctx.sync();
   releaseQ4(ctx, q);
