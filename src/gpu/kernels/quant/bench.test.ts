@@ -69,12 +69,13 @@ describe('benchQ4', () => {
     600_000,
   );
 
+  // Wall clock: a timestamp-query duration of so small a kernel can read 0.
   it('measures a small GEMM with a forced flat tile', async () => {
     const flatTile: GemmFlatTile = { tm: 2, tn: 4, wg: 16, form: 'raw' };
     const r = await benchQ4(
       ctx,
-      { M: 6, N: 16, K: 64 },
-      { variant: 'flat', flatTile, budgetMs: 0, minSamples: 2 },
+      { M: 6, N: 64, K: 256 },
+      { variant: 'flat', flatTile, timing: 'wall-clock', budgetMs: 0, minSamples: 2 },
     );
     expect(r.ms).toBeGreaterThan(0);
   });
