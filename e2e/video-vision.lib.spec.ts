@@ -6,6 +6,7 @@
  */
 import { expect, test } from '@playwright/test';
 import type { VisionProgress } from '../src/engine-client';
+import { openLibPage } from './video.support';
 
 const CLIP = '/test-data/videos/androidx_bear-vp9-odd-dimensions.webm';
 
@@ -14,7 +15,7 @@ test('streamed vision: per-chunk progress, the ask waits only, features equal th
 }) => {
   test.setTimeout(300_000);
   page.on('console', (m) => m.type() === 'error' && console.log('[page]', m.text()));
-  await page.goto('/src/video/testing/blank.html');
+  await openLibPage(page, '/src/engine-client/index.ts');
   const out = await page.evaluate(async (clip) => {
     const client = '/src/engine-client/index.ts';
     const { createEngineClient }: typeof import('../src/engine-client') = await import(

@@ -128,15 +128,15 @@ export function psnr(a: Uint8Array, b: Uint8Array): number {
 export const fromBase64 = (s: string) => new Uint8Array(Buffer.from(s, 'base64'));
 
 /**
- * Opens the dev server page and waits until src/video imports without Vite reloading the page (the
- * first import of a dependency can make Vite optimize it and reload).
+ * Opens the dev server page and waits until `probe` (default: src/video) imports without Vite reloading
+ * the page (the first import of a dependency can make Vite optimize it and reload).
  */
-export async function openLibPage(page: Page): Promise<void> {
+export async function openLibPage(page: Page, probe = PROBE): Promise<void> {
   // A blank page: the app itself would start its engine and compete for the CPU.
   await page.goto('/src/video/testing/blank.html');
   for (let i = 0; i < 4; i++) {
     try {
-      await page.evaluate((url) => import(url), PROBE);
+      await page.evaluate((url) => import(url), probe);
       return;
     } catch (err) {
       if (!/context was destroyed|navigat|Failed to fetch dynamically/i.test(String(err))) throw err;
