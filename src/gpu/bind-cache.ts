@@ -70,6 +70,18 @@ export function uniformData(u: Uniforms): ArrayBuffer {
   return data;
 }
 
+/** A uniform buffer holding `u`. It is new, so no recorded command uses it: the queue write cannot land early. */
+function createUniformBuffer(device: GPUDevice, u: Uniforms, label: string): GPUBuffer {
+  const data = uniformData(u);
+  const b = device.createBuffer({
+    size: data.byteLength,
+    usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+    label,
+  });
+  device.queue.writeBuffer(b, 0, data);
+  return b;
+}
+
 /** Small integers naming objects by identity; a new object (even at a freed address) gets a new one. */
 export class ObjectIds {
   private ids = new WeakMap<object, number>();
@@ -111,14 +123,7 @@ export class UniformCache {
       hit.used = this.clock++;
       return hit.buffer;
     }
-    const data = uniformData(u);
-    const b = this.device.createBuffer({
-      size: data.byteLength,
-      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
-      label: 'uniforms',
-    });
-    // A new buffer is referenced by no recorded command yet, so the queue write cannot be early.
-    this.device.queue.writeBuffer(b, 0, data);
+    const b = createUniformBuffer(this.device, u, 'uniforms');
     this.created++;
     this.map.set(key, { buffer: b, used: this.clock++ });
     return b;
@@ -352,13 +357,7 @@ export class UniformSites {
       this.rewrites++;
       return site.group;
     }
-    const data = uniformData(u);
-    const uniform = this.device.createBuffer({
-      size: data.byteLength,
-      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
-      label: 'uniforms (site)',
-    });
-    this.device.queue.writeBuffer(uniform, 0, data);
+    const uniform = createUniformBuffer(this.device, u, 'uniforms (site)');
     const group = createGroup(this.device, pipeline, [...storage, uniform]);
     this.created++;
     this.lru.set(key, storage, { group, uniform, content: ukey, epoch: this.epoch });
