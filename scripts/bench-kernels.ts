@@ -11,6 +11,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { timeKernel, timingMethod } from '../src/gpu/timing';
 import { type BenchCase, benchCases } from './bench/cases';
+import { engineCases } from './bench/engine-cases';
 
 const root = resolve(import.meta.dirname, '..');
 
@@ -51,7 +52,9 @@ async function child(id: string): Promise<void> {
   // --only <regex>: the kernels whose name matches (the copy yardstick always runs).
   const onlyAt = process.argv.indexOf('--only');
   const only = onlyAt >= 0 ? new RegExp(process.argv[onlyAt + 1]) : null;
-  const cases = benchCases(ctx).filter((c) => !only || c.kernel === 'copy' || only.test(c.kernel));
+  const cases = [...benchCases(ctx), ...engineCases(ctx)].filter(
+    (c) => !only || c.kernel === 'copy' || only.test(c.kernel),
+  );
   for (const c of cases) {
     const { call, inputs } = c.prepare(ctx);
     const t = await timeKernel(ctx, call, { budgetMs: 400, minSamples: 3, maxSamples: 25 });

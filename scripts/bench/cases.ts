@@ -17,7 +17,6 @@ import { rope } from '../../src/gpu/kernels/rope';
 import { softmax } from '../../src/gpu/kernels/softmax';
 import { BYTES, type DType, type Tensor } from '../../src/gpu/tensor';
 import { randn, rng } from '../../src/gpu/testing/random';
-import { engineCases } from './engine-cases';
 
 type Float = 'f32' | 'f16';
 
@@ -218,6 +217,5 @@ export function benchCases(ctx: GpuContext): BenchCase[] {
       },
     });
   }
-  cases.push(...engineCases(ctx));
   return cases;
 }
