@@ -5,8 +5,8 @@
 import { roundToF16 } from '../../../src/gpu/f16';
 import { attentionCpu } from '../../../src/gpu/kernels/attention/cpu';
 import { layoutOf, type Q4Host, q4Code } from '../../../src/gpu/kernels/quant/format';
+import { quantizeQ4Cpu } from '../../../src/gpu/kernels/quant/quantize-cpu';
 import { randn } from '../../../src/gpu/testing/random';
-import { quantizeQ4Cpu } from '../../../src/model/quantize-cpu';
 import { matmulOrtQ4Cpu, type OrtQ4, packOrtQ4 } from './graphs';
 import type { PeerCase } from './page';
 

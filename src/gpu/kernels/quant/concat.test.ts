@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { quantizeQ4Cpu } from '../../../model/quantize-cpu';
 import { ctx } from '../../testing/kernel-suite';
 import { randn } from '../../testing/random';
 import { concatQ4Rows } from './concat';
 import { type Q4Host, type Q4Options, readQ4, releaseQ4, uploadQ4 } from './format';
+import { quantizeQ4Cpu } from './quantize-cpu';
 
 /**
  * concatQ4Rows against the host concatenation of the parts' arrays, bit for bit: f16 scales on odd

@@ -17,7 +17,7 @@ import type { Tensor } from '../../tensor';
  * Reconstruction: sym  ŵ = (q − 8)·scale, scale = max|w| / 7  (q − 8 ∈ [−8, 7]; ±7 in practice)
  *                 asym ŵ = q·scale + min, scale = (max − min) / 15  (q ∈ [0, 15])
  * Rounding (GPU and CPU bit-identical): q is the level nearest to w, ties going up (toward +∞); see
- * src/model/quantize-cpu.ts for the exact arithmetic. Scales are clamped to [2⁻¹⁴, 65504] (f16 normal
+ * quantize-cpu.ts for the exact arithmetic. Scales are clamped to [2⁻¹⁴, 65504] (f16 normal
  * range; an all-zero group gets scale 2⁻¹⁴), stored f16 rounded to nearest-even. f16 mins below 2⁻¹⁴ in
  * magnitude become 0 (GPUs may flush f16 subnormals).
  */

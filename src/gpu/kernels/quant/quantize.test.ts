@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { quantizeQ4Cpu } from '../../../model/quantize-cpu';
 import { roundToF16 } from '../../f16';
 import { ctx } from '../../testing/kernel-suite';
 import { rng } from '../../testing/random';
 import { type Q4ScaleDtype, type Q4Scheme, readQ4, releaseQ4 } from './format';
 import { emptyQ4, quantizeQ4, quantizeQ4Into } from './quantize';
+import { quantizeQ4Cpu } from './quantize-cpu';
 
 /**
  * Weights with the awkward cases in them: rows of different magnitude, an all-zero group, a constant

@@ -15,7 +15,7 @@ import {
 
 /**
  * Quantizes a Linear weight W [N, K] (f32, or f16 read as u32 pairs so no shader-f16 is needed) into Q4 on
- * the GPU, at load time. Bit-identical to quantizeQ4Cpu (src/model/quantize-cpu.ts), whose comment gives
+ * the GPU, at load time. Bit-identical to quantizeQ4Cpu (quantize-cpu.ts), whose comment gives
  * the arithmetic. One thread per pair of consecutive groups (flat index over [N, nG]), so f16 scales are
  * written as whole u32 words without atomics. Barrier-free: the same kernel serves every adapter.
  */

@@ -1,6 +1,6 @@
 /** Test helper shared by the Q4 matmul tests: random problem, GPU run, comparison with matmulQ4Cpu. */
 import { expect } from 'vitest';
-import { quantizeQ4Cpu } from '../../../model/quantize-cpu';
+import { quantizeQ4Cpu } from './quantize-cpu';
 import type { Variant } from '../../context';
 import type { Tolerance } from '../../testing/compare';
 import { asDtype, ctx, expectClose } from '../../testing/kernel-suite';

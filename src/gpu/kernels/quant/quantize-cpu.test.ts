@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { q4Code, q4Layout } from '../gpu/kernels/quant/format';
-import { rng } from '../gpu/testing/random';
+import { rng } from '../../testing/random';
+import { q4Code, q4Layout } from './format';
 import { dequantizeQ4Cpu, q4Error, quantizeQ4Cpu } from './quantize-cpu';
 
 /** Normal-ish weights like a trained Linear: N(0, 0.02²), or Laplace (heavier tails) with the same sd. */

@@ -11,7 +11,7 @@
  * With f16 scales (q ± ½)·scale is exact in f32 (≤ 6 + 11 significant bits), so there is no rounding at
  * all in the decision. With f32 scales the product rounds once, identically on both sides.
  */
-import { f16BitsToF32, f32ToF16Bits } from '../gpu/f16';
+import { f16BitsToF32, f32ToF16Bits } from '../../f16';
 import {
   INV7,
   INV15,
@@ -23,7 +23,7 @@ import {
   q4Value,
   SCALE_MAX,
   SCALE_MIN,
-} from '../gpu/kernels/quant/format';
+} from './format';
 
 const f = Math.fround;
 
