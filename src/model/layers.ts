@@ -53,12 +53,17 @@ export function projectAdd(ctx: GpuContext, r: Tensor, x: Tensor, weight: Linear
 
 /**
  * x·Wᵀ for W given as row parts [V_0, K], [V_1, K], … (a vocabulary-sized lm_head): each part's columns
- * land side by side in y [M, ΣV_i].
+ * land side by side in y [M, ΣV_i]. `norm`: RMSNorm(x)·γ first — inside each 4-bit part's kernel, or
+ * once for plain parts.
  */
-export function projectParts(ctx: GpuContext, x: Tensor, parts: LinearWeight[]): Tensor {
-  if (parts.length === 1) return project(ctx, x, parts[0], null);
+export function projectParts(ctx: GpuContext, x: Tensor, parts: LinearWeight[], norm?: NormSpec): Tensor {
+  const fused = norm && parts.every(isQuantized) ? norm : undefined;
+  const h = norm && !fused ? rmsnorm(ctx, x, norm.weight, norm.eps) : x;
+  const run = (p: LinearWeight) => (fused ? normProject(ctx, h, fused, p, null) : project(ctx, h, p, null));
+  const ys = parts.map(run);
+  if (h !== x) ctx.release(h);
+  if (ys.length === 1) return ys[0];
   const M = x.size / x.shape[x.shape.length - 1];
-  const ys = parts.map((p) => project(ctx, x, p, null));
   const V = ys.reduce((n, y) => n + y.shape[y.shape.length - 1], 0);
   const out = ctx.empty([M, V], x.dtype);
   const elem = out.byteLength / out.size;

@@ -3,7 +3,6 @@ import { embedding } from '../gpu/kernels/embedding';
 import { attentionDecode, createKvCache, type KvCache, releaseKvCache } from '../gpu/kernels/kv-cache';
 import { qkvRopeWrite } from '../gpu/kernels/qkv-rope';
 import { embeddingQ4 } from '../gpu/kernels/quant/embedding-q4';
-import { rmsnorm } from '../gpu/kernels/rmsnorm';
 import { Tensor } from '../gpu/tensor';
 import type { TextConfig } from './config';
 import { isQuantized, type WeightScope } from './gpu-weights';
@@ -107,28 +106,28 @@ export class Qwen2 {
 
   /**
    * Runs T new positions of each of the `batch` sequences through every layer, appending to the cache.
-   * x [B·T, C] (sequence-major) → the final-normed hidden [B·T, C].
+   * x [B·T, C] (sequence-major) → the last layer's output [B·T, C] (the final norm is applied by
+   * logitsOfLast, fused into lm_head, on the rows that need it).
    */
   forward(x: Tensor): Tensor {
-    const { ctx, cfg } = this;
+    const { cfg } = this;
     const T = x.shape[0] / this.batch;
     if (!Number.isInteger(T)) throw new Error(`forward: ${x.shape[0]} rows for ${this.batch} sequences`);
     if (this.length + T > this.maxLength)
       throw new Error(`context full: ${this.length} + ${T} > ${this.maxLength}`);
     for (let l = 0; l < cfg.layers; l++) x = this.layer(l, x);
     this.length += T;
-    const out = rmsnorm(ctx, x, this.w.get('model.norm.weight'), cfg.eps);
-    ctx.release(x);
-    return out;
+    return x;
   }
 
-  /** Logits [B, V] of each sequence's last row of hidden [B·T, C]. */
+  /** Logits [B, V] of each sequence's last row of hidden [B·T, C] (forward's output), final norm included. */
   logitsOfLast(hidden: Tensor): Tensor {
     const B = this.batch;
     const T = hidden.shape[0] / B;
     const last = T === 1 ? hidden : lastRows(this.ctx, hidden, B, T);
     const head = this.cfg.tieWordEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight';
-    const logits = projectParts(this.ctx, last, this.w.table(head));
+    const norm = { weight: this.w.get('model.norm.weight'), eps: this.cfg.eps };
+    const logits = projectParts(this.ctx, last, this.w.table(head), norm);
     if (last !== hidden) this.ctx.release(last);
     return logits;
   }
