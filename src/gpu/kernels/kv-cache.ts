@@ -82,13 +82,8 @@ export function kvWrite(
   assertShape('kvWrite.v', vNew, [B, T, Hkv, D]);
   assertDtype('kvWrite.k', kNew, 'f32', 'f16');
   assertDtype('kvWrite.v', vNew, kNew.dtype);
+  checkStart('kvWrite', start, B, T, Smax);
   const perSeq = typeof start !== 'number';
-  if (perSeq) {
-    assertShape('kvWrite.start', start, [B]);
-    assertDtype('kvWrite.start', start, 'u32');
-  } else if (!Number.isInteger(start) || start < 0 || start + T > Smax) {
-    throw new Error(`kvWrite: rows [${start}, ${start + T}) do not fit Smax=${Smax}`);
-  }
   const ct = cache.k.dtype as 'f32' | 'f16';
   ctx.dispatch({
     pipeline: ctx.pipeline(
@@ -102,6 +97,25 @@ export function kvWrite(
     workgroups: grid(Math.ceil((B * T * Hkv * D) / WG), ctx.maxWorkgroupsPerDim),
     label: 'kv_write_forward',
   });
+}
+
+/**
+ * Validates a write start: a u32 [B] tensor (per sequence; rows past Smax dropped on the GPU), or one
+ * number whose rows [start, start + T) must fit Smax.
+ */
+export function checkStart(
+  what: string,
+  start: number | Tensor,
+  B: number,
+  T: number,
+  Smax: number,
+): void {
+  if (typeof start !== 'number') {
+    assertShape(`${what}.start`, start, [B]);
+    assertDtype(`${what}.start`, start, 'u32');
+  } else if (!Number.isInteger(start) || start < 0 || start + T > Smax) {
+    throw new Error(`${what}: rows [${start}, ${start + T}) do not fit Smax=${Smax}`);
+  }
 }
 
 /** CPU reference of kvWrite on host copies of one cache buffer [B, Smax, Hkv, D] (k or v). */

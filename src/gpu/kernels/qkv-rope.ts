@@ -1,7 +1,7 @@
 import { type GpuContext, grid, wgslTypes } from '../context';
 import { memoShader } from '../pipeline-cache';
 import { assertDtype, assertShape, fmt, type Tensor } from '../tensor';
-import { type KvCache, kvWriteCpu } from './kv-cache';
+import { checkStart, type KvCache, kvWriteCpu } from './kv-cache';
 import { ROPE_ANGLE_WGSL, ropeCpu, turnTable } from './rope';
 
 /**
@@ -94,13 +94,8 @@ export function qkvRopeWrite(
   if (D % 2 !== 0 || D < 2) throw new Error(`qkvRopeWrite: head dim ${D} must be even and positive`);
   if (32 + D * 8 > ctx.device.limits.maxUniformBufferBindingSize)
     throw new Error(`qkvRopeWrite: head dim ${D} too large for the uniform table`);
+  checkStart('qkvRopeWrite', start, B, T, Smax);
   const perSeq = typeof start !== 'number';
-  if (perSeq) {
-    assertShape('qkvRopeWrite.start', start, [B]);
-    assertDtype('qkvRopeWrite.start', start, 'u32');
-  } else if (!Number.isInteger(start) || start < 0 || start + T > Smax) {
-    throw new Error(`qkvRopeWrite: rows [${start}, ${start + T}) do not fit Smax=${Smax}`);
-  }
   const half = D / 2;
   const q = ctx.empty([B, T, H, D], qkv.dtype);
   const src = qkv.dtype as 'f32' | 'f16';
