@@ -1,5 +1,6 @@
 import { type GpuContext, grid, type Variant, wgslTypes } from '../context';
 import { assertDtype, assertShape, fmt, type Tensor } from '../tensor';
+import { flatTileOrigin, flatTileStore, range, tiledStore } from './tile-wgsl';
 
 /**
  * Linear layer: y = x · wᵀ + bias, accumulated in f32.
@@ -61,8 +62,6 @@ function ops(c: Cfg) {
   };
 }
 
-const range = (n: number) => Array.from({ length: n }, (_, i) => i);
-
 function gemmFlat(c: Cfg): string {
   const { ld, mul } = ops(c);
   const NV = TN / 4;
@@ -74,21 +73,10 @@ function gemmFlat(c: Cfg): string {
       return `c${i}_${j} += vec4<f32>(${dots.join(', ')});`;
     }),
   );
-  const store = range(TM).map((i) => {
-    const cols = range(TN).map(
-      (j) =>
-        `if (n0 + ${j}u < p.N) { y[m * p.N + n0 + ${j}u] = fin(c${i}_${j >> 2}[${j & 3}], n0 + ${j}u); }`,
-    );
-    return `if (m0 + ${i}u < p.M) {\n    let m = m0 + ${i}u;\n    ${cols.join('\n    ')}\n  }`;
-  });
   return `${header(c)}
 @compute @workgroup_size(${WG})
 fn matmul_forward_flat(@builtin(global_invocation_id) g: vec3u, @builtin(num_workgroups) nw: vec3u) {
-  let NB = (p.N + ${TN - 1}u) / ${TN}u;
-  let id = g.y * nw.x * ${WG}u + g.x;
-  if (id >= NB * ((p.M + ${TM - 1}u) / ${TM}u)) { return; }
-  let m0 = (id / NB) * ${TM}u;
-  let n0 = (id % NB) * ${TN}u;
+  ${flatTileOrigin(WG, TM, TN)}
   ${lines((i) => `let xr${i} = min(m0 + ${i}u, p.M - 1u) * p.KV;`, TM)}
   ${lines((j) => `let wr${j} = min(n0 + ${j}u, p.N - 1u) * p.KV;`, TN)}
   ${acc.join('\n  ')}
@@ -97,7 +85,7 @@ fn matmul_forward_flat(@builtin(global_invocation_id) g: vec3u, @builtin(num_wor
     ${lines((j) => `let b${j} = ${ld('w', `wr${j} + k`)};`, TN)}
     ${fma.join('\n    ')}
   }
-  ${store.join('\n  ')}
+  ${flatTileStore(TM, TN)}
 }`;
 }
 
@@ -107,13 +95,6 @@ function gemmTiled(c: Cfg): string {
   const acc = range(S).map((i) => `var c${i} = vec4<f32>();`);
   const fma = range(S).map((i) => `c${i} += xs[kk * ${PAD}u + l.y + ${16 * i}u] * b;`);
   const bload = range(S).map((j) => `ws[kk * ${PAD}u + l.x + ${16 * j}u]`);
-  const store = range(S).map((i) => {
-    const cols = range(S).map(
-      (j) =>
-        `if (n0 + ${16 * j}u < p.N) { y[m * p.N + n0 + ${16 * j}u] = fin(c${i}[${j}], n0 + ${16 * j}u); }`,
-    );
-    return `if (m0 + ${16 * i}u < p.M) {\n    let m = m0 + ${16 * i}u;\n    ${cols.join('\n    ')}\n  }`;
-  });
   return `${header(c)}
 var<workgroup> xs: array<f32, ${BK * PAD}>; // [k][m]
 var<workgroup> ws: array<f32, ${BK * PAD}>; // [k][n]
@@ -144,7 +125,7 @@ fn matmul_forward_tiled(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocat
   }
   let m0 = mt + l.y;
   let n0 = nt + l.x;
-  ${store.join('\n  ')}
+  ${tiledStore(S)}
 }`;
 }
 

@@ -1,6 +1,7 @@
 import { type GpuContext, grid, type Variant } from '../../context';
 import { memoShader } from '../../pipeline-cache';
 import type { Tensor } from '../../tensor';
+import { flatTileOrigin, flatTileStore, range, tiledStore } from '../tile-wgsl';
 import {
   type Q4KernelCfg,
   type Q4Problem,
@@ -58,7 +59,6 @@ export function gemmFlatTile(pr: Q4Problem): GemmFlatTile {
 }
 
 const TILE = 64;
-const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 
 function flatShader(c: Q4KernelCfg, tile: GemmFlatTile): string {
   const { tm: TM, tn: TN, wg: WG, form } = tile;
@@ -97,21 +97,10 @@ function flatShader(c: Q4KernelCfg, tile: GemmFlatTile): string {
             ).join('\n      ')
       }
     }`;
-  const store = I.map((i) => {
-    const cols = J.map(
-      (j) =>
-        `if (n0 + ${j}u < p.N) { y[m * p.N + n0 + ${j}u] = fin(c${i}_${j >> 2}[${j & 3}], n0 + ${j}u); }`,
-    );
-    return `if (m0 + ${i}u < p.M) {\n    let m = m0 + ${i}u;\n    ${cols.join('\n    ')}\n  }`;
-  });
   return `${q4Header(c)}
 @compute @workgroup_size(${WG})
 fn q4_gemm_flat(@builtin(global_invocation_id) g: vec3u, @builtin(num_workgroups) nw: vec3u) {
-  let NB = (p.N + ${TN - 1}u) / ${TN}u;
-  let id = g.y * nw.x * ${WG}u + g.x;
-  if (id >= NB * ((p.M + ${TM - 1}u) / ${TM}u)) { return; }
-  let m0 = (id / NB) * ${TM}u;
-  let n0 = (id % NB) * ${TN}u;
+  ${flatTileOrigin(WG, TM, TN)}
   ${per((i) => `let xr${i} = min(m0 + ${i}u, p.M - 1u);`, I, '\n  ')}
   ${per((j) => `let wr${j} = min(n0 + ${j}u, p.N - 1u);`, J, '\n  ')}
   ${I.flatMap((i) => V.map((v) => `var c${i}_${v} = vec4<f32>();`)).join(' ')}
@@ -128,7 +117,7 @@ fn q4_gemm_flat(@builtin(global_invocation_id) g: vec3u, @builtin(num_workgroups
     for (var t = 0u; t < 4u; t++) ${step}
     ${raw ? I.flatMap((i) => V.map((v) => `c${i}_${v} += s${v} * d${i}_${v} + b${v} * xs${i};`)).join('\n    ') : ''}
   }
-  ${store.join('\n  ')}
+  ${flatTileStore(TM, TN)}
 }`;
 }
 
@@ -138,13 +127,6 @@ function tiledShader(c: Q4KernelCfg): string {
   const acc = range(S).map((i) => `var c${i} = vec4<f32>();`);
   const fma = range(S).map((i) => `c${i} += xt[kk * ${T}u + l.y + ${16 * i}u] * b;`);
   const bload = range(S).map((j) => `wt[kk * ${T}u + l.x + ${16 * j}u]`);
-  const store = range(S).map((i) => {
-    const cols = range(S).map(
-      (j) =>
-        `if (n0 + ${16 * j}u < p.N) { y[m * p.N + n0 + ${16 * j}u] = fin(c${i}[${j}], n0 + ${16 * j}u); }`,
-    );
-    return `if (m0 + ${16 * i}u < p.M) {\n    let m = m0 + ${16 * i}u;\n    ${cols.join('\n    ')}\n  }`;
-  });
   return `${q4Header(c)}
 var<workgroup> xt: array<f32, ${32 * T}>; // [k][m]
 var<workgroup> wt: array<f32, ${32 * T}>; // [k][n]
@@ -185,7 +167,7 @@ fn q4_gemm_tiled(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id
   }
   let m0 = mt + l.y;
   let n0 = nt + l.x;
-  ${store.join('\n  ')}
+  ${tiledStore(S)}
 }`;
 }
 
