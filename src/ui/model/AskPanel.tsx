@@ -127,55 +127,85 @@ function StatusText({
   return <>Ready</>;
 }
 
+/** A labelled number input that reports a finite value (blank or invalid text gives `fallback`). */
+function NumberField(props: {
+  id: string;
+  label: string;
+  value: number;
+  min: number;
+  max?: number;
+  step: number;
+  fallback: number;
+  disabled: boolean;
+  testId: string;
+  onValue: (v: number) => void;
+}) {
+  const { id, label, value, min, max, step, fallback, disabled, testId, onValue } = props;
+  return (
+    <>
+      <label htmlFor={id}>{label}</label>
+      <input
+        id={id}
+        type="number"
+        className="text-input"
+        min={min}
+        max={max}
+        step={step}
+        value={value}
+        disabled={disabled}
+        onChange={(e) => {
+          const v = e.target.value;
+          const n = Number(v);
+          onValue(v.trim() !== '' && Number.isFinite(n) ? n : fallback);
+        }}
+        data-testid={testId}
+      />
+    </>
+  );
+}
+
 function SamplingControls({ disabled }: { disabled: boolean }) {
   const sampling = useApp((s) => s.sampling);
   const setSampling = useApp((s) => s.setSampling);
   const id = useId();
-  const num = (v: string, fallback: number) => {
-    const n = Number(v);
-    return v.trim() !== '' && Number.isFinite(n) ? n : fallback;
-  };
   return (
     <details className="ask-settings" data-testid="sampling-settings">
       <summary>Sampling</summary>
       <div className="ask-settings-grid">
-        <label htmlFor={`${id}-t`}>Temperature</label>
-        <input
+        <NumberField
           id={`${id}-t`}
-          type="number"
-          className="text-input"
+          label="Temperature"
+          value={sampling.temperature}
           min={0}
           max={2}
           step={0.05}
-          value={sampling.temperature}
+          fallback={0}
           disabled={disabled}
-          onChange={(e) => setSampling({ temperature: Math.max(0, num(e.target.value, 0)) })}
-          data-testid="temperature-input"
+          testId="temperature-input"
+          onValue={(v) => setSampling({ temperature: Math.max(0, v) })}
         />
-        <label htmlFor={`${id}-n`}>Max new tokens</label>
-        <input
+        <NumberField
           id={`${id}-n`}
-          type="number"
-          className="text-input"
+          label="Max new tokens"
+          value={sampling.maxNewTokens}
           min={1}
           max={4096}
           step={1}
-          value={sampling.maxNewTokens}
+          fallback={1024}
           disabled={disabled}
-          onChange={(e) => setSampling({ maxNewTokens: Math.max(1, Math.round(num(e.target.value, 1024))) })}
-          data-testid="max-tokens-input"
+          testId="max-tokens-input"
+          onValue={(v) => setSampling({ maxNewTokens: Math.max(1, Math.round(v)) })}
         />
-        <label htmlFor={`${id}-s`}>Seed</label>
-        <input
+        <NumberField
           id={`${id}-s`}
-          type="number"
-          className="text-input"
+          label="Seed"
+          value={sampling.seed}
           min={0}
           step={1}
-          value={sampling.seed}
+          fallback={0}
           disabled={disabled}
-          onChange={(e) => setSampling({ seed: Math.max(0, Math.round(num(e.target.value, 0))) })}
-          data-testid="seed-input"
+          testId="seed-input"
+          onValue={(v) => setSampling({ seed: Math.max(0, Math.round(v)) })}
         />
       </div>
       <p className="muted ask-hint">
