@@ -103,13 +103,7 @@ export function kvWrite(
  * Validates a write start: a u32 [B] tensor (per sequence; rows past Smax dropped on the GPU), or one
  * number whose rows [start, start + T) must fit Smax.
  */
-export function checkStart(
-  what: string,
-  start: number | Tensor,
-  B: number,
-  T: number,
-  Smax: number,
-): void {
+export function checkStart(what: string, start: number | Tensor, B: number, T: number, Smax: number): void {
   if (typeof start !== 'number') {
     assertShape(`${what}.start`, start, [B]);
     assertDtype(`${what}.start`, start, 'u32');
