@@ -74,6 +74,20 @@ for (const splitK of [1, 3])
     eps: 1e-6,
     opts: { gemv: 'thread', splitK },
   });
+// The thread kernel's vec4 scale loads (K = 256: 8 groups), one x row and two, every fusion.
+for (const [j, mode] of modes.entries())
+  cases.push({
+    M: j === 1 ? 2 : 1,
+    K: 256,
+    NO: 11,
+    act: dtypes[j % dtypes.length],
+    gamma: 'f32',
+    scheme: j % 2 ? 'sym' : 'asym',
+    mode,
+    variant: 'flat',
+    eps: 1e-6,
+    opts: { gemv: 'thread' },
+  });
 for (const variant of ['flat', 'tiled'] as const)
   for (const mode of modes)
     for (const act of dtypes)
@@ -159,6 +173,7 @@ describe('matmulQ4 residual', () => {
     for (const splitK of [1, 3])
       rcases.push({ M: 3, K: 200, N: 21, opts: { gemv: kind, splitK }, variant: variantOf(kind) });
   for (const variant of ['flat', 'tiled'] as const) rcases.push({ M: 6, K: 72, N: 13, opts: {}, variant });
+  rcases.push({ M: 1, K: 256, N: 10, opts: { gemv: 'thread' }, variant: 'flat' }); // vec4 scale loads
   for (const act of dtypes)
     for (const c of rcases)
       it(`${c.opts.gemv ?? `gemm-${c.variant}`} splitK=${c.opts.splitK ?? '—'} x:${act} M=${c.M} K=${c.K} N=${c.N}`, async () => {

@@ -99,6 +99,15 @@ if (ctx.summary.subgroups)
     variant: 'flat',
     opts: { gemv: 'subgroup', subgroupId: true },
   });
+// The thread kernel's vec4 scale loads (groups a multiple of 8 f16 or 4 f32 scales, no split), with
+// one x row (scalar accumulators) and more; padded K; groups of 64 (two chunks per group).
+for (const [M, N, K, q4] of [
+  [1, 9, 512, { scheme: 'asym', scaleDtype: 'f16' }],
+  [1, 5, 1000, { scheme: 'sym', scaleDtype: 'f16' }],
+  [2, 6, 256, { scheme: 'sym', scaleDtype: 'f32', groupSize: 64 }],
+  [1, 3, 512, { scheme: 'asym', scaleDtype: 'f32', groupSize: 64 }],
+] as const)
+  cases.push({ M, N, K, act: 'f32', q4, variant: 'flat', opts: { gemv: 'thread' } });
 // The automatic choice (flat: thread; tiled: subgroup where present), and subgroups forced off.
 cases.push({ M: 2, N: 7, K: 64, act: 'f32', variant: 'flat', xShape: [2, 1, 64] });
 cases.push({ M: 1, N: 9, K: 64, act: 'f32', variant: 'tiled' });

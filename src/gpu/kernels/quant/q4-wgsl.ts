@@ -44,12 +44,19 @@ export interface Q4KernelCfg {
 export const Q4_UNIFORMS =
   'struct P { M: u32, N: u32, K: u32, XS: u32, CK: u32, CPR: u32, NG: u32, CPS: u32, eps: f32 }';
 
+/**
+ * Groups per vec4 load of scales (8 f16 or 4 f32 values). With `scaleVec`, q4Header declares the scales
+ * and mins as vec4 arrays and `pick(v, i)` reads group i of one; the kernel must then load whole vec4s.
+ */
+export const scalesPerVec = (scale: Q4ScaleDtype) => (scale === 'f16' ? 8 : 4);
+
 /** Bindings in order: x, packed, scales, [mins], [bias], [gam], [inv], y|partial. */
-export function q4Header(c: Q4KernelCfg): string {
+export function q4Header(c: Q4KernelCfg, scaleVec = false): string {
   const types: Record<string, Float> = { A: c.act };
   if (c.bias) types.B = c.bias;
   if (c.norm !== 'none') types.G = c.gamma ?? 'f32';
-  const st = c.scale === 'f16' ? 'u32' : 'f32';
+  const st0 = c.scale === 'f16' ? 'u32' : 'f32';
+  const st = scaleVec ? `vec4<${st0}>` : st0;
   const names = ['x', 'wq', 'sc'];
   const decl = [
     `var<storage, read> x: array<${c.xvec ? 'vec4<A>' : 'A'}>;`,
@@ -97,8 +104,12 @@ ${Q4_UNIFORMS}
 ${decl.map((d, i) => `@group(0) @binding(${i}) ${d}`).join('\n')}
 // Chunks per group (G / 32), a pipeline constant so c / CPG is a shift.
 override CPG: u32 = 1u;
-fn scale(g: u32) -> f32 { return ${rd('sc', 'g')}; }
-fn offs(g: u32, s: f32) -> f32 { return ${c.scheme === 'sym' ? '-8.0 * s' : rd('mn', 'g')}; }
+${
+  scaleVec
+    ? `fn pick(v: ${st}, i: u32) -> f32 { return ${c.scale === 'f16' ? 'unpack2x16float(v[i >> 1u])[i & 1u]' : 'v[i]'}; }`
+    : `fn scale(g: u32) -> f32 { return ${rd('sc', 'g')}; }
+fn offs(g: u32, s: f32) -> f32 { return ${c.scheme === 'sym' ? '-8.0 * s' : rd('mn', 'g')}; }`
+}
 // The 4 x values of row r at k = 4·k4 … 4·k4 + 3, as f32 (0 past K): raw (xr) and as the matmul
 // sees them (xv: times γ, and times 1/rms in 'inv' mode).
 ${xload}
