@@ -9,12 +9,13 @@
  * --breakdown: also the per-step medians of the time inside `ctx.pipeline`, inside `ctx.dispatch`,
  * and inside Dawn's encoding calls (setPipeline, setBindGroup, dispatchWorkgroups, createCommandEncoder,
  * beginComputePass, queue.writeBuffer) during `model.step`; the timers add a little to every figure.
+ * --q4: load the weights 4-bit as the engine does (ENGINE_Q4) instead of in the activation dtype.
  */
 import { parseArgs } from 'node:util';
 import { sampleToHost } from '../../src/gpu/kernels/sample';
 import type { Tensor } from '../../src/gpu/tensor';
 import { adapterName, closeNodeGpu, nodeGpuContext } from '../../src/gpu/testing/node-gpu';
-import { loadWeights } from '../../src/model/load';
+import { ENGINE_Q4, loadWeights } from '../../src/model/load';
 import { R1_EVAL_SAMPLING, resolveSampling, SamplerRng } from '../../src/model/sampling';
 import { openFixture } from '../../src/model/testing/goldens';
 import { TinyLlavaVideo } from '../../src/model/tinyllava';
@@ -25,6 +26,7 @@ const { values } = parseArgs({
     warmup: { type: 'string', default: '5' },
     greedy: { type: 'boolean', default: false },
     breakdown: { type: 'boolean', default: false },
+    q4: { type: 'boolean', default: false },
   },
 });
 const steps = Number(values.steps);
@@ -85,7 +87,8 @@ if (values.breakdown) {
 }
 
 const ckpt = await openFixture('tiny-a');
-const model = new TinyLlavaVideo(ctx, ckpt.config, await loadWeights(ctx, ckpt), 2);
+const loadOpts = values.q4 ? { quantize: ENGINE_Q4 } : {};
+const model = new TinyLlavaVideo(ctx, ckpt.config, await loadWeights(ctx, ckpt, undefined, loadOpts), 2);
 const opts = values.greedy ? { ...R1_EVAL_SAMPLING, temperature: 0 } : R1_EVAL_SAMPLING;
 const sampling = resolveSampling(opts);
 const rng = new SamplerRng(1);
