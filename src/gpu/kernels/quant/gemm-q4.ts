@@ -1,7 +1,7 @@
 import { type GpuContext, grid, type Variant } from '../../context';
 import { memoShader } from '../../pipeline-cache';
 import type { Tensor } from '../../tensor';
-import { flatTileOrigin, flatTileStore, range, tiledStore } from '../tile-wgsl';
+import { flatTileOrigin, flatTileStore, range, type TileStore, tiledStore } from '../tile-wgsl';
 import {
   type Q4KernelCfg,
   type Q4Problem,
@@ -20,8 +20,9 @@ import {
  *   the dequantized weights ŵ = q·s + b [64 n × 32 k] are staged in shared memory (16 KiB, the WebGPU
  *   default limit), then each thread accumulates 4 × 4 outputs. For real GPUs.
  * Rows and columns past the edge are clamped on load and skipped on store.
- * A fused RMSNorm arrives as cfg.norm 'inv' (x loads return x·γ·inv[m]); the siluMulHalves epilogue is
- * not fused here (matmul-q4.ts runs activations.siluMulHalves after).
+ * A fused RMSNorm arrives as cfg.norm 'inv' (x loads return x·γ·inv[m]). cfg.pair (siluMulHalves): a
+ * tile's columns are half gate rows n and half the up rows n + N/2 of the same outputs, so every thread
+ * holds both factors of its outputs and stores y [M, N/2] = silu(gate)·up. cfg.residual: y += x·Ŵᵀ.
  */
 /**
  * The flat kernel's thread tile: TM rows × TN columns of y per thread (TN a multiple of 4), WG threads
@@ -60,6 +61,10 @@ export function gemmFlatTile(pr: Q4Problem): GemmFlatTile {
 
 const TILE = 64;
 
+/** The store of one output: through fin (bias, cast), or added to y (residual). */
+const storeOf = (c: Q4KernelCfg): TileStore | undefined =>
+  c.residual ? (i, v) => `y[${i}] = A(f32(y[${i}]) + ${v});` : undefined;
+
 function flatShader(c: Q4KernelCfg, tile: GemmFlatTile): string {
   const { tm: TM, tn: TN, wg: WG, form } = tile;
   const NV = TN / 4;
@@ -97,12 +102,33 @@ function flatShader(c: Q4KernelCfg, tile: GemmFlatTile): string {
             ).join('\n      ')
       }
     }`;
+  // pair: columns j < H are gate rows n0 + j, the rest the up rows NO + n0 + j − H.
+  const H = TN / 2;
+  const wrow = (j: number) =>
+    !c.pair
+      ? `min(n0 + ${j}u, p.N - 1u)`
+      : j < H
+        ? `min(n0 + ${j}u, NO - 1u)`
+        : `min(n0 + ${j - H}u, NO - 1u) + NO`;
+  const at = (i: number, j: number) => `c${i}_${j >> 2}[${j & 3}]`;
+  const store = c.pair
+    ? per(
+        (i) => `if (m0 + ${i}u < p.M) {
+    let m = m0 + ${i}u;
+    ${range(H)
+      .map((j) => `if (n0 + ${j}u < NO) { y[m * NO + n0 + ${j}u] = A(silu(${at(i, j)}) * ${at(i, j + H)}); }`)
+      .join('\n    ')}
+  }`,
+        I,
+        '\n  ',
+      )
+    : flatTileStore(TM, TN, storeOf(c));
   return `${q4Header(c)}
 @compute @workgroup_size(${WG})
 fn q4_gemm_flat(@builtin(global_invocation_id) g: vec3u, @builtin(num_workgroups) nw: vec3u) {
-  ${flatTileOrigin(WG, TM, TN)}
+  ${c.pair ? `let NO = p.N / 2u;\n  ${flatTileOrigin(WG, TM, H, 'NO')}` : flatTileOrigin(WG, TM, TN)}
   ${per((i) => `let xr${i} = min(m0 + ${i}u, p.M - 1u);`, I, '\n  ')}
-  ${per((j) => `let wr${j} = min(n0 + ${j}u, p.N - 1u);`, J, '\n  ')}
+  ${per((j) => `let wr${j} = ${wrow(j)};`, J, '\n  ')}
   ${I.flatMap((i) => V.map((v) => `var c${i}_${v} = vec4<f32>();`)).join(' ')}
   for (var c = 0u; c < p.CK; c++) {
     let grp = c / CPG;
@@ -117,7 +143,7 @@ fn q4_gemm_flat(@builtin(global_invocation_id) g: vec3u, @builtin(num_workgroups
     for (var t = 0u; t < 4u; t++) ${step}
     ${raw ? I.flatMap((i) => V.map((v) => `c${i}_${v} += s${v} * d${i}_${v} + b${v} * xs${i};`)).join('\n    ') : ''}
   }
-  ${flatTileStore(TM, TN)}
+  ${store}
 }`;
 }
 
@@ -127,13 +153,30 @@ function tiledShader(c: Q4KernelCfg): string {
   const acc = range(S).map((i) => `var c${i} = vec4<f32>();`);
   const fma = range(S).map((i) => `c${i} += xt[kk * ${T}u + l.y + ${16 * i}u] * b;`);
   const bload = range(S).map((j) => `wt[kk * ${T}u + l.x + ${16 * j}u]`);
+  // pair: weight-tile columns < T/2 are gate rows nt + col, the rest the up rows NO + nt + col − T/2;
+  // thread column j < S/2 (n0 + 16j) pairs with j + S/2.
+  const store = c.pair
+    ? range(S)
+        .map(
+          (i) => `if (m0 + ${16 * i}u < p.M) {
+    let m = m0 + ${16 * i}u;
+    ${range(S / 2)
+      .map(
+        (j) =>
+          `if (n0 + ${16 * j}u < NO) { y[m * NO + n0 + ${16 * j}u] = A(silu(c${i}[${j}]) * c${i}[${j + S / 2}]); }`,
+      )
+      .join('\n    ')}
+  }`,
+        )
+        .join('\n  ')
+    : tiledStore(S, storeOf(c));
   return `${q4Header(c)}
 var<workgroup> xt: array<f32, ${32 * T}>; // [k][m]
 var<workgroup> wt: array<f32, ${32 * T}>; // [k][n]
 @compute @workgroup_size(16, 16)
 fn q4_gemm_tiled(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) l: vec3u) {
   let mt = wid.y * ${T}u;
-  let nt = wid.x * ${T}u;
+  ${c.pair ? `let NO = p.N / 2u;\n  let nt = wid.x * ${T / 2}u;` : `let nt = wid.x * ${T}u;`}
   let lid = l.y * 16u + l.x;
   ${acc.join('\n  ')}
   // Staging: thread lid loads x row lid % 64 (k4 = lid / 64 and + 4) and packed word lid / 64 of weight row
@@ -141,7 +184,7 @@ fn q4_gemm_tiled(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id
   let row = lid % ${T}u;
   let part = lid / ${T}u;
   let xr = min(mt + row, p.M - 1u);
-  let wr = min(nt + row, p.N - 1u);
+  let wr = ${c.pair ? `select(min(nt + row - ${T / 2}u, NO - 1u) + NO, min(nt + row, NO - 1u), row < ${T / 2}u)` : 'min(nt + row, p.N - 1u)'};
   for (var c = 0u; c < p.CK; c++) {
     for (var h = 0u; h < 2u; h++) {
       let k4 = part + 4u * h;
@@ -167,11 +210,11 @@ fn q4_gemm_tiled(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id
   }
   let m0 = mt + l.y;
   let n0 = nt + l.x;
-  ${tiledStore(S)}
+  ${store}
 }`;
 }
 
-/** Records the GEMM for a validated problem into y [M, N]. */
+/** Records the GEMM for a validated problem into y [M, N] (y [M, N/2] with cfg.pair). */
 export function gemmQ4(ctx: GpuContext, pr: Q4Problem, y: Tensor, variant: Variant): void {
   const { M, N } = pr;
   const entry = `q4_gemm_${variant}`;
@@ -180,10 +223,16 @@ export function gemmQ4(ctx: GpuContext, pr: Q4Problem, y: Tensor, variant: Varia
   const code = memoShader(`q4_gemm|${key}|${JSON.stringify(pr.cfg)}`, () =>
     variant === 'flat' ? flatShader(pr.cfg, tile) : tiledShader(pr.cfg),
   );
+  // Output columns per tile: half the weight rows with the pair epilogue.
+  const NO = pr.cfg.pair ? N / 2 : N;
+  const cols = (w: number) => (pr.cfg.pair ? w / 2 : w);
   const workgroups: [number, number] =
     variant === 'flat'
-      ? grid(Math.ceil((Math.ceil(M / tile.tm) * Math.ceil(N / tile.tn)) / tile.wg), ctx.maxWorkgroupsPerDim)
-      : [Math.ceil(N / TILE), Math.ceil(M / TILE)];
+      ? grid(
+          Math.ceil((Math.ceil(M / tile.tm) * Math.ceil(NO / cols(tile.tn))) / tile.wg),
+          ctx.maxWorkgroupsPerDim,
+        )
+      : [Math.ceil(NO / cols(TILE)), Math.ceil(M / TILE)];
   ctx.dispatch({
     pipeline: ctx.pipeline(code, entry, q4Constants(pr)),
     bindings: q4Bindings(pr, y),

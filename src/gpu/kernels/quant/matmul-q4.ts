@@ -1,7 +1,5 @@
 import type { GpuContext, Variant } from '../../context';
 import { assertDtype, assertShape, fmt, type Tensor } from '../../tensor';
-import { siluMulHalves } from '../activations';
-import { add } from '../add';
 import { layoutOf, type Q4Host, type QTensor, q4Value } from './format';
 import { gemmQ4 } from './gemm-q4';
 import { type GemvKind, gemvQ4 } from './gemv-q4';
@@ -19,8 +17,8 @@ import { chunksOf, type Float, type Q4Problem, rmsInvQ4 } from './q4-wgsl';
  *   pair by about that rounding (≈ 2⁻¹¹ relative per x). GEMV: Σx² is summed inside the kernel; with
  *   split-K, and in the GEMM, a pre-pass writes 1/rms [M] f32 and x loads apply γ·1/rms.
  * - epilogue 'siluMulHalves': the weight is [2I, K] = [gate; up] (concatQ4Rows) and y [..., I] =
- *   silu(x·gateᵀ) ⊙ (x·upᵀ); no bias. GEMV: in the kernel (split-K: in the reduce kernel); GEMM: the GEMM
- *   writes [M, 2I] in the activation dtype, then activations.siluMulHalves (so f16 rounds g and u first).
+ *   silu(x·gateᵀ) ⊙ (x·upᵀ); no bias. In the kernel (GEMV split-K: in the reduce kernel), from the f32
+ *   sums: g and u are never rounded to the activation dtype.
  */
 export const GEMV_MAX_M = 4;
 
@@ -41,7 +39,7 @@ export interface MatmulQ4Options {
   epilogue?: 'siluMulHalves';
   /**
    * A residual stream r [..., N] (x's dtype) updated in place, r += x·Ŵᵀ, and returned (no bias, no
-   * epilogue): the decoder's `x = x + o_proj(a)` in one kernel. GEMM: a separate add.
+   * epilogue): the decoder's `x = x + o_proj(a)` in one kernel.
    */
   residual?: Tensor;
 }
@@ -80,11 +78,9 @@ export function matmulQ4(
   const kernel = opts.kernel ?? (M <= GEMV_MAX_M ? 'gemv' : 'gemm');
   const res = opts.residual;
   if (kernel === 'gemm') {
-    const y = gemm(ctx, { ...pr, cfg: { ...pr.cfg, residual: false } }, lead, variant);
-    if (!res) return y;
-    add(ctx, res, y, res);
-    ctx.release(y);
-    return res;
+    const y = res ?? ctx.empty([...lead, NO], x.dtype);
+    gemm(ctx, pr, y, variant);
+    return y;
   }
   if (M > GEMV_MAX_M) throw new Error(`matmulQ4: gemv takes M ≤ ${GEMV_MAX_M}, got ${M}`);
   const subgroups = opts.subgroups ?? true;
@@ -97,17 +93,11 @@ export function matmulQ4(
   return y;
 }
 
-/** The GEMM path: norm through the 1/rms pre-pass; the pair epilogue as a separate kernel. */
-function gemm(ctx: GpuContext, pr: Q4Problem, lead: number[], variant: Variant): Tensor {
+/** The GEMM path: norm through the 1/rms pre-pass; the pair epilogue and the residual in the kernel. */
+function gemm(ctx: GpuContext, pr: Q4Problem, y: Tensor, variant: Variant): void {
   const inv = pr.gamma ? rmsInvQ4(ctx, pr, variant) : null;
-  const gp: Q4Problem = { ...pr, inv, cfg: { ...pr.cfg, norm: inv ? 'inv' : 'none', pair: false } };
-  const full = ctx.empty([...lead, pr.N], pr.x.dtype);
-  gemmQ4(ctx, gp, full, variant);
+  gemmQ4(ctx, { ...pr, inv, cfg: { ...pr.cfg, norm: inv ? 'inv' : 'none' } }, y, variant);
   if (inv) ctx.release(inv);
-  if (!pr.cfg.pair) return full;
-  const y = siluMulHalves(ctx, full);
-  ctx.release(full);
-  return y;
 }
 
 function problem(
