@@ -112,8 +112,11 @@ async function child(full: boolean): Promise<void> {
     ctx.release(logits);
   }
   const decodeMs = (now() - t) / decodeTokens;
-  const perStep = (k: keyof typeof before) => ((ctx.stats[k] - before[k]) / decodeTokens).toFixed(1);
-  const stepCounts = `${perStep('dispatches')} dispatches, ${perStep('bindGroupsCreated')} new bind groups, ${perStep('uniformBuffersCreated')} new uniform buffers, ${perStep('submits')} submits`;
+  const countsSince = (b: typeof before) => {
+    const perStep = (k: keyof typeof b) => ((ctx.stats[k] - b[k]) / decodeTokens).toFixed(1);
+    return `${perStep('dispatches')} dispatches, ${perStep('bindGroupsCreated')} new bind groups, ${perStep('uniformBuffersCreated')} new uniform buffers, ${perStep('submits')} submits`;
+  };
+  const stepCounts = countsSince(before);
   // The single-sequence engine's peak, before the batch's larger cache exists.
   const peakBytes = ctx.pool.peakBytes;
   const kvBytes = model.llm.cacheBytes;
@@ -126,6 +129,7 @@ async function child(full: boolean): Promise<void> {
   logits = model.stepBatch(batchIds);
   batchIds = [...(await sampleToHost(ctx, logits, greedy, null, zeros))];
   ctx.release(logits);
+  const before8 = { ...ctx.stats };
   t = now();
   for (let i = 0; i < decodeTokens; i++) {
     logits = model.stepBatch(batchIds);
@@ -133,6 +137,7 @@ async function child(full: boolean): Promise<void> {
     ctx.release(logits);
   }
   const decode8Ms = (now() - t) / decodeTokens;
+  const step8Counts = countsSince(before8);
   const peak8Bytes = ctx.pool.peakBytes;
   // Bytes a decode step must read: the LLM's layer Linear weights and the lm_head (tied to the
   // embedding), all 4-bit. Norms and biases are left out (under 0.1 %).
@@ -160,6 +165,7 @@ async function child(full: boolean): Promise<void> {
       `decode, B = ${B}`,
       `${decode8Ms.toFixed(1)} ms/step (${((B * 1000) / decode8Ms).toFixed(2)} tokens/s in all)`,
     ],
+    [`decode step, B = ${B}`, step8Counts],
     ['weights read per token', `${(bytesPerToken / 2 ** 20).toFixed(1)} MiB`],
     [
       'decode vs bandwidth ceiling',
