@@ -7,6 +7,9 @@
  *   --adapter lavapipe|swiftshader|system   (default: both software adapters; 'system' = the machine's GPU)
  *   --full        real sizes: 27/36 layers, 151936 vocab, 16 frames, 600-token prompt (default on 'system')
  *   --frames N    frames through the tower (0: text-only prompt); --prompt N text tokens; --decode N steps
+ *   --memory-only  record every phase as usual but run no dispatch: the buffers are allocated exactly
+ *                  as in a real run (no allocation depends on GPU results), so the peaks are exact while
+ *                  the full-size 16-frame pipeline takes seconds instead of hours on a CPU; no timings
  * On software adapters the default is a cut-down model (1 vision layer run, 2 LLM layers, 32k vocab,
  * 1 frame, 128-token prompt) with the real widths: per-layer figures are what to read there.
  */
@@ -38,6 +41,16 @@ async function child(full: boolean): Promise<void> {
     onError: (e) => console.error(`[gpu] ${e.kind}: ${e.message}`),
   });
   const ctx = new GpuContext(device, summary);
+  const memoryOnly = args.includes('--memory-only');
+  if (memoryOnly) ctx.dispatch = () => {};
+  // Peak pooled bytes since the last call (every buffer counted until destroyed, free or not).
+  let overallPeak = 0;
+  const phasePeak = () => {
+    const peak = ctx.pool.peakBytes;
+    overallPeak = Math.max(overallPeak, peak);
+    ctx.pool.peakBytes = ctx.pool.allocatedBytes;
+    return peak;
+  };
   const cfg = full ? r1Config() : r1Config({ visionLayers: 2, textLayers: 2, vocab: 32768 });
   const num = (name: string, dflt: number) => Number(arg(name) ?? dflt);
   // --frames 0: no vision, a text-only prompt (full-size decode on a software adapter in minutes).
@@ -75,26 +88,33 @@ async function child(full: boolean): Promise<void> {
   let visionMs = Number.NaN;
   let connectorMs = Number.NaN;
   let visual = null;
+  let visionPeak = 0;
+  let connectorPeak = 0;
   if (frames > 0) {
     const pixels = fillRandom(ctx, ctx.empty([frames, 3, S, S], ctx.actDtype), 7);
     await ctx.sync();
+    phasePeak();
     t = now();
     const features = model.visionFeatures(pixels);
     await ctx.sync();
     visionMs = now() - t;
+    visionPeak = phasePeak();
     t = now();
     visual = model.connector(features);
     await ctx.sync();
     connectorMs = now() - t;
+    connectorPeak = phasePeak();
     ctx.release(pixels, features);
   }
 
   const ids = Array.from({ length: textTokens }, (_, i) => (i * 7919) % cfg.text.vocab);
   const split = Math.min(31, textTokens);
   t = now();
+  phasePeak();
   let logits = model.prefill(ids.slice(0, split), visual, ids.slice(split));
   await ctx.sync();
   const prefillMs = now() - t;
+  const prefillPeak = phasePeak();
   if (visual) ctx.release(visual);
   const promptLen = model.llm.length;
   const greedy = { mode: 'greedy' as const, k: 1, topP: 1, invTemperature: 0, penalty: 1 };
@@ -118,7 +138,7 @@ async function child(full: boolean): Promise<void> {
   };
   const stepCounts = countsSince(before);
   // The single-sequence engine's peak, before the batch's larger cache exists.
-  const peakBytes = ctx.pool.peakBytes;
+  const peakBytes = Math.max(overallPeak, ctx.pool.peakBytes);
   const kvBytes = model.llm.cacheBytes;
 
   // B = 8 sequences in lockstep (GRPO rollouts of one prompt): the prompt's cache forked 8 ways.
@@ -138,7 +158,7 @@ async function child(full: boolean): Promise<void> {
   }
   const decode8Ms = (now() - t) / decodeTokens;
   const step8Counts = countsSince(before8);
-  const peak8Bytes = ctx.pool.peakBytes;
+  const peak8Bytes = Math.max(peakBytes, ctx.pool.peakBytes);
   // Bytes a decode step must read: the LLM's layer Linear weights and the lm_head (tied to the
   // embedding), all 4-bit. Norms and biases are left out (under 0.1 %).
   const bytesPerToken = weights.bytesWhere(
@@ -148,7 +168,8 @@ async function child(full: boolean): Promise<void> {
   );
   // copyGBps already counts read + write traffic; a decode step is (almost) all reads of weights.
   const ceiling = copyGBps / (bytesPerToken / 1e9);
-  const rows: [string, string][] = [
+  const mib = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
+  const timings: [string, string][] = [
     ['copy bandwidth (read+write)', `${copyGBps.toFixed(2)} GB/s`],
     [
       `vision, ${frames} frame(s)`,
@@ -171,14 +192,25 @@ async function child(full: boolean): Promise<void> {
       'decode vs bandwidth ceiling',
       `${((100 * (1000 / decodeMs)) / ceiling).toFixed(0)} % of ${ceiling.toFixed(1)} tokens/s`,
     ],
-    ['weights on GPU', `${(weights.totalBytes / 2 ** 20).toFixed(0)} MiB`],
+  ];
+  const memory: [string, string][] = [
+    ['weights on GPU', mib(weights.totalBytes)],
     [`KV cache (${cfg.maxLength} positions, B = 1)`, `${(kvBytes / 2 ** 20).toFixed(0)} MiB`],
     [
       'peak GPU memory, B = 1',
       `${(peakBytes / 2 ** 20).toFixed(0)} MiB (${((peakBytes - weights.totalBytes - kvBytes) / 2 ** 20).toFixed(0)} MiB beyond weights and cache)`,
     ],
-    [`peak GPU memory, B = ${B}`, `${(peak8Bytes / 2 ** 20).toFixed(0)} MiB`],
+    [`peak GPU memory, B = ${B}`, mib(peak8Bytes)],
+    ...(frames > 0
+      ? ([
+          [`peak during vision (${frames} frames)`, mib(visionPeak)],
+          ['peak during the connector', mib(connectorPeak)],
+        ] as [string, string][])
+      : []),
+    [`peak during prefill (${promptLen} tokens)`, mib(prefillPeak)],
   ];
+  if (memoryOnly) console.log('  memory only: every buffer allocated as in a real run, no dispatch run');
+  const rows = memoryOnly ? memory : [...timings, ...memory];
   for (const [k, v] of rows) console.log(`  ${k.padEnd(34)} ${v}`);
   const out = join(root, 'artifacts', `bench-model-${process.env.BENCH_MODEL_ID}.json`);
   mkdirSync(dirname(out), { recursive: true });
@@ -203,6 +235,10 @@ async function child(full: boolean): Promise<void> {
         kvBytes,
         peakBytes,
         peak8Bytes,
+        visionPeak,
+        connectorPeak,
+        prefillPeak,
+        memoryOnly,
         rows,
       },
       null,
