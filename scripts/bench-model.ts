@@ -125,9 +125,16 @@ async function child(full: boolean): Promise<void> {
   [id] = await sampleToHost(ctx, logits, greedy, null, [0]);
   ctx.release(logits);
   const before = { ...ctx.stats };
+  // CPU time of recording a step (model.step only encodes; the sampling readback submits): what bounds
+  // decode on a GPU faster than the JS that feeds it.
+  const record1: number[] = [];
+  const record8: number[] = [];
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
   t = now();
   for (let i = 0; i < decodeTokens; i++) {
+    const r0 = now();
     logits = model.step(id);
+    record1.push(now() - r0);
     [id] = await sampleToHost(ctx, logits, greedy, null, [0]);
     ctx.release(logits);
   }
@@ -152,7 +159,9 @@ async function child(full: boolean): Promise<void> {
   const before8 = { ...ctx.stats };
   t = now();
   for (let i = 0; i < decodeTokens; i++) {
+    const r0 = now();
     logits = model.stepBatch(batchIds);
+    record8.push(now() - r0);
     batchIds = [...(await sampleToHost(ctx, logits, greedy, null, zeros))];
     ctx.release(logits);
   }
@@ -182,11 +191,13 @@ async function child(full: boolean): Promise<void> {
     ],
     ['decode, B = 1', `${decodeMs.toFixed(1)} ms/token (${(1000 / decodeMs).toFixed(2)} tokens/s)`],
     ['decode step, B = 1', stepCounts],
+    ['recording a step (CPU), B = 1', `${median(record1).toFixed(1)} ms (median)`],
     [
       `decode, B = ${B}`,
       `${decode8Ms.toFixed(1)} ms/step (${((B * 1000) / decode8Ms).toFixed(2)} tokens/s in all)`,
     ],
     [`decode step, B = ${B}`, step8Counts],
+    [`recording a step (CPU), B = ${B}`, `${median(record8).toFixed(1)} ms (median)`],
     ['weights read per token', `${(bytesPerToken / 2 ** 20).toFixed(1)} MiB`],
     [
       'decode vs bandwidth ceiling',
