@@ -69,6 +69,8 @@ function storeRow(c: Q4KernelCfg, accs: string[], n: string): string {
  * asym) 2 scale words, or 1 with the vec4 loads. Measured 1×2048×2048: 2.16 → 1.84 ms on lavapipe,
  * 19.6 → 15.9 ms on SwiftShader (medians of 9 interleaved runs against the previous kernel).
  */
+// `single` also specializes the subgroup and workgroup kernels (chunkBody): on a GPU, a vec4 indexed by
+// a loop variable can end up in local memory instead of registers.
 interface ThreadShape {
   single: boolean;
   sv: number;
@@ -140,13 +142,14 @@ function gemvShader(
   wg: number,
   rows: number,
   sgId: boolean,
+  single: boolean,
 ): string {
   const ssOn = c.norm === 'ss';
   const rowsOf = c.pair ? ['n', '(n + NO)'] : ['n'];
   const accs = rowsOf.map((_, j) => `acc${j}`);
   const all = ssOn ? [...accs, 'ss'] : accs;
   const decl = all.map((a) => `var ${a} = vec4<f32>();`).join(' ');
-  const body = chunkBody(rowsOf, 'c', accs, ssOn ? 'ss' : null);
+  const body = chunkBody(rowsOf, 'c', accs, ssOn ? 'ss' : null, single);
   if (kind === 'subgroup') {
     const ids = sgId
       ? '@builtin(subgroup_id) sub: u32, @builtin(num_subgroups) nsub: u32'
@@ -294,8 +297,8 @@ export function gemvQ4(ctx: GpuContext, pr: Q4Problem, y: Tensor, opts: GemvOpti
       ? memoShader(`q4_gemv_thread|${JSON.stringify(cfg)}|${shape.single}|${shape.sv}`, () =>
           threadShader(cfg, shape),
         )
-      : memoShader(`q4_gemv|${kind}|${JSON.stringify(cfg)}|${wg}|${rows}|${sgId}`, () =>
-          gemvShader(kind, cfg, wg, rows, sgId),
+      : memoShader(`q4_gemv|${kind}|${JSON.stringify(cfg)}|${wg}|${rows}|${sgId}|${shape.single}`, () =>
+          gemvShader(kind, cfg, wg, rows, sgId, shape.single),
         );
   ctx.dispatch({
     pipeline: ctx.pipeline(code, entry, q4Constants(pr)),

@@ -148,9 +148,16 @@ export function xLoads(k4: string, ss: string | null): { pre: string; body: stri
 /**
  * WGSL block adding chunk `c` of weight rows `rows[j]` to `accs[j][m]` (vec4<f32>) for every x row m < M
  * (≤ 4), and Σx² to `ss[m]` when given. The x rows are a loop, not unrolled: one pipeline serves every M,
- * and software compilers stay quick.
+ * and software compilers stay quick. `single` (M = 1, decode): m is the constant 0, so the accumulator
+ * component is known at compile time instead of indexed at run time.
  */
-export function chunkBody(rows: string[], c: string, accs: string[], ss: string | null = null): string {
+export function chunkBody(
+  rows: string[],
+  c: string,
+  accs: string[],
+  ss: string | null = null,
+  single = false,
+): string {
   const x = xLoads('k4', ss);
   const dots = (j: number) => Array.from({ length: 8 }, (_, t) => `dot(x${t}, q${j}_${t})`).join(' + ');
   const sum = Array.from({ length: 8 }, (_, t) => `x${t}`).join(' + ');
@@ -166,7 +173,7 @@ export function chunkBody(rows: string[], c: string, accs: string[], ss: string 
     ${w.join('\n    ')}
     let k4 = 8u * ${c};
     ${x.pre}
-    for (var m = 0u; m < p.M; m++) {
+    ${single ? '{ const m = 0u;' : 'for (var m = 0u; m < p.M; m++) {'}
       ${x.body}
       let xs = dot(${sum}, vec4<f32>(1.0));
       ${accs.map((a, j) => `${a}[m] += s${j} * (${dots(j)}) + b${j} * xs;`).join('\n      ')}
