@@ -19,18 +19,30 @@ export function flatTileOrigin(wg: number, tm: number, tn: number, cols = 'p.N')
 
 /**
  * How a kernel stores the f32 accumulator `v` of output column `n` at index `i` of y: by default through
- * its `fin(v, n)` (bias, cast).
+ * its `fin(v, n)` (bias, cast). With `pair` stores, `u` is the partner accumulator (see below).
  */
-export type TileStore = (i: string, v: string, n: string) => string;
+export type TileStore = (i: string, v: string, n: string, u: string) => string;
 const finStore: TileStore = (i, v, n) => `y[${i}] = fin(${v}, ${n});`;
+/** The siluMulHalves epilogue: output n = silu(tile column n)·(its partner column). */
+export const siluPairStore: TileStore = (i, g, _n, u) => `y[${i}] = A(silu(${g}) * ${u});`;
+
+/**
+ * The columns a tile stores: all of them into y [M, p.N], or with `pair` the first half, column j with
+ * partner j + width/2, into y [M, NO] (the kernel declares NO, its output width).
+ */
+function storeCols(width: number, pair: boolean) {
+  return { n: pair ? 'NO' : 'p.N', w: pair ? width / 2 : width };
+}
 
 /** Flat kernels: stores accumulators c{i}_{v} (vec4 over columns 4v … 4v+3) of the tile at (m0, n0). */
-export function flatTileStore(tm: number, tn: number, put: TileStore = finStore): string {
+export function flatTileStore(tm: number, tn: number, put: TileStore = finStore, pair = false): string {
+  const { n: N, w } = storeCols(tn, pair);
+  const acc = (i: number, j: number) => `c${i}_${j >> 2}[${j & 3}]`;
   return range(tm)
     .map((i) => {
-      const cols = range(tn).map(
+      const cols = range(w).map(
         (j) =>
-          `if (n0 + ${j}u < p.N) { ${put(`m * p.N + n0 + ${j}u`, `c${i}_${j >> 2}[${j & 3}]`, `n0 + ${j}u`)} }`,
+          `if (n0 + ${j}u < ${N}) { ${put(`m * ${N} + n0 + ${j}u`, acc(i, j), `n0 + ${j}u`, acc(i, j + w))} }`,
       );
       return `if (m0 + ${i}u < p.M) {\n    let m = m0 + ${i}u;\n    ${cols.join('\n    ')}\n  }`;
     })
@@ -38,12 +50,13 @@ export function flatTileStore(tm: number, tn: number, put: TileStore = finStore)
 }
 
 /** Tiled kernels: stores c{i}[j] = output (m0 + 16i, n0 + 16j), S × S per thread of a 16 × 16 workgroup. */
-export function tiledStore(S: number, put: TileStore = finStore): string {
+export function tiledStore(S: number, put: TileStore = finStore, pair = false): string {
+  const { n: N, w } = storeCols(S, pair);
   return range(S)
     .map((i) => {
-      const cols = range(S).map(
+      const cols = range(w).map(
         (j) =>
-          `if (n0 + ${16 * j}u < p.N) { ${put(`m * p.N + n0 + ${16 * j}u`, `c${i}[${j}]`, `n0 + ${16 * j}u`)} }`,
+          `if (n0 + ${16 * j}u < ${N}) { ${put(`m * ${N} + n0 + ${16 * j}u`, `c${i}[${j}]`, `n0 + ${16 * j}u`, `c${i}[${j + w}]`)} }`,
       );
       return `if (m0 + ${16 * i}u < p.M) {\n    let m = m0 + ${16 * i}u;\n    ${cols.join('\n    ')}\n  }`;
     })

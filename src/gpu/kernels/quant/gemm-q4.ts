@@ -1,7 +1,14 @@
 import { type GpuContext, grid, type Variant } from '../../context';
 import { memoShader } from '../../pipeline-cache';
 import type { Tensor } from '../../tensor';
-import { flatTileOrigin, flatTileStore, range, type TileStore, tiledStore } from '../tile-wgsl';
+import {
+  flatTileOrigin,
+  flatTileStore,
+  range,
+  siluPairStore,
+  type TileStore,
+  tiledStore,
+} from '../tile-wgsl';
 import {
   type Q4KernelCfg,
   type Q4Problem,
@@ -61,9 +68,9 @@ export function gemmFlatTile(pr: Q4Problem): GemmFlatTile {
 
 const TILE = 64;
 
-/** The store of one output: through fin (bias, cast), or added to y (residual). */
+/** The store of one output: through fin (bias, cast), added to y (residual), or silu(gate)·up (pair). */
 const storeOf = (c: Q4KernelCfg): TileStore | undefined =>
-  c.residual ? (i, v) => `y[${i}] = A(f32(y[${i}]) + ${v});` : undefined;
+  c.pair ? siluPairStore : c.residual ? (i, v) => `y[${i}] = A(f32(y[${i}]) + ${v});` : undefined;
 
 function flatShader(c: Q4KernelCfg, tile: GemmFlatTile): string {
   const { tm: TM, tn: TN, wg: WG, form } = tile;
@@ -110,19 +117,6 @@ function flatShader(c: Q4KernelCfg, tile: GemmFlatTile): string {
       : j < H
         ? `min(n0 + ${j}u, NO - 1u)`
         : `min(n0 + ${j - H}u, NO - 1u) + NO`;
-  const at = (i: number, j: number) => `c${i}_${j >> 2}[${j & 3}]`;
-  const store = c.pair
-    ? per(
-        (i) => `if (m0 + ${i}u < p.M) {
-    let m = m0 + ${i}u;
-    ${range(H)
-      .map((j) => `if (n0 + ${j}u < NO) { y[m * NO + n0 + ${j}u] = A(silu(${at(i, j)}) * ${at(i, j + H)}); }`)
-      .join('\n    ')}
-  }`,
-        I,
-        '\n  ',
-      )
-    : flatTileStore(TM, TN, storeOf(c));
   return `${q4Header(c)}
 @compute @workgroup_size(${WG})
 fn q4_gemm_flat(@builtin(global_invocation_id) g: vec3u, @builtin(num_workgroups) nw: vec3u) {
@@ -143,7 +137,7 @@ fn q4_gemm_flat(@builtin(global_invocation_id) g: vec3u, @builtin(num_workgroups
     for (var t = 0u; t < 4u; t++) ${step}
     ${raw ? I.flatMap((i) => V.map((v) => `c${i}_${v} += s${v} * d${i}_${v} + b${v} * xs${i};`)).join('\n    ') : ''}
   }
-  ${store}
+  ${flatTileStore(TM, TN, storeOf(c), c.pair)}
 }`;
 }
 
@@ -153,23 +147,8 @@ function tiledShader(c: Q4KernelCfg): string {
   const acc = range(S).map((i) => `var c${i} = vec4<f32>();`);
   const fma = range(S).map((i) => `c${i} += xt[kk * ${T}u + l.y + ${16 * i}u] * b;`);
   const bload = range(S).map((j) => `wt[kk * ${T}u + l.x + ${16 * j}u]`);
-  // pair: weight-tile columns < T/2 are gate rows nt + col, the rest the up rows NO + nt + col − T/2;
-  // thread column j < S/2 (n0 + 16j) pairs with j + S/2.
-  const store = c.pair
-    ? range(S)
-        .map(
-          (i) => `if (m0 + ${16 * i}u < p.M) {
-    let m = m0 + ${16 * i}u;
-    ${range(S / 2)
-      .map(
-        (j) =>
-          `if (n0 + ${16 * j}u < NO) { y[m * NO + n0 + ${16 * j}u] = A(silu(c${i}[${j}]) * c${i}[${j + S / 2}]); }`,
-      )
-      .join('\n    ')}
-  }`,
-        )
-        .join('\n  ')
-    : tiledStore(S, storeOf(c));
+  // pair: weight-tile columns < T/2 are gate rows nt + col, the rest the up rows NO + nt + col − T/2,
+  // so thread column j < S/2 (n0 + 16j) has its partner at j + S/2.
   return `${q4Header(c)}
 var<workgroup> xt: array<f32, ${32 * T}>; // [k][m]
 var<workgroup> wt: array<f32, ${32 * T}>; // [k][n]
@@ -210,7 +189,7 @@ fn q4_gemm_tiled(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id
   }
   let m0 = mt + l.y;
   let n0 = nt + l.x;
-  ${store}
+  ${tiledStore(S, storeOf(c), c.pair)}
 }`;
 }
 
