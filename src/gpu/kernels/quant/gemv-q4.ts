@@ -62,21 +62,21 @@ function storeRow(c: Q4KernelCfg, accs: string[], n: string): string {
 }
 
 /**
- * Shapes of the 'thread' kernel: `single` (M = 1) keeps one scalar accumulator per row instead of a
- * vec4 indexed by the x row, and `sv` > 0 loads the scales (and mins) of sv groups at once as one vec4
+ * Per-problem specializations of the GEMV shaders. `single` (M = 1, decode): the x row index is the
+ * constant 0 — the thread kernel keeps one scalar accumulator per row, and the subgroup and workgroup
+ * kernels index their vec4 accumulators at compile time (indexed by a loop variable, a GPU may keep
+ * them in local memory). `sv` > 0 (thread kernel): the scales (and mins) of sv groups load as one vec4
  * (needs groups % sv = 0 and no split). On software adapters the cost tracks the words loaded from
  * addresses that differ between invocations: per 32-k chunk of a row, 4 words of nibbles and (f16,
  * asym) 2 scale words, or 1 with the vec4 loads. Measured 1×2048×2048: 2.16 → 1.84 ms on lavapipe,
  * 19.6 → 15.9 ms on SwiftShader (medians of 9 interleaved runs against the previous kernel).
  */
-// `single` also specializes the subgroup and workgroup kernels (chunkBody): on a GPU, a vec4 indexed by
-// a loop variable can end up in local memory instead of registers.
-interface ThreadShape {
+interface GemvShape {
   single: boolean;
   sv: number;
 }
 
-function threadShader(c: Q4KernelCfg, t: ThreadShape): string {
+function threadShader(c: Q4KernelCfg, t: GemvShape): string {
   const ssOn = c.norm === 'ss';
   const R = TR;
   const OR = c.pair ? R / 2 : R; // outputs per thread
@@ -290,7 +290,7 @@ export function gemvQ4(ctx: GpuContext, pr: Q4Problem, y: Tensor, opts: GemvOpti
   else if (opts.kind === 'subgroup') workgroups = Math.ceil(NO / rows) * S;
   else workgroups = NO * S;
   const sv = scalesPerVec(cfg.scale);
-  const shape: ThreadShape = { single: M === 1, sv: !split && pr.L.groups % sv === 0 ? sv : 0 };
+  const shape: GemvShape = { single: M === 1, sv: !split && pr.L.groups % sv === 0 ? sv : 0 };
   const kind = opts.kind;
   const code =
     kind === 'thread'
