@@ -11,11 +11,11 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import type { RunTiming } from '../src/video/testing/bench';
-import { fileIntoPage, openVideoBrowser, ROOT } from './video-browser';
+import type { RunTiming } from '../../src/video/testing/bench';
+import { fileIntoPage, openVideoBrowser, ROOT } from '../video-browser';
 
 const BENCH = '/src/video/testing/bench.ts';
-type Bench = typeof import('../src/video/testing/bench');
+type Bench = typeof import('../../src/video/testing/bench');
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(name);

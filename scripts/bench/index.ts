@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
-const root = resolve(import.meta.dirname, '..');
+const root = resolve(import.meta.dirname, '../..');
 const args = process.argv.slice(2);
 const opt = (name: string) => {
   const i = args.indexOf(`--${name}`);
@@ -19,9 +19,9 @@ const skip = new Set((opt('skip') ?? '').split(',').filter(Boolean));
 const passOn = args.filter((a, i) => !['--skip', '--summary'].includes(a) && args[i - 1] !== '--skip');
 
 const PARTS = [
-  { id: 'kernels', script: 'scripts/bench-kernels.ts' },
-  { id: 'peer', script: 'scripts/bench-peer.ts' },
-  { id: 'model', script: 'scripts/bench-model.ts' },
+  { id: 'kernels', script: 'scripts/bench/kernels.ts' },
+  { id: 'peer', script: 'scripts/bench/peer.ts' },
+  { id: 'model', script: 'scripts/bench/model.ts' },
 ];
 
 let failed = false;

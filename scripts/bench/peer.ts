@@ -20,13 +20,13 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { chromium, type Page } from 'playwright-core';
-import { CHROMIUM_ARGS } from '../playwright.config';
-import { caseLabel, ourBytes, peerCases, peerTiming } from './bench/peer/cases';
-import { type CaseArrays, caseArrays } from './bench/peer/data';
-import type { AdapterReport, Backend, CaseResult, PeerCase, TimingOptions } from './bench/peer/page';
-import { startPeerServer } from './bench/peer/server';
+import { CHROMIUM_ARGS } from '../../playwright.config';
+import { caseLabel, ourBytes, peerCases, peerTiming } from './peer/cases';
+import { type CaseArrays, caseArrays } from './peer/data';
+import type { AdapterReport, Backend, CaseResult, PeerCase, TimingOptions } from './peer/page';
+import { startPeerServer } from './peer/server';
 
-const root = resolve(import.meta.dirname, '..');
+const root = resolve(import.meta.dirname, '../..');
 const PAGE_MODULE = '/scripts/bench/peer/page.ts';
 const BACKENDS: Backend[] = ['ours', 'ort-native', 'ort-jsep'];
 
@@ -42,7 +42,7 @@ function chromePath(): string {
   return '/usr/bin/chromium';
 }
 
-type PageModule = typeof import('./bench/peer/page');
+type PageModule = typeof import('./peer/page');
 
 async function runBackend(
   page: Page,

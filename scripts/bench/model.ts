@@ -17,7 +17,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 
-const root = resolve(import.meta.dirname, '..');
+const root = resolve(import.meta.dirname, '../..');
 const args = process.argv.slice(2);
 const arg = (name: string) => {
   const i = args.indexOf(`--${name}`);
@@ -27,15 +27,15 @@ const arg = (name: string) => {
 async function child(full: boolean): Promise<void> {
   const { create, globals } = await import('webgpu');
   Object.assign(globalThis, globals);
-  const { GpuContext } = await import('../src/gpu/context');
-  const { acquireDevice } = await import('../src/gpu/device');
-  const { adapterName } = await import('../src/gpu/testing/node-gpu');
-  const { copy } = await import('../src/gpu/kernels/copy');
-  const { sampleToHost } = await import('../src/gpu/kernels/sample');
-  const { TinyLlavaVideo } = await import('../src/model/tinyllava');
-  const { isVocabTable } = await import('../src/model/load');
-  const { r1Config, randomWeights } = await import('./bench/synthetic-model');
-  const { fillRandom } = await import('../src/gpu/kernels/fill');
+  const { GpuContext } = await import('../../src/gpu/context');
+  const { acquireDevice } = await import('../../src/gpu/device');
+  const { adapterName } = await import('../../src/gpu/testing/node-gpu');
+  const { copy } = await import('../../src/gpu/kernels/copy');
+  const { sampleToHost } = await import('../../src/gpu/kernels/sample');
+  const { TinyLlavaVideo } = await import('../../src/model/tinyllava');
+  const { isVocabTable } = await import('../../src/model/load');
+  const { r1Config, randomWeights } = await import('./synthetic-model');
+  const { fillRandom } = await import('../../src/gpu/kernels/fill');
   const gpu = create([]) as unknown as GPU;
   const { device, summary } = await acquireDevice(gpu, {
     onError: (e) => console.error(`[gpu] ${e.kind}: ${e.message}`),

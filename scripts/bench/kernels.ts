@@ -9,11 +9,11 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { timeKernel, timingMethod } from '../src/gpu/timing';
-import { type BenchCase, benchCases } from './bench/cases';
-import { engineCases } from './bench/engine-cases';
+import { timeKernel, timingMethod } from '../../src/gpu/timing';
+import { type BenchCase, benchCases } from './cases';
+import { engineCases } from './engine-cases';
 
-const root = resolve(import.meta.dirname, '..');
+const root = resolve(import.meta.dirname, '../..');
 
 interface Row {
   kernel: string;
@@ -29,9 +29,9 @@ interface Row {
 
 async function child(id: string): Promise<void> {
   const { create, globals } = await import('webgpu');
-  const { GpuContext } = await import('../src/gpu/context');
-  const { acquireDevice } = await import('../src/gpu/device');
-  const { adapterName } = await import('../src/gpu/testing/node-gpu');
+  const { GpuContext } = await import('../../src/gpu/context');
+  const { acquireDevice } = await import('../../src/gpu/device');
+  const { adapterName } = await import('../../src/gpu/testing/node-gpu');
   Object.assign(globalThis, globals);
   // Dawn rounds timestamps to 2¹⁶ ns by default (a browser privacy measure); a benchmark wants them exact.
   let gpu: GPU | null = create(['disable-dawn-features=timestamp_quantization']) as unknown as GPU;
