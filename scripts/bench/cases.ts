@@ -10,7 +10,7 @@ import { add } from '../../src/gpu/kernels/add';
 import { copy } from '../../src/gpu/kernels/copy';
 import { embedding } from '../../src/gpu/kernels/embedding';
 import { layernorm } from '../../src/gpu/kernels/layernorm';
-import { type MatmulKernel, matmulWith } from '../../src/gpu/kernels/matmul';
+import { type MatmulKernel, matmulWith } from '../../src/gpu/kernels/matmul/matmul';
 import { patchify } from '../../src/gpu/kernels/patchify';
 import { rmsnorm } from '../../src/gpu/kernels/rmsnorm';
 import { rope } from '../../src/gpu/kernels/rope';

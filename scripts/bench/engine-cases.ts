@@ -6,13 +6,13 @@
  * groups of 32). Bytes are the minimum traffic: weights, scales and inputs read once, outputs written once.
  */
 import type { GpuContext } from '../../src/gpu/context';
-import { attention } from '../../src/gpu/kernels/attention';
+import { attention } from '../../src/gpu/kernels/attention/attention';
+import { attentionDecode, createKvCache } from '../../src/gpu/kernels/attention/kv-cache';
+import { embeddingQ4 } from '../../src/gpu/kernels/embedding-q4';
 import { fillRandom } from '../../src/gpu/kernels/fill';
-import { attentionDecode, createKvCache } from '../../src/gpu/kernels/kv-cache';
+import { matmulQ4 } from '../../src/gpu/kernels/matmul/matmul-q4';
 import { qkvRopeWrite } from '../../src/gpu/kernels/qkv-rope';
-import { embeddingQ4 } from '../../src/gpu/kernels/quant/embedding-q4';
 import type { QTensor } from '../../src/gpu/kernels/quant/format';
-import { matmulQ4 } from '../../src/gpu/kernels/quant/matmul-q4';
 import { emptyQ4 } from '../../src/gpu/kernels/quant/quantize';
 import { BYTES, type Tensor } from '../../src/gpu/tensor';
 import { ENGINE_Q4 } from '../../src/model/load';

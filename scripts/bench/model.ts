@@ -31,7 +31,7 @@ async function child(full: boolean): Promise<void> {
   const { acquireDevice } = await import('../../src/gpu/device');
   const { adapterName } = await import('../../src/gpu/testing/node-gpu');
   const { copy } = await import('../../src/gpu/kernels/copy');
-  const { sampleToHost } = await import('../../src/gpu/kernels/sample');
+  const { sampleToHost } = await import('../../src/gpu/kernels/sample/sample');
   const { TinyLlavaVideo } = await import('../../src/model/tinyllava');
   const { isVocabTable } = await import('../../src/model/load');
   const { r1Config, randomWeights } = await import('./synthetic-model');

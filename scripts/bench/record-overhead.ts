@@ -12,7 +12,7 @@
  * --q4: load the weights 4-bit as the engine does (ENGINE_Q4) instead of in the activation dtype.
  */
 import { parseArgs } from 'node:util';
-import { sampleToHost } from '../../src/gpu/kernels/sample';
+import { sampleToHost } from '../../src/gpu/kernels/sample/sample';
 import type { Tensor } from '../../src/gpu/tensor';
 import { adapterName, closeNodeGpu, nodeGpuContext } from '../../src/gpu/testing/node-gpu';
 import { ENGINE_Q4, loadWeights } from '../../src/model/load';

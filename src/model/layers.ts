@@ -1,8 +1,8 @@
 import type { GpuContext } from '../gpu/context';
 import { siluMulHalves } from '../gpu/kernels/activations';
 import { add } from '../gpu/kernels/add';
-import { matmul } from '../gpu/kernels/matmul';
-import { matmulQ4 } from '../gpu/kernels/quant/matmul-q4';
+import { matmul } from '../gpu/kernels/matmul/matmul';
+import { matmulQ4 } from '../gpu/kernels/matmul/matmul-q4';
 import { rmsnorm } from '../gpu/kernels/rmsnorm';
 import type { Tensor } from '../gpu/tensor';
 import { isQuantized, type LinearWeight, type WeightScope } from './gpu-weights';

@@ -1,8 +1,13 @@
 import type { GpuContext } from '../gpu/context';
+import {
+  attentionDecode,
+  createKvCache,
+  type KvCache,
+  releaseKvCache,
+} from '../gpu/kernels/attention/kv-cache';
 import { embedding } from '../gpu/kernels/embedding';
-import { attentionDecode, createKvCache, type KvCache, releaseKvCache } from '../gpu/kernels/kv-cache';
+import { embeddingQ4 } from '../gpu/kernels/embedding-q4';
 import { qkvRopeWrite } from '../gpu/kernels/qkv-rope';
-import { embeddingQ4 } from '../gpu/kernels/quant/embedding-q4';
 import { Tensor } from '../gpu/tensor';
 import type { TextConfig } from './config';
 import { isQuantized, type WeightScope } from './gpu-weights';

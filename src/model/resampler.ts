@@ -1,7 +1,7 @@
 import type { GpuContext } from '../gpu/context';
 import { gelu } from '../gpu/kernels/activations';
 import { add } from '../gpu/kernels/add';
-import { attention } from '../gpu/kernels/attention';
+import { attention } from '../gpu/kernels/attention/attention';
 import { layernorm } from '../gpu/kernels/layernorm';
 import type { Tensor } from '../gpu/tensor';
 import type { ConnectorConfig } from './config';

@@ -1,6 +1,6 @@
 /**
  * Sampling options, the host PRNG and the CPU reference sampler (the GPU sampler in
- * src/gpu/kernels/sample.ts picks the same token for the same logits and uniform number).
+ * src/gpu/kernels/sample/ picks the same token for the same logits and uniform number).
  *
  * Semantics follow Hugging Face generate: repetition penalty (positive logits divided by p, negative
  * ones multiplied; every id in the history once), then temperature, top-k, top-p. temperature ≤ 0
@@ -15,9 +15,9 @@
  * Logits below −FLT_MAX (−∞) count as −FLT_MAX, so fully masked rows still produce a token.
  */
 
-import { type GpuSampling, SAMPLE_K_MAX, sampleRowCpu } from '../gpu/kernels/sample';
+import { type GpuSampling, SAMPLE_K_MAX, sampleRowCpu } from '../gpu/kernels/sample/sample';
 
-export { penalize, sampleRowCpu } from '../gpu/kernels/sample';
+export { penalize, sampleRowCpu } from '../gpu/kernels/sample/sample';
 
 export interface SamplingOptions {
   /** 0 (or less) = greedy. */

@@ -1,8 +1,8 @@
 import type { GpuContext } from '../gpu/context';
 import { gelu } from '../gpu/kernels/activations';
-import { attention } from '../gpu/kernels/attention';
+import { attention } from '../gpu/kernels/attention/attention';
 import { layernorm } from '../gpu/kernels/layernorm';
-import { matmul } from '../gpu/kernels/matmul';
+import { matmul } from '../gpu/kernels/matmul/matmul';
 import { patchify } from '../gpu/kernels/patchify';
 import type { Tensor } from '../gpu/tensor';
 import type { VisionConfig } from './config';

@@ -8,9 +8,9 @@ import type * as Ort from 'onnxruntime-web';
 import { GpuContext } from '../../../src/gpu/context';
 import { acquireDevice } from '../../../src/gpu/device';
 import { fromF16Array, toF16Array } from '../../../src/gpu/f16';
-import { attentionDecode, createKvCache, kvWrite } from '../../../src/gpu/kernels/kv-cache';
+import { attentionDecode, createKvCache, kvWrite } from '../../../src/gpu/kernels/attention/kv-cache';
+import { matmulQ4 } from '../../../src/gpu/kernels/matmul/matmul-q4';
 import { type Q4Host, releaseQ4, uploadQ4 } from '../../../src/gpu/kernels/quant/format';
-import { matmulQ4 } from '../../../src/gpu/kernels/quant/matmul-q4';
 import { type GqaCacheMode, type GqaShape, gqaModel, matmulNBitsModel, type PeerDtype } from './graphs';
 
 export type Backend = 'ours' | 'ort-native' | 'ort-jsep';

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { Tensor } from '../tensor';
 import { asDtype, ctx, dtypes, expectClose, TOL } from '../testing/kernel-suite';
 import { randn } from '../testing/random';
-import { type KvCache, kvWrite } from './kv-cache';
+import { type KvCache, kvWrite } from './attention/kv-cache';
 import { qkvRopeWrite, qkvRopeWriteCpu } from './qkv-rope';
 import { rope } from './rope';
 

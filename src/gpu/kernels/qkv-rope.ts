@@ -1,7 +1,7 @@
 import { type GpuContext, grid, wgslTypes } from '../context';
 import { memoShader } from '../pipeline-cache';
 import { assertDtype, assertShape, fmt, type Tensor } from '../tensor';
-import { checkStart, type KvCache, kvWriteCpu } from './kv-cache';
+import { checkStart, type KvCache, kvWriteCpu } from './attention/kv-cache';
 import { ROPE_ANGLE_WGSL, ropeCpu, turnTable } from './rope';
 
 /**

@@ -1,8 +1,8 @@
-import type { GpuContext, Variant } from '../context';
-import { assertDtype, assertShape, fmt, type Tensor } from '../tensor';
-import { runAttention } from './attention/run';
+import type { GpuContext, Variant } from '../../context';
+import { assertDtype, assertShape, fmt, type Tensor } from '../../tensor';
+import { runAttention } from './run';
 
-export { type AttentionCpuDims, attentionCpu } from './attention/cpu';
+export { type AttentionCpuDims, attentionCpu } from './cpu';
 
 /**
  * Multi-head attention, softmax(scale · q·kᵀ [+ causal mask]) · v, with GQA and an optional leading

@@ -1,7 +1,14 @@
-import { type GpuContext, grid, wgslTypes } from '../../context';
-import { memoShader } from '../../pipeline-cache';
-import { assertDtype, type Tensor } from '../../tensor';
-import { assertSameQ4Format, layoutOf, type Q4Host, type Q4Layout, type QTensor, q4Value } from './format';
+import { type GpuContext, grid, wgslTypes } from '../context';
+import { memoShader } from '../pipeline-cache';
+import { assertDtype, type Tensor } from '../tensor';
+import {
+  assertSameQ4Format,
+  layoutOf,
+  type Q4Host,
+  type Q4Layout,
+  type QTensor,
+  q4Value,
+} from './quant/format';
 
 /**
  * Row gather from a 4-bit table: y[t] = dequantized row ids[t]. ids u32 [...], table a QTensor [V, K]

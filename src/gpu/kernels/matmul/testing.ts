@@ -4,9 +4,9 @@ import type { Variant } from '../../context';
 import type { Tolerance } from '../../testing/compare';
 import { asDtype, ctx, expectClose } from '../../testing/kernel-suite';
 import { randn } from '../../testing/random';
-import { type Q4Options, releaseQ4, uploadQ4 } from './format';
+import { type Q4Options, releaseQ4, uploadQ4 } from '../quant/format';
+import { quantizeQ4Cpu } from '../quant/quantize-cpu';
 import { type MatmulQ4Options, matmulQ4, matmulQ4Cpu } from './matmul-q4';
-import { quantizeQ4Cpu } from './quantize-cpu';
 
 export interface Q4Case {
   M: number;

@@ -1,6 +1,6 @@
-import { type GpuContext, grid, type Variant, wgslTypes } from '../context';
-import { memoShader } from '../pipeline-cache';
-import { assertDtype, assertShape, type DType, type Tensor } from '../tensor';
+import { type GpuContext, grid, type Variant, wgslTypes } from '../../context';
+import { memoShader } from '../../pipeline-cache';
+import { assertDtype, assertShape, type DType, type Tensor } from '../../tensor';
 
 /**
  * Token sampling on the GPU: logits [B, V] (f32 or f16) → ids u32 [B]; only the ids need reading back.

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import type { Tolerance } from '../../testing/compare';
-import { ctx, dtypes, expectClose } from '../../testing/kernel-suite';
-import { randn, rng } from '../../testing/random';
+import type { Tolerance } from '../testing/compare';
+import { ctx, dtypes, expectClose } from '../testing/kernel-suite';
+import { randn, rng } from '../testing/random';
 import { embeddingQ4, embeddingQ4Cpu } from './embedding-q4';
-import { type Q4Host, type Q4Options, uploadQ4 } from './format';
-import { quantizeQ4Cpu } from './quantize-cpu';
+import { type Q4Host, type Q4Options, uploadQ4 } from './quant/format';
+import { quantizeQ4Cpu } from './quant/quantize-cpu';
 
 /**
  * Tolerances. f32 output: exact with f16 scales ((q − 8)·s and q·s are exact in f32); with f32 scales

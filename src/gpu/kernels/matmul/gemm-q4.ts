@@ -2,14 +2,6 @@ import { type GpuContext, grid, type Variant } from '../../context';
 import { memoShader } from '../../pipeline-cache';
 import type { Tensor } from '../../tensor';
 import {
-  flatTileOrigin,
-  flatTileStore,
-  range,
-  siluPairStore,
-  type TileStore,
-  tiledStore,
-} from '../tile-wgsl';
-import {
   type Q4KernelCfg,
   type Q4Problem,
   q4Bindings,
@@ -17,6 +9,7 @@ import {
   q4Header,
   q4UniformValues,
 } from './q4-wgsl';
+import { flatTileOrigin, flatTileStore, range, siluPairStore, type TileStore, tiledStore } from './tile-wgsl';
 
 /**
  * Q4 GEMM for prefill and batched decode (M > GEMV_MAX_M), f32 accumulation.

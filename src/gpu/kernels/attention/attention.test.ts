@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import type { Variant } from '../context';
-import type { Tolerance } from '../testing/compare';
-import { asDtype, ctx, dtypes, expectClose, TOL, variants } from '../testing/kernel-suite';
-import { randn } from '../testing/random';
+import type { Variant } from '../../context';
+import type { Tolerance } from '../../testing/compare';
+import { asDtype, ctx, dtypes, expectClose, TOL, variants } from '../../testing/kernel-suite';
+import { randn } from '../../testing/random';
 import { attention, attentionCpu } from './attention';
-import { splitPlan } from './attention/run';
-import { chooseTile, sharedBytes } from './attention/tiled';
+import { splitPlan } from './run';
+import { chooseTile, sharedBytes } from './tiled';
 
 /**
  * Tolerances: f32 — inputs exact, f32 accumulation and exp vs f64: TOL.f32 (1e-5 + 1e-4·|x|).

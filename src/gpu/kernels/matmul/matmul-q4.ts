@@ -1,6 +1,6 @@
 import type { GpuContext, Variant } from '../../context';
 import { assertDtype, assertShape, fmt, type Tensor } from '../../tensor';
-import { layoutOf, type Q4Host, type QTensor, q4Value } from './format';
+import { layoutOf, type Q4Host, type QTensor, q4Value } from '../quant/format';
 import { gemmQ4 } from './gemm-q4';
 import { type GemvKind, gemvQ4 } from './gemv-q4';
 import { chunksOf, type Float, type Q4Problem, rmsInvQ4 } from './q4-wgsl';

@@ -1,5 +1,5 @@
-import { type GpuContext, grid, type Variant, wgslTypes } from '../context';
-import { assertDtype, assertShape, fmt, type Tensor } from '../tensor';
+import { type GpuContext, grid, type Variant, wgslTypes } from '../../context';
+import { assertDtype, assertShape, fmt, type Tensor } from '../../tensor';
 import { flatTileOrigin, flatTileStore, range, tiledStore } from './tile-wgsl';
 
 /**

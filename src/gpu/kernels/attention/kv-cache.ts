@@ -1,8 +1,8 @@
-import { type GpuContext, grid, type Variant, wgslTypes } from '../context';
-import { memoShader } from '../pipeline-cache';
-import { assertDtype, assertShape, fmt, type Tensor } from '../tensor';
-import { attentionCpu } from './attention/cpu';
-import { runAttention } from './attention/run';
+import { type GpuContext, grid, type Variant, wgslTypes } from '../../context';
+import { memoShader } from '../../pipeline-cache';
+import { assertDtype, assertShape, fmt, type Tensor } from '../../tensor';
+import { attentionCpu } from './cpu';
+import { runAttention } from './run';
 
 /**
  * One layer's KV cache: k and v [B, Smax, Hkv, D] in the activation dtype, one row per position.

@@ -2,10 +2,10 @@ import { describe, expect, it } from 'vitest';
 import type { Variant } from '../../context';
 import { asDtype, ctx, dtypes, expectClose } from '../../testing/kernel-suite';
 import { randn } from '../../testing/random';
-import { releaseQ4, uploadQ4 } from './format';
+import { releaseQ4, uploadQ4 } from '../quant/format';
+import { quantizeQ4Cpu } from '../quant/quantize-cpu';
 import type { GemvKind } from './gemv-q4';
 import { type MatmulQ4Options, matmulQ4, matmulQ4FusedCpu } from './matmul-q4';
-import { quantizeQ4Cpu } from './quantize-cpu';
 import { q4Tol } from './testing';
 
 /**

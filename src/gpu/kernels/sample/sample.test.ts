@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { asDtype, ctx, dtypes, variants } from '../testing/kernel-suite';
-import { randn, rng } from '../testing/random';
+import { asDtype, ctx, dtypes, variants } from '../../testing/kernel-suite';
+import { randn, rng } from '../../testing/random';
 import { type GpuSampling, sampleRowCpu, sampleToHost } from './sample';
 
 const greedy: GpuSampling = { mode: 'greedy', k: 1, topP: 1, invTemperature: 0, penalty: 1 };

@@ -9,9 +9,17 @@ import type { Tensor } from '../../tensor';
 import { rng } from '../../testing/random';
 import { type TimingMethod, timeKernel } from '../../timing';
 import { siluMul } from '../activations';
+import { concatQ4Rows } from '../quant/concat';
+import {
+  type Q4Host,
+  type Q4Options,
+  type QTensor,
+  q4Bytes,
+  q4Layout,
+  releaseQ4,
+  uploadQ4,
+} from '../quant/format';
 import { rmsnorm } from '../rmsnorm';
-import { concatQ4Rows } from './concat';
-import { type Q4Host, type Q4Options, type QTensor, q4Bytes, q4Layout, releaseQ4, uploadQ4 } from './format';
 import { type GemmFlatTile, setGemmFlatTile } from './gemm-q4';
 import { type MatmulQ4Options, matmulQ4 } from './matmul-q4';
 

@@ -1,7 +1,7 @@
 import { type GpuContext, grid, type Variant, wgslTypes } from '../../context';
 import { memoShader } from '../../pipeline-cache';
 import type { Tensor } from '../../tensor';
-import type { Q4Layout, Q4ScaleDtype, Q4Scheme, QTensor } from './format';
+import type { Q4Layout, Q4ScaleDtype, Q4Scheme, QTensor } from '../quant/format';
 
 /**
  * WGSL shared by the Q4 matmul kernels (gemv-q4.ts, gemm-q4.ts): bindings, scale/offset loads, masked x

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ctx } from '../../testing/kernel-suite';
 import { adapterName } from '../../testing/node-gpu';
-import { benchFusedQ4, benchQ4 } from './bench';
+import { benchFusedQ4, benchQ4 } from './bench-q4';
 import type { GemmFlatTile } from './gemm-q4';
 
 /**
