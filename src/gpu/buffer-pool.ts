@@ -12,6 +12,9 @@ export class BufferPool {
   private serial = new WeakMap<GPUBuffer, number>();
   private nextSerial = 0;
   private liveBytes = 0;
+  /** Buffers handed out and not released yet (leak tests compare these before and after a run). */
+  private inUse = 0;
+  private inUseSize = 0;
   peakBytes = 0;
   /** Told of every buffer the pool destroys (the context drops cached bind groups that bind it). */
   onDestroy: ((b: GPUBuffer) => void) | null = null;
@@ -30,6 +33,8 @@ export class BufferPool {
    * with queue.writeBuffer while other commands are still only recorded.
    */
   acquire(bytes: number, label?: string, forWrite = false): GPUBuffer {
+    this.inUse++;
+    this.inUseSize += bytes;
     const list = this.free.get(bytes);
     if (list?.length) {
       let i = list.length - 1;
@@ -52,6 +57,8 @@ export class BufferPool {
       throw new Error(`buffer released twice (${buffer.label || buffer.size + ' bytes'})`);
     this.freeSet.add(buffer);
     this.releasedSinceSubmit.add(buffer);
+    this.inUse--;
+    this.inUseSize -= buffer.size;
     const list = this.free.get(buffer.size) ?? [];
     // Sorted newest first, so pop() takes the oldest: binary search for the place.
     const r = this.rank(buffer);
@@ -96,5 +103,15 @@ export class BufferPool {
 
   get allocatedBytes(): number {
     return this.liveBytes;
+  }
+
+  /** Buffers acquired and not yet released. */
+  get inUseCount(): number {
+    return this.inUse;
+  }
+
+  /** Bytes of the buffers acquired and not yet released. */
+  get inUseBytes(): number {
+    return this.inUseSize;
   }
 }

@@ -55,6 +55,8 @@ export class GpuContext {
   private readonly uniforms: UniformCache;
   private readonly bindGroups: BindGroupCache;
   private readonly sites: UniformSites;
+  /** Open `tidy` scopes, innermost last: the buffers each made and still owns. */
+  private scopes: Set<GPUBuffer>[] = [];
   /** Idle MAP_READ buffers by size, so a per-step readback allocates nothing. */
   private readbackFree = new Map<number, GPUBuffer[]>();
   private readbackKept = 0;
@@ -105,11 +107,17 @@ export class GpuContext {
 
   // ---- tensors -------------------------------------------------------------------------------
 
+  /** A new tensor (contents undefined), owned by the innermost open `tidy` if any, else the caller. */
   empty(shape: readonly number[], dtype: DType, label?: string): Tensor {
-    return new Tensor(this.pool.acquire(alignBytes(numel(shape) * BYTES[dtype]), label), shape, dtype);
+    return this.track(
+      new Tensor(this.pool.acquire(alignBytes(numel(shape) * BYTES[dtype]), label), shape, dtype),
+    );
   }
 
-  /** Uploads host data; a Float32Array uploaded as 'f16' is rounded to f16 on the way. */
+  /**
+   * Uploads host data; a Float32Array uploaded as 'f16' is rounded to f16 on the way. Owned like
+   * `empty`'s tensors.
+   */
   upload(data: Float32Array | Uint16Array | Uint32Array, shape: readonly number[], dtype: DType): Tensor {
     if (data.length !== numel(shape))
       throw new Error(`upload: ${data.length} values for shape ${fmt(shape)}`);
@@ -126,7 +134,7 @@ export class GpuContext {
       dtype,
     );
     this.writeBytes(t.buffer, bytes);
-    return t;
+    return this.track(t);
   }
 
   /** Writes host bytes into a buffer no pending command references. */
@@ -212,8 +220,76 @@ export class GpuContext {
     this.encoder.copyBufferToBuffer(s, srcByte, d, dstByte, bytes);
   }
 
+  /**
+   * Returns tensors' buffers to the pool now. Allowed inside a `tidy` (to free memory early); the scope
+   * then does not release them again. A view shares its tensor's buffer: release one of them once.
+   */
   release(...ts: Tensor[]): void {
-    for (const t of ts) this.pool.release(t.buffer);
+    for (const t of ts) {
+      this.untrack(t.buffer);
+      this.pool.release(t.buffer);
+    }
+  }
+
+  // ---- scopes --------------------------------------------------------------------------------
+
+  /**
+   * Runs `fn` as a scope (tfjs's tidy): every tensor `empty` or `upload` makes inside it, kernels'
+   * outputs included, is released when it ends — normally or by a throw — except the tensors in what
+   * `fn` returns (a Tensor, or arrays / plain objects holding Tensors, nested) and those passed to
+   * `keep`. Returned tensors move to the enclosing scope, or to the caller outside any scope.
+   *
+   *     const logits = ctx.tidy(() => lmHead(norm(forward(embed(ids))))); // intermediates released
+   *
+   * Ownership is by buffer, so a view returned or kept keeps its buffer, and one released early is not
+   * released again. Tensors made outside every scope are the caller's, as without scopes; tensors of
+   * an outer scope used or returned inside stay the outer scope's. `fn` must be synchronous (recording
+   * is; await readbacks outside): a returned Promise throws, as would an `await` inside, which would
+   * let other code's tensors land in this scope.
+   *
+   * Release order does not matter for reuse: the pool hands out the oldest free buffer of a size, so
+   * a repeated step gets the same buffers (and cached bind groups) either way.
+   */
+  tidy<R>(fn: () => R): R {
+    const own = new Set<GPUBuffer>();
+    this.scopes.push(own);
+    try {
+      const result = fn();
+      if (isThenable(result))
+        throw new Error('tidy: the function returned a Promise; scopes are synchronous (await outside)');
+      const parent = this.scopes.length > 1 ? this.scopes[this.scopes.length - 2] : null;
+      forEachTensor(result, (t) => {
+        if (own.delete(t.buffer)) parent?.add(t.buffer);
+        else if (this.pool.isFree(t.buffer)) throw new Error('tidy: returned a released tensor');
+      });
+      return result;
+    } finally {
+      this.scopes.pop();
+      for (const b of own) this.pool.release(b);
+    }
+  }
+
+  /**
+   * Lets tensors outlive every open scope (a KV cache, a cached table, an output kept across calls):
+   * the caller owns them as if made outside any scope. Takes what `tidy` may return; returns it.
+   */
+  keep<R>(tensors: R): R {
+    forEachTensor(tensors, (t) => this.untrack(t.buffer));
+    return tensors;
+  }
+
+  /** Open scopes: how deep `tidy` calls are nested here (0 outside any). */
+  get scopeDepth(): number {
+    return this.scopes.length;
+  }
+
+  private track(t: Tensor): Tensor {
+    if (this.scopes.length) this.scopes[this.scopes.length - 1].add(t.buffer);
+    return t;
+  }
+
+  private untrack(b: GPUBuffer): void {
+    for (let i = this.scopes.length - 1; i >= 0; i--) if (this.scopes[i].delete(b)) return;
   }
 
   // ---- recording -----------------------------------------------------------------------------
@@ -303,6 +379,19 @@ export class GpuContext {
     this.readbackFree.clear();
     this.readbackKept = 0;
     this.profiler?.destroy();
+  }
+}
+
+const isThenable = (x: unknown): boolean =>
+  typeof x === 'object' && x !== null && typeof (x as { then?: unknown }).then === 'function';
+
+/** Calls `f` on every Tensor in `x`: a Tensor, or arrays and plain objects holding them (nested). */
+function forEachTensor(x: unknown, f: (t: Tensor) => void): void {
+  if (x instanceof Tensor) f(x);
+  else if (Array.isArray(x)) for (const v of x) forEachTensor(v, f);
+  else if (typeof x === 'object' && x !== null) {
+    const proto = Object.getPrototypeOf(x);
+    if (proto === Object.prototype || proto === null) for (const v of Object.values(x)) forEachTensor(v, f);
   }
 }
 

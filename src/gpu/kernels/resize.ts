@@ -366,7 +366,7 @@ function coeffBuffer(ctx: GpuContext, inW: number, inH: number, S: number): Coef
   data.set(v.k, offKV);
   data.set(new Int32Array(NORMALIZE.buffer), offLut);
   const entry = {
-    tensor: ctx.upload(new Uint32Array(data.buffer), [data.length], 'u32'),
+    tensor: ctx.keep(ctx.upload(new Uint32Array(data.buffer), [data.length], 'u32')), // cached past any scope
     kH: h.ksize,
     kV: v.ksize,
     offKH,
