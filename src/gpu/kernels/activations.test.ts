@@ -1,7 +1,22 @@
 import { describe, expect, it } from 'vitest';
+import { numericGrad } from '../testing/grad-check';
 import { asDtype, ctx, dtypes, expectClose, TOL } from '../testing/kernel-suite';
 import { randn } from '../testing/random';
-import { erfc, gelu, geluCpu, siluMul, siluMulCpu, siluMulHalves, siluMulHalvesCpu } from './activations';
+import {
+  erfc,
+  gelu,
+  geluBackward,
+  geluBackwardCpu,
+  geluCpu,
+  siluMul,
+  siluMulBackward,
+  siluMulBackwardCpu,
+  siluMulCpu,
+  siluMulHalves,
+  siluMulHalvesBackward,
+  siluMulHalvesBackwardCpu,
+  siluMulHalvesCpu,
+} from './activations';
 
 // Tolerances: the suite's TOL. f32 (atol 1e-5, rtol 1e-4): everything is computed in f32; the erf
 // polynomial adds ≤ 0.5·|x|·1.5e-7 absolute. f16 (atol 2e-3, rtol 4e-3): the output is rounded to f16.
@@ -134,4 +149,133 @@ describe('CPU references', () => {
     const silu = [-4.122307236380407e-8, -0.2689414213699951, 0.7310585786300049, 19.999999958776925];
     expectClose(siluMulCpu(g, new Float32Array(4).fill(1)), silu, { atol: 1e-12, rtol: 1e-7 });
   });
+});
+
+// Backward: the same tolerances as the forward (gradients are element-wise, f32 math; f16 gradients are
+// rounded to f16). dY in [−1, 1], so gradients stay below ~1.2·|up| (SiLU) and 1.13 (GELU).
+describe('siluMulBackward', () => {
+  for (const dtype of dtypes) {
+    for (const shape of [[1], [33], [3, 333]])
+      it(`${dtype} shape=[${shape}]`, async () => {
+        const n = size(shape);
+        const g = asDtype(randn(n, n + 11, -8, 8), dtype);
+        const u = asDtype(randn(n, n + 12, -3, 3), dtype);
+        const dY = asDtype(randn(n, n + 13), dtype);
+        const up = (a: Float32Array) => ctx.upload(a, shape, dtype);
+        const { dGate, dUp } = siluMulBackward(ctx, up(dY), up(g), up(u));
+        const want = siluMulBackwardCpu(dY, g, u);
+        expectClose(await ctx.read(dGate), want.dGate, TOL[dtype]);
+        expectClose(await ctx.read(dUp), want.dUp, TOL[dtype]);
+      });
+
+    it(`${dtype} extremes ±${extreme[dtype]}`, async () => {
+      const m = extreme[dtype];
+      const g = asDtype(sweep(m, 1001), dtype);
+      const u = asDtype(randn(1001, 5, -m, m), dtype);
+      const dY = asDtype(randn(1001, 6), dtype);
+      const up = (a: Float32Array) => ctx.upload(a, [1001], dtype);
+      const { dGate, dUp } = siluMulBackward(ctx, up(dY), up(g), up(u));
+      const want = siluMulBackwardCpu(dY, g, u);
+      const got = await ctx.read(dGate);
+      expect(got.every(Number.isFinite)).toBe(true);
+      expectClose(got, want.dGate, TOL[dtype]);
+      expectClose(await ctx.read(dUp), want.dUp, TOL[dtype]);
+    });
+  }
+
+  for (const dtype of dtypes)
+    for (const [R, I] of [
+      [1, 1],
+      [3, 7],
+      [2, 500],
+    ])
+      it(`halves ${dtype} R=${R} I=${I}`, async () => {
+        const gu = asDtype(randn(R * 2 * I, R + I, -8, 8), dtype);
+        const dY = asDtype(randn(R * I, R + I + 1), dtype);
+        const dGU = siluMulHalvesBackward(
+          ctx,
+          ctx.upload(dY, [R, I], dtype),
+          ctx.upload(gu, [R, 2 * I], dtype),
+        );
+        expect(dGU.shape).toEqual([R, 2 * I]);
+        expectClose(await ctx.read(dGU), siluMulHalvesBackwardCpu(dY, gu, I), TOL[dtype]);
+      });
+
+  if (dtypes.includes('f16'))
+    it('f16 inputs with an f32 dY give f32 gradients', async () => {
+      const n = 77;
+      const g = asDtype(randn(n, 1, -8, 8), 'f16');
+      const u = asDtype(randn(n, 2, -3, 3), 'f16');
+      const dY = randn(n, 3);
+      const { dGate } = siluMulBackward(
+        ctx,
+        ctx.upload(dY, [n], 'f32'),
+        ctx.upload(g, [n], 'f16'),
+        ctx.upload(u, [n], 'f16'),
+      );
+      expect(dGate.dtype).toBe('f32');
+      expectClose(await ctx.read(dGate), siluMulBackwardCpu(dY, g, u).dGate, TOL.f32);
+    });
+
+  it('CPU references match central differences', () => {
+    const n = 9;
+    const g = randn(n, 21, -4, 4);
+    const u = randn(n, 22, -2, 2);
+    const dY = randn(n, 23);
+    const tol = { atol: 1e-4, rtol: 1e-3 };
+    const want = siluMulBackwardCpu(dY, g, u);
+    expectClose(
+      want.dGate,
+      numericGrad((v) => siluMulCpu(v, u), g, dY),
+      tol,
+    );
+    expectClose(
+      want.dUp,
+      numericGrad((v) => siluMulCpu(g, v), u, dY),
+      tol,
+    );
+    const gu = randn(2 * 6, 24, -4, 4);
+    const dY2 = randn(6, 25);
+    expectClose(
+      siluMulHalvesBackwardCpu(dY2, gu, 3),
+      numericGrad((v) => siluMulHalvesCpu(v, 3), gu, dY2),
+      tol,
+    );
+  });
+});
+
+describe('geluBackward', () => {
+  for (const approx of ['tanh', 'erf'] as const) {
+    for (const dtype of dtypes) {
+      for (const shape of [[1], [33], [3, 333]])
+        it(`${approx} ${dtype} shape=[${shape}]`, async () => {
+          const n = size(shape);
+          const x = asDtype(randn(n, n + 3, -6, 6), dtype);
+          const dY = asDtype(randn(n, n + 4), dtype);
+          const dX = geluBackward(ctx, ctx.upload(dY, shape, dtype), ctx.upload(x, shape, dtype), approx);
+          expect(dX.shape).toEqual(shape);
+          expectClose(await ctx.read(dX), geluBackwardCpu(dY, x, approx), TOL[dtype]);
+        });
+
+      it(`${approx} ${dtype} extremes ±${extreme[dtype]}`, async () => {
+        const x = asDtype(sweep(extreme[dtype], 1001), dtype);
+        const dY = asDtype(randn(1001, 8), dtype);
+        const dX = await ctx.read(
+          geluBackward(ctx, ctx.upload(dY, [1001], dtype), ctx.upload(x, [1001], dtype), approx),
+        );
+        expect(dX.every(Number.isFinite)).toBe(true);
+        expectClose(dX, geluBackwardCpu(dY, x, approx), TOL[dtype]);
+      });
+    }
+
+    it(`${approx} CPU reference matches central differences`, () => {
+      const x = Float32Array.from([-5, -2.5, -1, -0.3, 0, 0.2, 0.9, 1.7, 3, 6]);
+      const dY = randn(x.length, 31);
+      expectClose(
+        geluBackwardCpu(dY, x, approx),
+        numericGrad((v) => geluCpu(v, approx), x, dY),
+        { atol: 1e-4, rtol: 1e-3 },
+      );
+    });
+  }
 });

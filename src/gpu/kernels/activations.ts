@@ -143,6 +143,158 @@ export function gelu(ctx: GpuContext, x: Tensor, approx: 'tanh' | 'erf'): Tensor
   return run(ctx, approx === 'tanh' ? 'gelu_tanh' : 'gelu_erf', [x]);
 }
 
+// ---- backward ------------------------------------------------------------------------------------
+
+/**
+ * Gradients, one thread per element, f32 math; each gradient takes dY's dtype (f32 or f16) whatever the
+ * inputs' dtype. With s = sigmoid:
+ * - silu_mul: y = g·s(g)·u → dGate = dY·u·s(g)·(1 + g·(1 − s(g))), dUp = dY·g·s(g);
+ * - gelu_tanh: y = x·s(2v), v = √(2/π)(x + 0.044715x³) →
+ *   dX = dY·(s(2v) + 2x·s(2v)(1 − s(2v))·√(2/π)(1 + 3·0.044715x²));
+ * - gelu_erf: y = x·Φ(x) → dX = dY·(Φ(x) + x·φ(x)), Φ through the same erfc polynomial as the forward.
+ * Every exp goes through safe_exp, so large |x| give s ∈ {0, 1} and finite gradients.
+ */
+const BACKWARD = {
+  silu_mul: {
+    inputs: ['gate', 'up'],
+    outputs: ['dgate', 'dup'],
+    body: `let g = f32(gate[i]); let s = 1.0 / (1.0 + safe_exp(-g)); let d = f32(dy[i]);
+  dgate[i] = G(d * f32(up[i]) * (s + g * s * (1.0 - s)));
+  dup[i] = G(d * g * s);`,
+    extra: '',
+  },
+  gelu_tanh: {
+    inputs: ['x'],
+    outputs: ['dx'],
+    body: `let a = f32(x[i]); let u = 0.7978845608028654 * (a + 0.044715 * a * a * a);
+  let s = 1.0 / (1.0 + safe_exp(-2.0 * u));
+  let du = 0.7978845608028654 * (1.0 + 0.134145 * a * a);
+  dx[i] = G(f32(dy[i]) * (s + 2.0 * a * s * (1.0 - s) * du));`,
+    extra: '',
+  },
+  gelu_erf: {
+    inputs: ['x'],
+    outputs: ['dx'],
+    body: `let a = f32(x[i]); let q = 0.5 * erfc_pos(abs(a) * 0.7071067811865476);
+  let cdf = select(q, 1.0 - q, a >= 0.0);
+  let pdf = 0.3989422804014327 * safe_exp(-0.5 * a * a);
+  dx[i] = G(f32(dy[i]) * (cdf + a * pdf));`,
+    extra: BODIES.gelu_erf.extra,
+  },
+} as const;
+
+function backwardShader(op: Op, xDtype: DType, gDtype: DType): string {
+  const { inputs, outputs, body, extra } = BACKWARD[op];
+  const names = ['dy', ...inputs];
+  const bindings = [
+    ...names.map(
+      (name, k) => `@group(0) @binding(${k}) var<storage, read> ${name}: array<${k ? 'T' : 'G'}>;`,
+    ),
+    ...outputs.map(
+      (name, k) => `@group(0) @binding(${names.length + k}) var<storage, read_write> ${name}: array<G>;`,
+    ),
+  ];
+  return `${wgslTypes({ T: xDtype, G: gDtype })}
+struct P { n: u32 }
+${bindings.join('\n')}
+@group(0) @binding(${bindings.length}) var<uniform> p: P;
+${PRELUDE}${extra}
+@compute @workgroup_size(${WG})
+fn ${op}_backward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw: vec3u) {
+  let i = gid.y * nw.x * ${WG}u + gid.x;
+  if (i >= p.n) { return; }
+  ${body}
+}`;
+}
+
+function runBackward(ctx: GpuContext, op: Op, dY: Tensor, inputs: Tensor[]): Tensor[] {
+  const x = inputs[0];
+  assertShape(`${op}_backward.dY`, dY, x.shape);
+  assertDtype(`${op}_backward.dY`, dY, 'f32', 'f16');
+  const grads = BACKWARD[op].outputs.map(() => ctx.empty(x.shape, dY.dtype));
+  const entry = `${op}_backward`;
+  ctx.dispatch({
+    pipeline: ctx.pipeline(
+      memoShader(`activation_backward|${op}|${x.dtype}|${dY.dtype}`, () =>
+        backwardShader(op, x.dtype, dY.dtype),
+      ),
+      entry,
+    ),
+    bindings: [dY, ...inputs, ...grads],
+    uniforms: { u32: [x.size] },
+    workgroups: grid(Math.ceil(x.size / WG), ctx.maxWorkgroupsPerDim),
+    label: entry,
+  });
+  return grads;
+}
+
+/** Gradients of siluMul(gate, up) for upstream dY: dGate and dUp in dY's dtype. */
+export function siluMulBackward(
+  ctx: GpuContext,
+  dY: Tensor,
+  gate: Tensor,
+  up: Tensor,
+): { dGate: Tensor; dUp: Tensor } {
+  assertDtype('siluMulBackward.gate', gate, 'f32', 'f16');
+  assertShape('siluMulBackward.up', up, gate.shape);
+  assertDtype('siluMulBackward.up', up, gate.dtype);
+  const [dGate, dUp] = runBackward(ctx, 'silu_mul', dY, [gate, up]);
+  return { dGate, dUp };
+}
+
+/** Gradient of siluMulHalves(gu) for upstream dY [..., I]: dGU [..., 2I] (gate half, up half) in dY's dtype. */
+export function siluMulHalvesBackward(ctx: GpuContext, dY: Tensor, gu: Tensor): Tensor {
+  assertDtype('siluMulHalvesBackward.gu', gu, 'f32', 'f16');
+  assertDtype('siluMulHalvesBackward.dY', dY, 'f32', 'f16');
+  const C = gu.shape[gu.shape.length - 1];
+  if (!(C > 0 && C % 2 === 0)) throw new Error(`siluMulHalvesBackward: last dim must be even, got ${C}`);
+  const I = C / 2;
+  assertShape('siluMulHalvesBackward.dY', dY, [...gu.shape.slice(0, -1), I]);
+  const dGU = ctx.empty(gu.shape, dY.dtype);
+  const entry = 'silu_mul_halves_backward';
+  ctx.dispatch({
+    pipeline: ctx.pipeline(
+      memoShader(`silu_mul_halves_backward|${gu.dtype}|${dY.dtype}`, () =>
+        halvesBackwardShader(gu.dtype, dY.dtype),
+      ),
+      entry,
+    ),
+    bindings: [dY, gu, dGU],
+    uniforms: { u32: [dY.size, I] },
+    workgroups: grid(Math.ceil(dY.size / WG), ctx.maxWorkgroupsPerDim),
+    label: entry,
+  });
+  return dGU;
+}
+
+/** silu_mul_halves_backward: one thread per element of dY [R, I], writing both halves of dgu [R, 2I]. */
+function halvesBackwardShader(xDtype: DType, gDtype: DType): string {
+  return `${wgslTypes({ T: xDtype, G: gDtype })}
+struct P { n: u32, I: u32 }
+@group(0) @binding(0) var<storage, read> dy: array<G>;
+@group(0) @binding(1) var<storage, read> gu: array<T>;
+@group(0) @binding(2) var<storage, read_write> dgu: array<G>;
+@group(0) @binding(3) var<uniform> p: P;
+${PRELUDE}
+@compute @workgroup_size(${WG})
+fn silu_mul_halves_backward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw: vec3u) {
+  let i = gid.y * nw.x * ${WG}u + gid.x;
+  if (i >= p.n) { return; }
+  let j = (i / p.I) * 2u * p.I + i % p.I;
+  let g = f32(gu[j]);
+  let s = 1.0 / (1.0 + safe_exp(-g));
+  let d = f32(dy[i]);
+  dgu[j] = G(d * f32(gu[j + p.I]) * (s + g * s * (1.0 - s)));
+  dgu[j + p.I] = G(d * g * s);
+}`;
+}
+
+/** Gradient of gelu(x, approx) for upstream dY: dX in dY's dtype. */
+export function geluBackward(ctx: GpuContext, dY: Tensor, x: Tensor, approx: 'tanh' | 'erf'): Tensor {
+  assertDtype('geluBackward.x', x, 'f32', 'f16');
+  return runBackward(ctx, approx === 'tanh' ? 'gelu_tanh' : 'gelu_erf', dY, [x])[0];
+}
+
 // ---- CPU references: plain loops in f64 ---------------------------------------------------------
 
 export function siluMulCpu(gate: Float32Array, up: Float32Array): Float32Array {
@@ -195,4 +347,54 @@ export function erfc(z: number): number {
   let f = z;
   for (let k = 60; k >= 1; k--) f = z + k / 2 / f;
   return Math.exp(-z * z) / Math.sqrt(Math.PI) / f;
+}
+
+// ---- backward CPU references: plain loops in f64 -------------------------------------------------
+
+export function siluMulBackwardCpu(
+  dY: Float32Array,
+  gate: Float32Array,
+  up: Float32Array,
+): { dGate: Float32Array; dUp: Float32Array } {
+  const dGate = new Float32Array(gate.length);
+  const dUp = new Float32Array(gate.length);
+  for (let i = 0; i < gate.length; i++) {
+    const g = gate[i];
+    const s = 1 / (1 + Math.exp(-g));
+    dGate[i] = dY[i] * up[i] * s * (1 + g * (1 - s));
+    dUp[i] = dY[i] * g * s;
+  }
+  return { dGate, dUp };
+}
+
+/** dY [R, I], gu [R, 2I] → dGU [R, 2I]. */
+export function siluMulHalvesBackwardCpu(dY: Float32Array, gu: Float32Array, I: number): Float32Array {
+  const dGU = new Float32Array(gu.length);
+  for (let r = 0; r < dY.length / I; r++)
+    for (let n = 0; n < I; n++) {
+      const j = r * 2 * I + n;
+      const g = gu[j];
+      const s = 1 / (1 + Math.exp(-g));
+      dGU[j] = dY[r * I + n] * gu[j + I] * s * (1 + g * (1 - s));
+      dGU[j + I] = dY[r * I + n] * g * s;
+    }
+  return dGU;
+}
+
+export function geluBackwardCpu(dY: Float32Array, x: Float32Array, approx: 'tanh' | 'erf'): Float32Array {
+  const dX = new Float32Array(x.length);
+  const k = Math.sqrt(2 / Math.PI);
+  for (let i = 0; i < x.length; i++) {
+    const v = x[i];
+    let d: number;
+    if (approx === 'tanh') {
+      const t = Math.tanh(k * (v + 0.044715 * v ** 3));
+      d = 0.5 * (1 + t) + 0.5 * v * (1 - t * t) * k * (1 + 3 * 0.044715 * v * v);
+    } else {
+      const cdf = v >= 0 ? 1 - 0.5 * erfc(v / Math.SQRT2) : 0.5 * erfc(-v / Math.SQRT2);
+      d = cdf + (v * Math.exp(-0.5 * v * v)) / Math.sqrt(2 * Math.PI);
+    }
+    dX[i] = dY[i] * d;
+  }
+  return dX;
 }
