@@ -1,30 +1,5 @@
-import { readFileSync } from 'node:fs';
 import { defineConfig } from '@playwright/test';
-
-// Chromium from the system (never a Playwright download) with software WebGPU + WebCodecs→WebGPU.
-function chromePath(): string {
-  if (process.env.CHROME_PATH) return process.env.CHROME_PATH;
-  try {
-    return JSON.parse(readFileSync('.vendor/test-env.json', 'utf8')).chrome;
-  } catch {
-    return '/usr/bin/chromium';
-  }
-}
-
-export const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--enable-unsafe-webgpu',
-  '--enable-features=Vulkan',
-  '--use-vulkan=swiftshader',
-  '--use-angle=swiftshader',
-  '--disable-vulkan-surface',
-];
+import { CHROMIUM_ARGS, chromePath } from './scripts/browser/harness';
 
 const APP_PORT = 4173;
 const DEV_PORT = 5179;
@@ -37,6 +12,7 @@ export default defineConfig({
   reporter: [['list'], ['json', { outputFile: 'artifacts/e2e-results.json' }]],
   outputDir: 'test-results',
   use: {
+    // The system Chromium (never a Playwright download) with software WebGPU: the harness's path and flags.
     launchOptions: { executablePath: chromePath(), args: CHROMIUM_ARGS },
     screenshot: 'only-on-failure',
   },

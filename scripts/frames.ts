@@ -11,7 +11,7 @@ import { basename, join, resolve } from 'node:path';
 import { deflateSync } from 'node:zlib';
 import type { SampleMethod } from '../src/video/sampling';
 import type { HarnessOptions, HarnessResult } from '../src/video/testing/frames-harness';
-import { evaluateWithRetry, fileIntoPage, openVideoBrowser } from './video-browser';
+import { evaluateWithRetry, fileIntoPage, openHarness } from './browser/harness';
 
 const HARNESS = '/src/video/testing/frames-harness.ts';
 const SIZE = 384;
@@ -90,7 +90,7 @@ async function main() {
   statSync(args.video); // fail early on a missing file
   mkdirSync(args.out, { recursive: true });
   const t0 = performance.now();
-  const browser = await openVideoBrowser(HARNESS);
+  const browser = await openHarness({ module: HARNESS });
   try {
     await fileIntoPage(browser.page, args.video);
     const options: HarnessOptions = {

@@ -4,11 +4,11 @@
  *                  [--seed S] [--max-new-tokens N] [--frame-count 16] [--weights auto|q4|full]
  *                  [--warmup] [--dump out.json] [--drop-ttft sequential|streamed|both] [--repeat N]
  *
- * Runs the app's own pipeline (engine worker, WebGPU kernels, WebCodecs) in headless Chromium with
- * the flags of playwright.config.ts, under Vite's dev server started here; a local model folder, the
- * video and the frames are served by this script over HTTP (with Range requests). Prints the token
- * stream as it comes, then the parsed think / answer and the stats (with --warmup, of a second run, so
- * they exclude the first run's shader compilation). `--dump` writes one JSON object:
+ * Runs the app's own pipeline (engine worker, WebGPU kernels, WebCodecs) in headless Chromium under
+ * Vite's dev server (scripts/browser/harness.ts); a local model folder, the video and the frames are
+ * served by this script over HTTP (with Range requests). Prints the token stream as it comes, then the
+ * parsed think / answer and the stats (with --warmup, of a second run, so they exclude the first
+ * run's shader compilation). `--dump` writes one JSON object:
  * prompt_ids (the two text parts), vision_features, connector_output (flat, row-major), logits (one
  * full-vocabulary array per position: the last prompt position, then each decode step), greedy_ids
  * (the sampled ids), shapes, and dtype (the activation dtype of the run).
@@ -19,15 +19,12 @@
  * after one unmeasured run that compiles the shaders. Prints decode and vision times per run and the
  * medians.
  */
-import { createReadStream, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createReadStream, existsSync, statSync, writeFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { createServer as createNetServer } from 'node:net';
 import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { chromium } from '@playwright/test';
-import { createServer, type Plugin } from 'vite';
+import type { Plugin } from 'vite';
 import type { DropRun, InferArgs, InferOutput } from '../e2e/infer.page';
-import { CHROMIUM_ARGS } from '../playwright.config';
 import type {
   AskEvent,
   AskStats,
@@ -36,8 +33,9 @@ import type {
   ModelLoadProgress,
   WeightFormat,
 } from '../src/engine-client';
+import { importInPage, openHarness } from './browser/harness';
 
-const ROOT = resolve(import.meta.dirname, '..');
+const PAGE_MODULE = '/e2e/infer.page.ts';
 
 const USAGE = `usage: npm run infer -- --model <dir|url> (--video <file> | --frames <file> --frames-shape F,3,H,W)
                      --question "…" [--option "text"]… [--temperature 0] [--top-k 50] [--top-p 1]
@@ -167,7 +165,6 @@ function serveFile(req: IncomingMessage, res: ServerResponse, path: string): voi
 
 /** A local model folder is served at MODEL_PREFIX<folder name>/, so the app names it after the folder. */
 const MODEL_PREFIX = '/__infer/models/';
-const PAGE = '<!doctype html><meta charset="utf-8"><title>infer</title><body>infer</body>';
 
 function inferPlugin(files: { modelDir?: string; video?: string; frames?: string }): Plugin {
   return {
@@ -176,10 +173,7 @@ function inferPlugin(files: { modelDir?: string; video?: string; frames?: string
       server.middlewares.use((req, res, next) => {
         const url = new URL(req.url ?? '/', 'http://x');
         const p = decodeURIComponent(url.pathname);
-        if (p === '/__infer/') {
-          res.setHeader('Content-Type', 'text/html');
-          res.end(PAGE);
-        } else if (p.startsWith(MODEL_PREFIX) && files.modelDir) {
+        if (p.startsWith(MODEL_PREFIX) && files.modelDir) {
           const rel = p.slice(MODEL_PREFIX.length).split('/').slice(1).join('/');
           if (rel.split('/').includes('..')) {
             res.statusCode = 403;
@@ -191,26 +185,6 @@ function inferPlugin(files: { modelDir?: string; video?: string; frames?: string
       });
     },
   };
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((done, reject) => {
-    const s = createNetServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => done(port));
-    });
-    s.on('error', reject);
-  });
-}
-
-function chromePath(): string {
-  if (process.env.CHROME_PATH) return process.env.CHROME_PATH;
-  try {
-    return JSON.parse(readFileSync(join(ROOT, '.vendor/test-env.json'), 'utf8')).chrome;
-  } catch {
-    return '/usr/bin/chromium';
-  }
 }
 
 // ---- printing ------------------------------------------------------------------------------------
@@ -383,31 +357,14 @@ async function main(): Promise<number> {
   const isUrl = /^https?:\/\//.test(a.model);
   const modelDir = isUrl ? undefined : resolve(a.model);
   if (modelDir && !existsSync(join(modelDir, 'config.json'))) fail(`${modelDir} has no config.json`);
-  const port = await freePort();
-  const server = await createServer({
-    root: ROOT,
-    configFile: join(ROOT, 'vite.config.ts'),
-    logLevel: 'error',
-    clearScreen: false,
-    server: { host: '127.0.0.1', port, strictPort: true, hmr: false },
-    // Its own dependency cache (other dev servers may be using node_modules/.vite), and the engine
-    // crawled up front, so no late dependency discovery invalidates modules mid-run.
-    cacheDir: join(ROOT, '.cache/vite-infer'),
-    optimizeDeps: {
-      entries: ['src/engine-client/index.ts', 'src/worker/engine.worker.ts', 'e2e/infer.page.ts'],
-    },
+  const harness = await openHarness({
     plugins: [
       inferPlugin({ modelDir, video: a.video && resolve(a.video), frames: a.frames && resolve(a.frames) }),
     ],
   });
-  await server.listen();
-  const base = `http://127.0.0.1:${port}`;
-  const browser = await chromium.launch({ executablePath: chromePath(), args: CHROMIUM_ARGS });
+  const { page, origin: base } = harness;
   try {
-    const page = await browser.newPage();
-    page.on('pageerror', (e) => console.error(`page error: ${e.message}`));
     await page.exposeFunction('__inferEvent', onEvent);
-    await page.goto(`${base}/__infer/`);
     const args: InferArgs = {
       weights: a.weights,
       modelUrl: isUrl ? a.model : `${base}${MODEL_PREFIX}${encodeURIComponent(basename(modelDir!))}/`,
@@ -422,19 +379,9 @@ async function main(): Promise<number> {
     };
     if (a.video) process.stdout.write(`input    ${basename(a.video)}\n`);
     if (a.frames) process.stdout.write(`input    ${basename(a.frames)} [${a.shape!.join(', ')}]\n`);
-    // The first import after a dependency re-optimisation can fail once: load the page module again.
-    let loaded = false;
-    for (let attempt = 0; !loaded; attempt++) {
-      try {
-        await page.evaluate(`import('/e2e/infer.page.ts').then(() => true)`);
-        loaded = true;
-      } catch (e) {
-        if (attempt >= 2) throw e;
-        await page.reload();
-      }
-    }
+    await importInPage(page, PAGE_MODULE);
     const out = (await page.evaluate(
-      `import('/e2e/infer.page.ts').then((m) => m.runInfer(${JSON.stringify(args)}))`,
+      `import('${PAGE_MODULE}').then((m) => m.runInfer(${JSON.stringify(args)}))`,
     )) as InferOutput;
     if (out.error) {
       console.error(
@@ -452,8 +399,7 @@ async function main(): Promise<number> {
     }
     return 0;
   } finally {
-    await browser.close();
-    await server.close();
+    await harness.close();
   }
 }
 

@@ -1,7 +1,7 @@
 /**
  * `npm run bench:peer`: our WebGPU kernels side by side with onnxruntime-web's WebGPU execution
- * provider, on the same adapter and the same shapes, in headless Chromium (system Chromium with the
- * flags of playwright.config.ts). Both ORT WebGPU backends are measured: the native C++ EP
+ * provider, on the same adapter and the same shapes, in headless Chromium (the browser harness's
+ * system Chromium and flags). Both ORT WebGPU backends are measured: the native C++ EP
  * (ort.webgpu.min.mjs) and the JS EP (ort.min.mjs, the package's default import).
  *   - 4-bit MatMulNBits (block 32, zero point 8) against our matmulQ4 on the same codes and scales;
  *   - com.microsoft GroupQueryAttention (static KV cache) against our kvWrite + attentionDecode.
@@ -17,14 +17,14 @@
  *   --hw                    drop the SwiftShader flags from the Chromium arguments, so Chromium picks a real
  *                           GPU (CHROME_PATH chooses the browser)
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { chromium, type Page } from 'playwright-core';
-import { CHROMIUM_ARGS } from '../../playwright.config';
+import type { Page } from '@playwright/test';
+import { CHROMIUM_ARGS, HARDWARE_GPU_ARGS, openHarness } from '../browser/harness';
 import { caseLabel, ourBytes, peerCases, peerTiming } from './peer/cases';
 import { type CaseArrays, caseArrays } from './peer/data';
 import type { AdapterReport, Backend, CaseResult, PeerCase, TimingOptions } from './peer/page';
-import { startPeerServer } from './peer/server';
+import { peerRoutes } from './peer/server';
 
 const root = resolve(import.meta.dirname, '../..');
 const PAGE_MODULE = '/scripts/bench/peer/page.ts';
@@ -33,13 +33,6 @@ const BACKENDS: Backend[] = ['ours', 'ort-native', 'ort-jsep'];
 function arg(name: string): string | null {
   const i = process.argv.indexOf(name);
   return i >= 0 ? (process.argv[i + 1] ?? null) : null;
-}
-
-function chromePath(): string {
-  if (process.env.CHROME_PATH) return process.env.CHROME_PATH;
-  const env = join(root, '.vendor', 'test-env.json');
-  if (existsSync(env)) return JSON.parse(readFileSync(env, 'utf8')).chrome;
-  return '/usr/bin/chromium';
 }
 
 type PageModule = typeof import('./peer/page');
@@ -146,22 +139,16 @@ async function main(): Promise<number> {
   const only = arg('--only');
   const t0 = performance.now();
   const arrays = new Map<string, CaseArrays>();
-  const { url, server } = await startPeerServer(root, 5189, (id, name) => {
+  const routes = peerRoutes(root, (id, name) => {
     const a = arrays.get(id)?.[name];
     return a && new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
   });
-  const args = process.argv.includes('--hw')
-    ? CHROMIUM_ARGS.filter((a) => !/swiftshader|--disable-vulkan-surface/.test(a))
-    : CHROMIUM_ARGS;
-  const browser = await chromium.launch({ executablePath: chromePath(), args });
+  const harness = await openHarness({
+    plugins: [routes],
+    args: process.argv.includes('--hw') ? HARDWARE_GPU_ARGS : CHROMIUM_ARGS,
+  });
   try {
-    const open = async () => {
-      const page = await browser.newPage();
-      page.on('pageerror', (e) => console.error(`page error: ${e.message}`));
-      await page.goto(`${url}/peer.html`);
-      return page;
-    };
-    const probe = await open();
+    const probe = harness.page;
     const adapter = await probe.evaluate(async (mod) => {
       const m = (await import(/* @vite-ignore */ mod)) as PageModule;
       return m.adapterReport();
@@ -194,7 +181,7 @@ async function main(): Promise<number> {
 
     const results = new Map<string, CaseResult>();
     for (const b of backends) {
-      const page = await open();
+      const page = await harness.newPage();
       try {
         for (const r of await runBackend(page, b, cases, timing)) results.set(`${b}:${r.id}`, r);
       } finally {
@@ -278,8 +265,7 @@ async function main(): Promise<number> {
     // Exit 1 only when our kernels fail or disagree with the reference; a peer's failure is a finding.
     return rows.some((r) => !r.correct.ours && backends.includes('ours')) ? 1 : 0;
   } finally {
-    await browser.close();
-    await server.close();
+    await harness.close();
   }
 }
 

@@ -12,7 +12,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import type { RunTiming } from '../../src/video/testing/bench';
-import { fileIntoPage, openVideoBrowser, ROOT } from '../video-browser';
+import { fileIntoPage, openHarness, ROOT } from '../browser/harness';
 
 const BENCH = '/src/video/testing/bench.ts';
 type Bench = typeof import('../../src/video/testing/bench');
@@ -92,7 +92,7 @@ async function main() {
   const decoderCounts = arg('--decoders', '1,2').split(',').map(Number);
   execFileSync('bash', [join(ROOT, 'scripts/make-test-clips.sh'), 'bench'], { stdio: 'inherit' });
   const clips = arg('--clips', 'bench-h264-gop250.mp4,bench-h264-gop30.mp4,bench-vp9.webm').split(',');
-  const browser = await openVideoBrowser(BENCH);
+  const browser = await openHarness({ module: BENCH });
   const { page } = browser;
   const rows: Row[] = [];
   const cpu = execFileSync('nproc', { encoding: 'utf8' }).trim();
