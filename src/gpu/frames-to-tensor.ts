@@ -1,8 +1,8 @@
 /**
  * Decoded frames (WebCodecs VideoFrame or ImageBitmap) → the vision tower's input tensor
  * [F, 3, S, S]: each frame's RGBA pixels reach the GPU, then kernels/resize.ts resizes them
- * PIL-bicubic, rotates and normalises. No DOM: runs in a worker; the caller owns the frames (they can
- * be closed once the returned promise settles).
+ * PIL-bicubic and normalises them with the caller's statistics (`norm`, from the model's config). No DOM:
+ * runs in a worker; the caller owns the frames (they can be closed once the returned promise settles).
  *
  * Two ways in (`upload`), chosen by adapter unless given:
  *   - 'texture' (real GPUs): copyExternalImageToTexture into an rgba8unorm texture; the browser
@@ -10,7 +10,7 @@
  *     ~1.3 s per 960×540 frame and ~5 s per 1920×1080 frame (measured).
  *   - 'copyTo' (software adapters): VideoFrame.copyTo({ format: 'RGBA' }) converts on the CPU
  *     (~40 ms at 960×540, ~100 ms at 1920×1080), then a buffer upload. Falls back to 'texture' for
- *     ImageBitmaps, flipped frames, or where RGBA copyTo is unsupported.
+ *     ImageBitmaps, frames carrying their own rotation or flip, or where RGBA copyTo is unsupported.
  * The two conversions differ by a few /255 per pixel (the GPU one by up to ~30/255 per WEBGPU.md; 9/255
  * on the test clip); the resize is bit-exact on whichever pixels it gets.
  *
@@ -18,23 +18,25 @@
  * hand to PIL), not scaled to the display aspect ratio — the output is S×S whatever the aspect, and
  * scaling first would add a second, non-PIL resampling. Padded coded sizes (e.g. 256×121 coded for a
  * 161×121 picture) are thus ignored.
- * Orientation: `rotation` (container metadata, passed by the video layer) is applied exactly, in the
- * kernel's sampling addresses. Decoded frames carry no orientation of their own (mediabunny puts the
+ * Orientation: frames are expected upright — the video layer applies the container's rotation
+ * metadata (src/video/orient.ts); decoded frames carry no orientation of their own (mediabunny puts the
  * container rotation on its VideoSample, not on the VideoFrame). A VideoFrame that does carry
- * `rotation`/`flip` is oriented by the browser during the copy (Chromium does), and `rotation` here
- * comes on top of that.
+ * `rotation`/`flip` takes the 'texture' path, where the browser orients it during the copy (Chromium
+ * does); copyTo would hand over the pixels unoriented.
  */
 import type { GpuContext } from './context';
-import { type Rotation, resizeBicubic, rotatedSize } from './kernels/resize';
+import { type PixelNorm, resizeBicubic } from './kernels/resize';
 import type { DType, Tensor } from './tensor';
+
+export type { PixelNorm } from './kernels/resize';
 
 export type FrameSource = VideoFrame | ImageBitmap;
 
 export type UploadPath = 'texture' | 'copyTo';
 
 export interface FrameOptions {
-  /** Clockwise rotation to apply (container rotation metadata). Default 0. */
-  rotation?: Rotation;
+  /** Per-channel normalisation after x/255 (the model's image_mean / image_std). */
+  norm: PixelNorm;
   /** How pixels reach the GPU; default {@link defaultUploadPath}. */
   upload?: UploadPath;
 }
@@ -48,15 +50,15 @@ function isVideoFrame(f: FrameSource): f is VideoFrame {
   return 'visibleRect' in f && 'codedWidth' in f;
 }
 
-/** A VideoFrame's own orientation (newer WebCodecs; absent → 0 / false). */
-function frameRotation(f: VideoFrame): Rotation {
-  return ((f as { rotation?: number }).rotation ?? 0) as Rotation;
-}
-function frameFlip(f: VideoFrame): boolean {
-  return Boolean((f as { flip?: boolean }).flip);
+/** A VideoFrame's own clockwise rotation (newer WebCodecs; absent → 0). */
+function frameRotation(f: VideoFrame): number {
+  return (f as { rotation?: number }).rotation ?? 0;
 }
 
-const addRotations = (a: Rotation, b: Rotation) => ((a + b) % 360) as Rotation;
+/** Whether a VideoFrame carries its own orientation (rotation or flip), which only the texture copy applies. */
+function carriesOrientation(f: VideoFrame): boolean {
+  return frameRotation(f) !== 0 || Boolean((f as { flip?: boolean }).flip);
+}
 
 /**
  * The pixel grid that is resized, as the browser's copy delivers it: a VideoFrame's visible rectangle
@@ -66,8 +68,8 @@ export function frameSourceSize(f: FrameSource): { width: number; height: number
   if (isVideoFrame(f)) {
     const r = f.visibleRect;
     if (!r) throw new Error('frames-to-tensor: the VideoFrame is closed');
-    const [width, height] = rotatedSize(r.width, r.height, frameRotation(f));
-    return { width, height };
+    const quarter = frameRotation(f) % 180 !== 0;
+    return quarter ? { width: r.height, height: r.width } : { width: r.width, height: r.height };
   }
   return { width: f.width, height: f.height };
 }
@@ -111,14 +113,13 @@ export async function frameIntoTensor(
   frame: FrameSource,
   out: Tensor,
   frameIndex: number,
-  opts: FrameOptions = {},
+  opts: FrameOptions,
 ): Promise<UploadPath> {
-  const rotation = opts.rotation ?? 0;
   const path = opts.upload ?? defaultUploadPath(ctx);
-  if (path === 'copyTo' && isVideoFrame(frame) && !frameFlip(frame)) {
-    if (await viaCopyTo(ctx, frame, out, frameIndex, rotation)) return 'copyTo';
+  if (path === 'copyTo' && isVideoFrame(frame) && !carriesOrientation(frame)) {
+    if (await viaCopyTo(ctx, frame, out, frameIndex, opts.norm)) return 'copyTo';
   }
-  viaTexture(ctx, frame, out, frameIndex, rotation);
+  viaTexture(ctx, frame, out, frameIndex, opts.norm);
   return 'texture';
 }
 
@@ -127,7 +128,7 @@ function viaTexture(
   frame: FrameSource,
   out: Tensor,
   frameIndex: number,
-  rotation: Rotation,
+  norm: PixelNorm,
 ): void {
   const { width, height } = frameSourceSize(frame);
   const tex = uploadTexture(ctx, width, height);
@@ -140,7 +141,7 @@ function viaTexture(
   } finally {
     wrapped?.close();
   }
-  resizeBicubic(ctx, tex, width, height, out.shape[2], out, frameIndex, { rotation });
+  resizeBicubic(ctx, tex, width, height, out.shape[2], out, frameIndex, { norm });
 }
 
 /** The visible rectangle converted to RGBA by the browser on the CPU; false where that is unsupported. */
@@ -149,14 +150,14 @@ async function viaCopyTo(
   frame: VideoFrame,
   out: Tensor,
   frameIndex: number,
-  rotation: Rotation,
+  norm: PixelNorm,
 ): Promise<boolean> {
   const r = frame.visibleRect;
   if (!r) throw new Error('frames-to-tensor: the VideoFrame is closed');
   const { width, height } = r;
   const words = new Uint32Array(width * height);
   try {
-    // rect defaults to the visible rectangle; the frame's own rotation is not applied by copyTo.
+    // rect defaults to the visible rectangle (the frame carries no rotation: see frameIntoTensor).
     await frame.copyTo(words, {
       format: 'RGBA',
       colorSpace: 'srgb',
@@ -169,9 +170,7 @@ async function viaCopyTo(
   // Submit pending work first: the upload must not overtake earlier reads of a pooled buffer.
   ctx.flush();
   const src = ctx.upload(words, [height, width], 'u32');
-  resizeBicubic(ctx, src, width, height, out.shape[2], out, frameIndex, {
-    rotation: addRotations(frameRotation(frame), rotation),
-  });
+  resizeBicubic(ctx, src, width, height, out.shape[2], out, frameIndex, { norm });
   ctx.release(src);
   return true;
 }
@@ -181,7 +180,7 @@ export async function framesToTensor(
   ctx: GpuContext,
   frames: readonly FrameSource[],
   S: number,
-  opts: FrameOptions & { dtype?: Extract<DType, 'f32' | 'f16'> } = {},
+  opts: FrameOptions & { dtype?: Extract<DType, 'f32' | 'f16'> },
 ): Promise<Tensor> {
   if (frames.length === 0) throw new Error('frames-to-tensor: no frames');
   const out = ctx.empty([frames.length, 3, S, S], opts.dtype ?? (ctx.actDtype as 'f32' | 'f16'), 'frames');

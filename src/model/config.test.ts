@@ -98,6 +98,8 @@ describe('parseModelConfig', () => {
       runLayers: 26,
       selectStrategy: 'patch',
       tokensPerFrame: 728,
+      imageMean: [0.5, 0.5, 0.5],
+      imageStd: [0.5, 0.5, 0.5],
     });
     expect(c.connector).toEqual({
       type: 'groupresampler',
@@ -175,6 +177,31 @@ describe('parseModelConfig', () => {
     expect(at(5)).toBe(5);
     expectConfigError({ ...clone(R1_CONFIG), vision_feature_layer: -29 }, 'invalid', 'vision_feature_layer');
     expectConfigError({ ...clone(R1_CONFIG), vision_feature_layer: 28 }, 'invalid', 'vision_feature_layer');
+  });
+
+  it('reads image_mean / image_std from vision_config or the top level, else SigLIP 0.5 / 0.5', () => {
+    const clip = { mean: [0.48145466, 0.4578275, 0.40821073], std: [0.26862954, 0.26130258, 0.27577711] };
+    const nested = clone(R1_CONFIG) as Record<string, unknown> & { vision_config: Record<string, unknown> };
+    nested.vision_config.image_mean = clip.mean;
+    nested.vision_config.image_std = clip.std;
+    nested.image_mean = [0, 0, 0]; // vision_config wins
+    expect(parseModelConfig(nested).vision).toMatchObject({ imageMean: clip.mean, imageStd: clip.std });
+    const top = { ...clone(R1_CONFIG), image_mean: clip.mean, image_std: 0.25 };
+    expect(parseModelConfig(top).vision).toMatchObject({
+      imageMean: clip.mean,
+      imageStd: [0.25, 0.25, 0.25],
+    });
+    const none = clone(R1_CONFIG) as Record<string, unknown>;
+    delete none.vision_config;
+    expect(parseModelConfig(none).vision).toMatchObject({
+      imageMean: [0.5, 0.5, 0.5],
+      imageStd: [0.5, 0.5, 0.5],
+    });
+    expectConfigError({ ...clone(R1_CONFIG), image_std: [0.5, 0, 0.5] }, 'invalid', 'image_std', /positive/);
+    expectConfigError({ ...clone(R1_CONFIG), image_mean: [0.5, 0.5] }, 'invalid', 'image_mean');
+    const badNested = clone(R1_CONFIG) as { vision_config: Record<string, unknown> };
+    badNested.vision_config.image_mean = 'imagenet';
+    expectConfigError(badNested, 'invalid', 'vision_config.image_mean');
   });
 
   it('rejects an unknown model_type with a typed error', () => {

@@ -12,6 +12,9 @@
  * Qwen2Config default (rms_norm_eps 1e-6, rope_theta 10000, tie_word_embeddings false, …; the five
  * dimension keys are required), and a missing vision key takes SigLIP so400m-patch14-384's value
  * (MODEL.md: 384 px, patch 14, hidden 1152, 27 layers, 16 heads, MLP 4304, eps 1e-6).
+ * The pixel normalisation (`image_mean`, `image_std`: an image processor's keys) is read from the top
+ * level or vision_config when a checkpoint writes it, else SigLIP's: upstream's SiglipImageProcessor
+ * uses mean 0.5 and std 0.5 per channel (x/255 mapped to [−1, 1]).
  * Dimension letters (MODEL.md): C hidden, H heads, D head dim, V vocab, P patches.
  */
 
@@ -59,6 +62,9 @@ export interface VisionConfig {
   selectStrategy: 'patch' | 'cls_patch';
   /** Tokens per frame that reach the connector: numPatches − 1 with `patch`. */
   tokensPerFrame: number;
+  /** Pixel normalisation, R, G, B: x/255 → (x − imageMean)/imageStd (SigLIP: 0.5 and 0.5). */
+  imageMean: readonly [number, number, number];
+  imageStd: readonly [number, number, number];
 }
 
 export interface ConnectorConfig {
@@ -126,6 +132,9 @@ export const SIGLIP_SO400M = {
   intermediate_size: 4304,
   layer_norm_eps: 1e-6,
   hidden_act: 'gelu_pytorch_tanh',
+  // SiglipImageProcessor's defaults (transformers): IMAGENET_STANDARD_MEAN / _STD.
+  image_mean: [0.5, 0.5, 0.5],
+  image_std: [0.5, 0.5, 0.5],
 } as const;
 
 /** Qwen2Config's class defaults (transformers), used where text_config is silent. */
@@ -334,7 +343,32 @@ function parseVision(raw: Json): VisionConfig {
     runLayers,
     selectStrategy: strategy,
     tokensPerFrame: strategy === 'patch' ? numPatches - 1 : numPatches,
+    imageMean: channelStats(raw, v, 'image_mean', d.image_mean),
+    imageStd: channelStats(raw, v, 'image_std', d.image_std),
   };
+}
+
+/**
+ * `image_mean` / `image_std` from vision_config, else the top level, else `dflt`: three numbers (R, G, B)
+ * or one for all channels, as image processors accept. A std must be positive.
+ */
+function channelStats(
+  raw: Json,
+  v: Json,
+  k: 'image_mean' | 'image_std',
+  dflt: readonly [number, number, number],
+): [number, number, number] {
+  const [at, val] = v[k] !== undefined && v[k] !== null ? [`vision_config.${k}`, v[k]] : [k, raw[k]];
+  if (val === undefined || val === null) return [...dflt];
+  const xs = typeof val === 'number' ? [val, val, val] : val;
+  const ok = (x: unknown) => typeof x === 'number' && Number.isFinite(x) && (k === 'image_mean' || x > 0);
+  if (!Array.isArray(xs) || xs.length !== 3 || !xs.every(ok))
+    throw new ConfigError(
+      'invalid',
+      `${at} must be 3 ${k === 'image_std' ? 'positive ' : ''}numbers (R, G, B), got ${JSON.stringify(val)}`,
+      at,
+    );
+  return [xs[0], xs[1], xs[2]];
 }
 
 function parseConnector(raw: Json, vision: VisionConfig, text: TextConfig): ConnectorConfig {

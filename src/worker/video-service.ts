@@ -212,12 +212,14 @@ export function videoService(session: EngineSession, vision?: VisionHub): VideoS
     async videoPreprocessed(size) {
       if (!current) throw new EngineError('bad-request', 'No video is loaded.');
       const ctx = session.gpu();
-      const t = await framesToTensor(ctx, current.frames, size, { dtype: 'f32' });
+      // The identity normalisation: x/255 in f32, which de-normalises to the exact uint8 values.
+      const norm = { mean: [0, 0, 0], std: [1, 1, 1] } as const;
+      const t = await framesToTensor(ctx, current.frames, size, { dtype: 'f32', norm });
       try {
         const data = await ctx.read(t);
         const plane = 3 * size * size;
         const rgb = current.frames.map((_, i) =>
-          denormalizePlanes(data.subarray(i * plane, (i + 1) * plane), size),
+          denormalizePlanes(data.subarray(i * plane, (i + 1) * plane), size, norm),
         );
         return transfer(
           { rgb, size },

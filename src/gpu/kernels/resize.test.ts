@@ -6,15 +6,23 @@ import { roundToF16 } from '../f16';
 import { ctx, dtypes } from '../testing/kernel-suite';
 import {
   denormalizePlanes,
-  NORMALIZE,
+  normalizePlanes,
+  normalizeTable,
+  type PixelNorm,
   packRgba,
   pilBicubicCoeffs,
-  type Rotation,
   resizeBicubic,
   resizeBicubicCpu,
   resizeBicubicU8Cpu,
-  rotateRgbaCpu,
 } from './resize';
+
+/** Mean 0.5, std 0.5 per channel (SigLIP's statistics): x/255 mapped to [−1, 1]. */
+const HALF: PixelNorm = { mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5] };
+/** Statistics that differ per channel (CLIP's), so a channel mix-up shows. */
+const PER_CHANNEL: PixelNorm = {
+  mean: [0.48145466, 0.4578275, 0.40821073],
+  std: [0.26862954, 0.26130258, 0.27577711],
+};
 
 // ---- deterministic images, the same integer formulas as scripts/reference/pil_resize.py ----------
 
@@ -112,36 +120,39 @@ describe('CPU helpers', () => {
     expect(pilBicubicCoeffs(200, 384).ksize).toBe(5);
   });
 
-  it('normalisation table maps 0 → −1, 255 → 1', () => {
-    expect(NORMALIZE[0]).toBe(-1);
-    expect(NORMALIZE[255]).toBe(1);
-    expect(Math.abs(NORMALIZE[128] - (128 / 255 - 0.5) / 0.5)).toBeLessThan(1e-7);
+  it('normalisation table with mean = std = 0.5 maps 0 → −1, 255 → 1, as (u/255 − 0.5)/0.5 in f32', () => {
+    const t = normalizeTable(HALF);
+    expect(t.length).toBe(3 * 256);
+    for (let c = 0; c < 3; c++) {
+      expect(t[c * 256]).toBe(-1);
+      expect(t[c * 256 + 255]).toBe(1);
+      expect(Math.abs(t[c * 256 + 128] - (128 / 255 - 0.5) / 0.5)).toBeLessThan(1e-7);
+      // Bit-identical to the table the SigLIP constant used to bake in.
+      for (let u = 0; u < 256; u++)
+        expect(t[c * 256 + u]).toBe(Math.fround(Math.fround(Math.fround(u / 255) - 0.5) / 0.5));
+    }
   });
 
-  it('rotates clockwise', () => {
-    // 3×2 source, pixel value = index (R channel):  0 1 2 / 3 4 5
-    const src = new Uint8Array(24);
-    for (let i = 0; i < 6; i++) src[i * 4] = i;
-    const r = (rot: Rotation) => {
-      const o = rotateRgbaCpu(src, 3, 2, rot);
-      return [o.width, o.height, ...Array.from({ length: 6 }, (_, i) => o.data[i * 4])];
-    };
-    expect(r(0)).toEqual([3, 2, 0, 1, 2, 3, 4, 5]);
-    expect(r(90)).toEqual([2, 3, 3, 0, 4, 1, 5, 2]); // left column (bottom→top) becomes the top row
-    expect(r(180)).toEqual([3, 2, 5, 4, 3, 2, 1, 0]);
-    expect(r(270)).toEqual([2, 3, 2, 5, 1, 4, 0, 3]);
+  it('normalisation table per channel: each step rounded to f32 as numpy float32 does', () => {
+    const t = normalizeTable(PER_CHANNEL);
+    const f = Math.fround;
+    for (let c = 0; c < 3; c++)
+      for (let u = 0; u < 256; u++) {
+        const want = f(f(f(u / 255) - f(PER_CHANNEL.mean[c])) / f(PER_CHANNEL.std[c]));
+        expect(t[c * 256 + u]).toBe(want);
+        expect(Math.abs(want - (u / 255 - PER_CHANNEL.mean[c]) / PER_CHANNEL.std[c])).toBeLessThan(1e-6);
+      }
+    expect(() => normalizeTable({ mean: [0, 0, 0], std: [1, 0, 1] })).toThrow(/normalisation/);
   });
 
-  it('rotation option equals resizing the rotated image', () => {
-    const img = makeImage(21, 13, 'mixed', 3, 4);
-    for (const rot of [90, 180, 270] as Rotation[]) {
-      const r = rotateRgbaCpu(img, 21, 13, rot);
-      expect(
-        maxDiffU8(
-          resizeBicubicU8Cpu(img, 21, 13, 9, { rotation: rot }),
-          resizeBicubicU8Cpu(r.data, r.width, r.height, 9),
-        ),
-      ).toBe(0);
+  it('normalises planes per channel and de-normalises back to the uint8 values', () => {
+    const S = 5;
+    const rgb = new Uint8Array(S * S * 3);
+    for (let i = 0; i < rgb.length; i++) rgb[i] = (i * 37) & 255;
+    for (const norm of [HALF, PER_CHANNEL]) {
+      const planes = normalizePlanes(rgb, S, norm);
+      expect(planes[S * S + 2]).toBe(normalizeTable(norm)[256 + rgb[2 * 3 + 1]]); // G of pixel 2
+      expect(maxDiffU8(denormalizePlanes(planes, S, norm), rgb)).toBe(0);
     }
   });
 });
@@ -149,7 +160,13 @@ describe('CPU helpers', () => {
 // ---- GPU kernel vs CPU reference ----------------------------------------------------------------
 
 /** The GPU's output for this dtype must equal the CPU f32 values (f16: the same values rounded). */
-function expectFrame(got: Float32Array, cpu: Float32Array, dtype: 'f32' | 'f16', S: number): void {
+function expectFrame(
+  got: Float32Array,
+  cpu: Float32Array,
+  dtype: 'f32' | 'f16',
+  S: number,
+  norm: PixelNorm = HALF,
+): void {
   const want = dtype === 'f16' ? roundToF16(cpu) : cpu;
   let bad = 0;
   let first = -1;
@@ -160,7 +177,7 @@ function expectFrame(got: Float32Array, cpu: Float32Array, dtype: 'f32' | 'f16',
     }
   expect(bad, bad ? `${bad} differ; first [${first}] got ${got[first]} want ${want[first]}` : '').toBe(0);
   // And the uint8 values before normalisation are identical.
-  expect(maxDiffU8(denormalizePlanes(got, S), denormalizePlanes(cpu, S))).toBe(0);
+  expect(maxDiffU8(denormalizePlanes(got, S, norm), denormalizePlanes(cpu, S, norm))).toBe(0);
 }
 
 async function gpuResize(
@@ -169,7 +186,7 @@ async function gpuResize(
   H: number,
   S: number,
   dtype: 'f32' | 'f16',
-  opts: { rotation?: Rotation; stride?: number; F?: number; frame?: number } = {},
+  opts: { norm?: PixelNorm; stride?: number; F?: number; frame?: number } = {},
 ): Promise<Float32Array> {
   const stride = opts.stride ?? W;
   const padded = new Uint8Array(H * stride * 4);
@@ -178,7 +195,7 @@ async function gpuResize(
   const F = opts.F ?? 1;
   const frame = opts.frame ?? 0;
   const out = ctx.upload(new Float32Array(F * 3 * S * S).fill(7), [F, 3, S, S], dtype);
-  resizeBicubic(ctx, src, W, H, S, out, frame, { rotation: opts.rotation });
+  resizeBicubic(ctx, src, W, H, S, out, frame, { norm: opts.norm ?? HALF });
   const all = await ctx.read(out);
   ctx.release(src, out);
   const n = 3 * S * S;
@@ -200,21 +217,22 @@ describe('resizeBicubic (GPU) vs CPU reference', () => {
     for (const [W, H, S, pattern] of cases)
       it(`${dtype} ${pattern} ${W}×${H} → ${S}`, async () => {
         const img = makeImage(W, H, pattern, W + H, 4);
-        expectFrame(await gpuResize(img, W, H, S, dtype), resizeBicubicCpu(img, W, H, S), dtype, S);
+        const want = resizeBicubicCpu(img, W, H, S, { norm: HALF });
+        expectFrame(await gpuResize(img, W, H, S, dtype), want, dtype, S);
       });
 
-    for (const rotation of [0, 90, 180, 270] as Rotation[])
-      it(`${dtype} rotation ${rotation}: 37×23 → 16`, async () => {
-        const img = makeImage(37, 23, 'mixed', 5, 4);
-        const r = rotateRgbaCpu(img, 37, 23, rotation);
-        const got = await gpuResize(img, 37, 23, 16, dtype, { rotation });
-        expectFrame(got, resizeBicubicCpu(r.data, r.width, r.height, 16), dtype, 16);
-      });
+    // After the 161×121 → 64 case above: the same coefficients with other statistics must not hit its cache.
+    it(`${dtype} per-channel normalisation: 161×121 → 64`, async () => {
+      const img = makeImage(161, 121, 'noise', 161 + 121, 4);
+      const got = await gpuResize(img, 161, 121, 64, dtype, { norm: PER_CHANNEL });
+      const want = resizeBicubicCpu(img, 161, 121, 64, { norm: PER_CHANNEL });
+      expectFrame(got, want, dtype, 64, PER_CHANNEL);
+    });
 
     it(`${dtype} padded rows and frame 2 of 3`, async () => {
       const img = makeImage(45, 30, 'noise', 9, 4);
-      const got = await gpuResize(img, 45, 30, 20, dtype, { stride: 64, F: 3, frame: 2, rotation: 90 });
-      expectFrame(got, resizeBicubicCpu(img, 45, 30, 20, { rotation: 90 }), dtype, 20);
+      const got = await gpuResize(img, 45, 30, 20, dtype, { stride: 64, F: 3, frame: 2 });
+      expectFrame(got, resizeBicubicCpu(img, 45, 30, 20, { norm: HALF }), dtype, 20);
     });
 
     it(`${dtype} texture source`, async () => {
@@ -227,19 +245,19 @@ describe('resizeBicubic (GPU) vs CPU reference', () => {
       });
       ctx.device.queue.writeTexture({ texture: tex }, img, { bytesPerRow: W * 4 }, [W, H]);
       const out = ctx.empty([2, 3, S, S], dtype);
-      resizeBicubic(ctx, tex, W, H, S, out, 1, { rotation: 270 });
+      resizeBicubic(ctx, tex, W, H, S, out, 1, { norm: PER_CHANNEL });
       const got = (await ctx.read(out)).slice(3 * S * S);
       tex.destroy();
       ctx.release(out);
-      expectFrame(got, resizeBicubicCpu(img, W, H, S, { rotation: 270 }), dtype, S);
+      expectFrame(got, resizeBicubicCpu(img, W, H, S, { norm: PER_CHANNEL }), dtype, S, PER_CHANNEL);
     });
   }
 
   it('rejects a wrong output shape and frame index', () => {
     const src = ctx.upload(new Uint32Array(4), [2, 2], 'u32');
     const out = ctx.empty([1, 3, 4, 4], 'f32');
-    expect(() => resizeBicubic(ctx, src, 2, 2, 5, out, 0)).toThrow(/shape/);
-    expect(() => resizeBicubic(ctx, src, 2, 2, 4, out, 1)).toThrow(/frame/);
+    expect(() => resizeBicubic(ctx, src, 2, 2, 5, out, 0, { norm: HALF })).toThrow(/shape/);
+    expect(() => resizeBicubic(ctx, src, 2, 2, 4, out, 1, { norm: HALF })).toThrow(/frame/);
     ctx.release(src, out);
   });
 });

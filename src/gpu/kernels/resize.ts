@@ -1,6 +1,8 @@
 /**
  * Frame preprocessing for the vision tower: an RGBA8 image → resized straight to S×S with PIL's
- * bicubic filter → x/255 → (x − 0.5)/0.5 → frame f of a [F, 3, S, S] tensor (RGB planes).
+ * bicubic filter → x/255 → (x − mean_c)/std_c per channel c → frame f of a [F, 3, S, S] tensor (RGB
+ * planes). The statistics are the caller's (`PixelNorm`, from the model's config); nothing here knows
+ * which model the frames are for.
  *
  * What is matched: upstream runs `Image.resize((S, S), Image.BICUBIC)` (Pillow) on an RGB uint8 frame.
  * Pillow's 8-bit path (libImaging/Resample.c, read for this; behaviour re-implemented, not copied):
@@ -16,9 +18,9 @@
  *     [0, 2²², 0, 0], so always running both passes gives the same bytes (verified by the goldens).
  * Here: coefficients are computed on the host in f64 with Pillow's operation order (so the same
  * doubles) and uploaded as int32; the GPU does the same integer arithmetic, so the uint8 values are
- * bit-identical to the CPU reference. Normalisation uses a 256-entry f32 table of
- * (u/255 − 0.5)/0.5 evaluated in f32 (upstream's numpy float32 rescale/normalise may differ by ≤ 1 f32
- * ulp; f16 output is that value rounded by the GPU's f32→f16 conversion).
+ * bit-identical to the CPU reference. Normalisation uses a 256-entry f32 table per channel of
+ * (u/255 − mean_c)/std_c evaluated in f32 (upstream's numpy float32 rescale/normalise may differ by ≤ 1
+ * f32 ulp; f16 output is that value rounded by the GPU's f32→f16 conversion).
  * Not replicated: upstream skips the /255 for a frame whose max value is ≤ 1 (an all-black frame).
  *
  * Measured (resize.test.ts, goldens from scripts/reference/pil_resize.py, Pillow 9.4.0 x86-64):
@@ -37,13 +39,19 @@
  * and `resize_vertical_flat` (one thread per output pixel, writes its 3 planes). No barriers: the work
  * per frame is tiny (1280×720→384: ~5 M taps per channel), so there is no 'tiled' variant — shared-memory staging
  * would not pay for itself on real GPUs and costs 3–5× on software ones.
- * Rotation (0/90/180/270° clockwise, from container metadata) is applied in the sampling address: the
- * kernels read the source through an affine index map, so no rotated copy is made.
+ * Sources arrive upright: rotation metadata is applied by the video layer (src/video/orient.ts).
  */
 import { type GpuContext, wgslTypes } from '../context';
 import { assertDtype, assertShape, Tensor } from '../tensor';
 
-export type Rotation = 0 | 90 | 180 | 270;
+/**
+ * Per-channel (R, G, B) statistics of the normalisation x/255 → (x − mean_c)/std_c: the vision
+ * processor's `image_mean` and `image_std`.
+ */
+export interface PixelNorm {
+  mean: readonly [number, number, number];
+  std: readonly [number, number, number];
+}
 
 const PRECISION_BITS = 22;
 const WG = 64;
@@ -100,42 +108,22 @@ export function pilBicubicCoeffs(inSize: number, outSize: number): AxisCoeffs {
   return { ksize, bounds, k };
 }
 
-/** Size of the image after rotating a W×H source. */
-export function rotatedSize(W: number, H: number, rotation: Rotation): [number, number] {
-  return rotation === 90 || rotation === 270 ? [H, W] : [W, H];
-}
-
 /**
- * Where the pixel (x, y) of the rotated image lives in the source: index = o + x·ax + y·ay, in pixels
- * of a source whose rows are `stride` pixels apart. Rotation is clockwise (as in MP4/mediabunny).
+ * The normalisation as three 256-entry tables (R, G, B): entry c·256 + u is (u/255 − mean_c)/std_c,
+ * each step rounded to f32 as numpy float32 arithmetic does (mean and std are f32 arrays there too).
  */
-export function rotationAddressing(
-  W: number,
-  H: number,
-  stride: number,
-  rotation: Rotation,
-): [number, number, number] {
-  switch (rotation) {
-    case 0:
-      return [0, 1, stride];
-    case 90: // rotated (x, y) = source (y, H − 1 − x)
-      return [(H - 1) * stride, -stride, 1];
-    case 180: // source (W − 1 − x, H − 1 − y)
-      return [(H - 1) * stride + W - 1, -1, -stride];
-    case 270: // source (W − 1 − y, x)
-      return [W - 1, stride, -1];
-    default:
-      throw new Error(`resize: rotation must be 0, 90, 180 or 270, got ${rotation}`);
+export function normalizeTable(norm: PixelNorm): Float32Array {
+  const t = new Float32Array(3 * 256);
+  for (let c = 0; c < 3; c++) {
+    const mean = Math.fround(norm.mean[c]);
+    const std = Math.fround(norm.std[c]);
+    if (!(Number.isFinite(mean) && Number.isFinite(std) && std !== 0))
+      throw new Error(`resize: bad normalisation mean ${norm.mean} std ${norm.std}`);
+    for (let u = 0; u < 256; u++)
+      t[c * 256 + u] = Math.fround(Math.fround(Math.fround(u / 255) - mean) / std);
   }
-}
-
-/** (u/255 − 0.5)/0.5 for every uint8 u, each step rounded to f32 as numpy float32 arithmetic does. */
-function normalizeTable(): Float32Array {
-  const t = new Float32Array(256);
-  for (let u = 0; u < 256; u++) t[u] = Math.fround(Math.fround(Math.fround(u / 255) - 0.5) / 0.5);
   return t;
 }
-export const NORMALIZE = normalizeTable();
 
 // ---- CPU reference --------------------------------------------------------------------------------
 
@@ -146,26 +134,23 @@ const clip8 = (s: number) => {
 
 /**
  * PIL-exact bicubic resize to S×S of an 8-bit image with `channels` bytes per pixel (3 = RGB, 4 = RGBA;
- * only R, G, B are used), optionally rotated first. Returns RGB uint8, interleaved [S, S, 3].
+ * only R, G, B are used). Returns RGB uint8, interleaved [S, S, 3].
  */
 export function resizeBicubicU8Cpu(
   pixels: Uint8Array,
   W: number,
   H: number,
   S: number,
-  opts: { channels?: 3 | 4; rotation?: Rotation } = {},
+  opts: { channels?: 3 | 4 } = {},
 ): Uint8Array {
   const ch = opts.channels ?? 4;
   if (pixels.length < W * H * ch)
     throw new Error(`resizeBicubicCpu: ${pixels.length} bytes for ${W}×${H}×${ch}`);
-  const rotation = opts.rotation ?? 0;
-  const [inW, inH] = rotatedSize(W, H, rotation);
-  const [o, ax, ay] = rotationAddressing(W, H, W, rotation);
-  const h = pilBicubicCoeffs(inW, S);
-  const v = pilBicubicCoeffs(inH, S);
-  // Horizontal pass into an 8-bit intermediate [inH, S, 3], as Pillow does.
-  const tmp = new Uint8Array(inH * S * 3);
-  for (let y = 0; y < inH; y++) {
+  const h = pilBicubicCoeffs(W, S);
+  const v = pilBicubicCoeffs(H, S);
+  // Horizontal pass into an 8-bit intermediate [H, S, 3], as Pillow does.
+  const tmp = new Uint8Array(H * S * 3);
+  for (let y = 0; y < H; y++) {
     for (let xx = 0; xx < S; xx++) {
       const xmin = h.bounds[xx * 2];
       const n = h.bounds[xx * 2 + 1];
@@ -173,7 +158,7 @@ export function resizeBicubicU8Cpu(
       let g = r;
       let b = r;
       for (let i = 0; i < n; i++) {
-        const p = (o + (xmin + i) * ax + y * ay) * ch;
+        const p = (y * W + xmin + i) * ch;
         const k = h.k[xx * h.ksize + i];
         r += pixels[p] * k;
         g += pixels[p + 1] * k;
@@ -215,41 +200,29 @@ export function resizeBicubicCpu(
   W: number,
   H: number,
   S: number,
-  opts: { channels?: 3 | 4; rotation?: Rotation } = {},
+  opts: { norm: PixelNorm; channels?: 3 | 4 },
 ): Float32Array {
-  return normalizePlanes(resizeBicubicU8Cpu(rgba, W, H, S, opts), S);
+  return normalizePlanes(resizeBicubicU8Cpu(rgba, W, H, S, opts), S, opts.norm);
 }
 
 /** RGB interleaved uint8 [S, S, 3] → normalised planes [3, S, S]. */
-export function normalizePlanes(rgb: Uint8Array, S: number): Float32Array {
+export function normalizePlanes(rgb: Uint8Array, S: number, norm: PixelNorm): Float32Array {
+  const table = normalizeTable(norm);
   const out = new Float32Array(3 * S * S);
-  for (let i = 0; i < S * S; i++) for (let c = 0; c < 3; c++) out[c * S * S + i] = NORMALIZE[rgb[i * 3 + c]];
+  for (let i = 0; i < S * S; i++)
+    for (let c = 0; c < 3; c++) out[c * S * S + i] = table[c * 256 + rgb[i * 3 + c]];
   return out;
 }
 
 /** Inverse of the normalisation (for tests and debugging): planes [3, S, S] → uint8 RGB [S, S, 3]. */
-export function denormalizePlanes(planes: ArrayLike<number>, S: number): Uint8Array {
+export function denormalizePlanes(planes: ArrayLike<number>, S: number, norm: PixelNorm): Uint8Array {
   const out = new Uint8Array(S * S * 3);
   for (let i = 0; i < S * S; i++)
-    for (let c = 0; c < 3; c++)
-      out[i * 3 + c] = Math.max(0, Math.min(255, Math.round((planes[c * S * S + i] * 0.5 + 0.5) * 255)));
+    for (let c = 0; c < 3; c++) {
+      const x = planes[c * S * S + i] * norm.std[c] + norm.mean[c];
+      out[i * 3 + c] = Math.max(0, Math.min(255, Math.round(x * 255)));
+    }
   return out;
-}
-
-/** Rotates an RGBA image clockwise (exact pixel permutation), with the same mapping as the kernel. */
-export function rotateRgbaCpu(
-  rgba: Uint8Array,
-  W: number,
-  H: number,
-  rotation: Rotation,
-): { data: Uint8Array; width: number; height: number } {
-  const [w, h] = rotatedSize(W, H, rotation);
-  const [o, ax, ay] = rotationAddressing(W, H, W, rotation);
-  const data = new Uint8Array(w * h * 4);
-  for (let y = 0; y < h; y++)
-    for (let x = 0; x < w; x++)
-      data.set(rgba.subarray((o + x * ax + y * ay) * 4, (o + x * ax + y * ay) * 4 + 4), (y * w + x) * 4);
-  return { data, width: w, height: h };
 }
 
 // ---- GPU --------------------------------------------------------------------------------------------
@@ -258,7 +231,7 @@ export function rotateRgbaCpu(
 const PARAMS = `struct P {
   rows: u32, S: u32, kH: u32, kV: u32,
   offKH: u32, offBV: u32, offKV: u32, offLut: u32,
-  outBase: u32, srcO: u32, srcAx: u32, srcAy: u32,
+  outBase: u32, srcStride: u32,
 }
 fn clip8(s: i32) -> u32 { return u32(clamp(s >> ${PRECISION_BITS}u, 0, 255)); }
 `;
@@ -269,7 +242,7 @@ const HORIZONTAL = `${PARAMS}
 @group(0) @binding(2) var<storage, read_write> tmp: array<u32>;
 @group(0) @binding(3) var<uniform> p: P;
 
-// Thread (xx, y): intermediate pixel xx of (rotated) input row y.
+// Thread (xx, y): intermediate pixel xx of input row y.
 @compute @workgroup_size(${WG})
 fn resize_horizontal_flat(@builtin(global_invocation_id) g: vec3u) {
   let xx = g.x;
@@ -278,18 +251,17 @@ fn resize_horizontal_flat(@builtin(global_invocation_id) g: vec3u) {
   let xmin = coef[2u * xx];
   let n = coef[2u * xx + 1u];
   let kb = p.offKH + xx * p.kH;
-  let ax = bitcast<i32>(p.srcAx);
-  var a = bitcast<i32>(p.srcO) + xmin * ax + i32(y) * bitcast<i32>(p.srcAy);
+  var a = y * p.srcStride + u32(xmin);
   var r = ${1 << (PRECISION_BITS - 1)};
   var gg = r;
   var b = r;
   for (var i = 0; i < n; i++) {
-    let px = src[u32(a)];
+    let px = src[a];
     let k = coef[kb + u32(i)];
     r += i32(px & 0xffu) * k;
     gg += i32((px >> 8u) & 0xffu) * k;
     b += i32((px >> 16u) & 0xffu) * k;
-    a += ax;
+    a += 1u;
   }
   tmp[y * p.S + xx] = clip8(r) | (clip8(gg) << 8u) | (clip8(b) << 16u);
 }`;
@@ -301,7 +273,8 @@ function verticalShader(dtype: 'f32' | 'f16'): string {
 @group(0) @binding(2) var<storage, read_write> out: array<T>;
 @group(0) @binding(3) var<uniform> p: P;
 
-fn norm(u: u32) -> T { return T(bitcast<f32>(coef[p.offLut + u])); }
+// Channel c's table entry for the uint8 value u.
+fn norm(c: u32, u: u32) -> T { return T(bitcast<f32>(coef[p.offLut + c * 256u + u])); }
 
 // Thread (xx, yy): output pixel, all three planes.
 @compute @workgroup_size(${WG})
@@ -324,13 +297,13 @@ fn resize_vertical_flat(@builtin(global_invocation_id) g: vec3u) {
   }
   let plane = p.S * p.S;
   let o = p.outBase + yy * p.S + xx;
-  out[o] = norm(clip8(r));
-  out[o + plane] = norm(clip8(gg));
-  out[o + 2u * plane] = norm(clip8(b));
+  out[o] = norm(0u, clip8(r));
+  out[o + plane] = norm(1u, clip8(gg));
+  out[o + 2u * plane] = norm(2u, clip8(b));
 }`;
 }
 
-/** Uploaded per (input width, input height, S): [boundsH | kH | boundsV | kV | normalisation table]. */
+/** Uploaded per (input width, input height, S, norm): [boundsH | kH | boundsV | kV | R, G, B tables]. */
 interface CoeffBuffer {
   tensor: Tensor;
   kH: number;
@@ -344,13 +317,13 @@ interface CoeffBuffer {
 const coeffCache = new WeakMap<GpuContext, Map<string, CoeffBuffer>>();
 const COEFF_CACHE_SIZE = 8;
 
-function coeffBuffer(ctx: GpuContext, inW: number, inH: number, S: number): CoeffBuffer {
+function coeffBuffer(ctx: GpuContext, inW: number, inH: number, S: number, norm: PixelNorm): CoeffBuffer {
   let cache = coeffCache.get(ctx);
   if (!cache) {
     cache = new Map();
     coeffCache.set(ctx, cache);
   }
-  const key = `${inW}x${inH}:${S}`;
+  const key = `${inW}x${inH}:${S}:${norm.mean.join(',')}/${norm.std.join(',')}`;
   const hit = cache.get(key);
   if (hit) return hit;
   const h = pilBicubicCoeffs(inW, S);
@@ -359,12 +332,13 @@ function coeffBuffer(ctx: GpuContext, inW: number, inH: number, S: number): Coef
   const offBV = offKH + h.k.length;
   const offKV = offBV + v.bounds.length;
   const offLut = offKV + v.k.length;
-  const data = new Int32Array(offLut + 256);
+  const table = normalizeTable(norm);
+  const data = new Int32Array(offLut + table.length);
   data.set(h.bounds, 0);
   data.set(h.k, offKH);
   data.set(v.bounds, offBV);
   data.set(v.k, offKV);
-  data.set(new Int32Array(NORMALIZE.buffer), offLut);
+  data.set(new Int32Array(table.buffer), offLut);
   const entry = {
     tensor: ctx.keep(ctx.upload(new Uint32Array(data.buffer), [data.length], 'u32')), // cached past any scope
     kH: h.ksize,
@@ -385,13 +359,13 @@ function coeffBuffer(ctx: GpuContext, inW: number, inH: number, S: number): Coef
 }
 
 export interface ResizeOptions {
-  /** Clockwise rotation applied to the source before resizing (container rotation metadata). */
-  rotation?: Rotation;
+  /** Per-channel normalisation after x/255 (the model's image_mean / image_std). */
+  norm: PixelNorm;
 }
 
 /**
- * Resizes one RGBA8 image to S×S (PIL bicubic), normalises it, and writes it as frame `frameIndex` of
- * `out` [F, 3, S, S] (f32 or f16). `src` is either a u32 tensor [H, stride] of packed RGBA bytes
+ * Resizes one RGBA8 image to S×S (PIL bicubic), normalises it with `opts.norm`, and writes it as frame
+ * `frameIndex` of `out` [F, 3, S, S] (f32 or f16). `src` is either a u32 tensor [H, stride] of packed RGBA bytes
  * (R in the low byte; stride ≥ srcW pixels) or an rgba8unorm texture (copied to a buffer first).
  * Records into the context's encoder (a texture source flushes pending work first).
  */
@@ -403,18 +377,18 @@ export function resizeBicubic(
   S: number,
   out: Tensor,
   frameIndex: number,
-  opts: ResizeOptions = {},
+  opts: ResizeOptions,
 ): void {
   assertDtype('resize.out', out, 'f32', 'f16');
   assertShape('resize.out', out, [undefined, 3, S, S]);
   if (!(frameIndex >= 0 && frameIndex < out.shape[0] && Number.isInteger(frameIndex)))
     throw new Error(`resize: frame ${frameIndex} outside [0, ${out.shape[0]})`);
   if (src instanceof Tensor) {
-    resizeFromBuffer(ctx, src, srcW, srcH, S, out, frameIndex, opts.rotation ?? 0);
+    resizeFromBuffer(ctx, src, srcW, srcH, S, out, frameIndex, opts.norm);
     return;
   }
   const staged = stageTexture(ctx, src, srcW, srcH);
-  resizeFromBuffer(ctx, staged, srcW, srcH, S, out, frameIndex, opts.rotation ?? 0);
+  resizeFromBuffer(ctx, staged, srcW, srcH, S, out, frameIndex, opts.norm);
   ctx.release(staged);
 }
 
@@ -445,38 +419,22 @@ function resizeFromBuffer(
   S: number,
   out: Tensor,
   frameIndex: number,
-  rotation: Rotation,
+  norm: PixelNorm,
 ): void {
   assertDtype('resize.src', src, 'u32');
   const stride = src.shape[src.shape.length - 1];
   if (src.shape.length !== 2 || src.shape[0] < srcH || stride < srcW)
     throw new Error(`resize: source [${src.shape.join(', ')}] too small for ${srcW}×${srcH}`);
-  const [inW, inH] = rotatedSize(srcW, srcH, rotation);
-  const [o, ax, ay] = rotationAddressing(srcW, srcH, stride, rotation);
-  const c = coeffBuffer(ctx, inW, inH, S);
-  const u32 = (i: number) => i >>> 0;
+  const c = coeffBuffer(ctx, srcW, srcH, S, norm);
   const uniforms = {
-    u32: [
-      inH,
-      S,
-      c.kH,
-      c.kV,
-      c.offKH,
-      c.offBV,
-      c.offKV,
-      c.offLut,
-      frameIndex * 3 * S * S,
-      u32(o),
-      u32(ax),
-      u32(ay),
-    ],
+    u32: [srcH, S, c.kH, c.kV, c.offKH, c.offBV, c.offKV, c.offLut, frameIndex * 3 * S * S, stride],
   };
-  const tmp = ctx.empty([inH, S], 'u32', 'resize.tmp');
+  const tmp = ctx.empty([srcH, S], 'u32', 'resize.tmp');
   ctx.dispatch({
     pipeline: ctx.pipeline(HORIZONTAL, 'resize_horizontal_flat'),
     bindings: [src, c.tensor, tmp],
     uniforms,
-    workgroups: [Math.ceil(S / WG), inH],
+    workgroups: [Math.ceil(S / WG), srcH],
     label: 'resize_horizontal_flat',
   });
   ctx.dispatch({
