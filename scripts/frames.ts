@@ -10,10 +10,10 @@ import { mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { deflateSync } from 'node:zlib';
 import type { SampleMethod } from '../src/video/sampling';
-import type { HarnessOptions, HarnessResult } from '../src/video/testing/frames-harness';
 import { evaluateWithRetry, fileIntoPage, openHarness } from './browser/harness';
+import type { HarnessOptions, HarnessResult } from './browser/pages/frames';
 
-const HARNESS = '/src/video/testing/frames-harness.ts';
+const HARNESS = '/scripts/browser/pages/frames.ts';
 const SIZE = 384;
 
 function usage(msg?: string): never {
@@ -102,7 +102,7 @@ async function main() {
     const r: HarnessResult = await evaluateWithRetry(
       browser.page,
       async ({ HARNESS, options }) => {
-        const m: typeof import('../src/video/testing/frames-harness') = await import(HARNESS);
+        const m: typeof import('./browser/pages/frames') = await import(HARNESS);
         const file = (document.getElementById('cli-file') as HTMLInputElement).files![0];
         return m.runFrames(file, options);
       },

@@ -24,7 +24,6 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Plugin } from 'vite';
-import type { DropRun, InferArgs, InferOutput } from '../e2e/infer.page';
 import type {
   AskEvent,
   AskStats,
@@ -34,8 +33,9 @@ import type {
   WeightFormat,
 } from '../src/engine-client';
 import { importInPage, openHarness } from './browser/harness';
+import type { DropRun, InferArgs, InferOutput } from './browser/pages/infer';
 
-const PAGE_MODULE = '/e2e/infer.page.ts';
+const PAGE_MODULE = '/scripts/browser/pages/infer.ts';
 
 const USAGE = `usage: npm run infer -- --model <dir|url> (--video <file> | --frames <file> --frames-shape F,3,H,W)
                      --question "…" [--option "text"]… [--temperature 0] [--top-k 50] [--top-p 1]

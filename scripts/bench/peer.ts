@@ -21,13 +21,13 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Page } from '@playwright/test';
 import { CHROMIUM_ARGS, HARDWARE_GPU_ARGS, openHarness } from '../browser/harness';
+import type { AdapterReport, Backend, CaseResult, PeerCase, TimingOptions } from '../browser/pages/peer';
 import { caseLabel, ourBytes, peerCases, peerTiming } from './peer/cases';
 import { type CaseArrays, caseArrays } from './peer/data';
-import type { AdapterReport, Backend, CaseResult, PeerCase, TimingOptions } from './peer/page';
 import { peerRoutes } from './peer/server';
 
 const root = resolve(import.meta.dirname, '../..');
-const PAGE_MODULE = '/scripts/bench/peer/page.ts';
+const PAGE_MODULE = '/scripts/browser/pages/peer.ts';
 const BACKENDS: Backend[] = ['ours', 'ort-native', 'ort-jsep'];
 
 function arg(name: string): string | null {
@@ -35,7 +35,7 @@ function arg(name: string): string | null {
   return i >= 0 ? (process.argv[i + 1] ?? null) : null;
 }
 
-type PageModule = typeof import('./peer/page');
+type PageModule = typeof import('../browser/pages/peer');
 
 async function runBackend(
   page: Page,

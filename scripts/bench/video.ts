@@ -11,11 +11,11 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import type { RunTiming } from '../../src/video/testing/bench';
 import { fileIntoPage, openHarness, ROOT } from '../browser/harness';
+import type { RunTiming } from '../browser/pages/video-bench';
 
-const BENCH = '/src/video/testing/bench.ts';
-type Bench = typeof import('../../src/video/testing/bench');
+const BENCH = '/scripts/browser/pages/video-bench.ts';
+type Bench = typeof import('../browser/pages/video-bench');
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(name);

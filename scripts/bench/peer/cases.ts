@@ -4,7 +4,7 @@
  * to a few minutes (ORT's GEMM on SwiftShader takes seconds per call at full size).
  */
 import { q4Bytes, q4Layout } from '../../../src/gpu/kernels/quant/format';
-import type { PeerCase, TimingOptions } from './page';
+import type { PeerCase, TimingOptions } from '../../browser/pages/peer';
 
 const mm = (M: number, N: number, K: number): PeerCase => ({
   id: `mm-${M}x${N}x${K}`,

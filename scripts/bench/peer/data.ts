@@ -7,8 +7,8 @@ import { attentionCpu } from '../../../src/gpu/kernels/attention/cpu';
 import { layoutOf, type Q4Host, q4Code } from '../../../src/gpu/kernels/quant/format';
 import { quantizeQ4Cpu } from '../../../src/gpu/kernels/quant/quantize-cpu';
 import { randn } from '../../../src/gpu/testing/random';
+import type { PeerCase } from '../../browser/pages/peer';
 import { matmulOrtQ4Cpu, type OrtQ4, packOrtQ4 } from './graphs';
-import type { PeerCase } from './page';
 
 const weights = new Map<string, { ours: Q4Host; ort: OrtQ4 }>();
 

@@ -3,8 +3,13 @@
  * as the app does (engine worker + the UI's video slice, <video> fallback included), then takes the
  * model's preprocessing of the sampled frames (GPU bicubic resize) back as RGB.
  */
-import { createEngineClient, type Engine, type LoadedVideo, type SampleMethod } from '../../engine-client';
-import { createVideoSlice, type VideoSlice } from '../../ui/video/video-slice';
+import {
+  createEngineClient,
+  type Engine,
+  type LoadedVideo,
+  type SampleMethod,
+} from '../../../src/engine-client';
+import { createVideoSlice, type VideoSlice } from '../../../src/ui/video/video-slice';
 
 export interface HarnessOptions {
   method: SampleMethod;
@@ -75,7 +80,7 @@ export async function runFrames(file: Blob, options: HarnessOptions): Promise<Ha
       };
     }
     // No WebGPU: resize the page's own decode with a canvas (not the model's bicubic).
-    const { probeBlob } = await import('./probe');
+    const { probeBlob } = await import('../../../src/video/testing/probe');
     const r = await probeBlob(
       file,
       { method: options.method, decoders: options.decoders, path: options.forceElement ? 'element' : 'auto' },

@@ -12,7 +12,7 @@ import {
   type EngineErrorInfo,
   errorInfo,
   type WeightFormat,
-} from '../src/engine-client';
+} from '../../../src/engine-client';
 
 export interface InferArgs {
   modelUrl: string;

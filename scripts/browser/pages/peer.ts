@@ -11,7 +11,13 @@ import { fromF16Array, toF16Array } from '../../../src/gpu/f16';
 import { attentionDecode, createKvCache, kvWrite } from '../../../src/gpu/kernels/attention/kv-cache';
 import { matmulQ4 } from '../../../src/gpu/kernels/matmul/matmul-q4';
 import { type Q4Host, releaseQ4, uploadQ4 } from '../../../src/gpu/kernels/quant/format';
-import { type GqaCacheMode, type GqaShape, gqaModel, matmulNBitsModel, type PeerDtype } from './graphs';
+import {
+  type GqaCacheMode,
+  type GqaShape,
+  gqaModel,
+  matmulNBitsModel,
+  type PeerDtype,
+} from '../../bench/peer/graphs';
 
 export type Backend = 'ours' | 'ort-native' | 'ort-jsep';
 

@@ -4,8 +4,8 @@
  * drawing each frame to a canvas (what transformers.js's load_video does), on the same file in the same
  * page. Both start from a File and end with every sampled frame in hand.
  */
-import { sampleVideo } from '../sample-video';
-import { linspaceIndices } from '../sampling';
+import { sampleVideo } from '../../../src/video/sample-video';
+import { linspaceIndices } from '../../../src/video/sampling';
 
 export interface RunTiming {
   ms: number;
@@ -108,7 +108,7 @@ export async function seekTimesFor(
   file: Blob,
   n: number,
 ): Promise<{ seekTimesUs: number[]; frameCount: number; gops: number }> {
-  const { planSample } = await import('../sample-video');
+  const { planSample } = await import('../../../src/video/sample-video');
   const { video, plan } = await planSample(file, { method: { kind: 'uniform', n } });
   video.dispose();
   if (plan.indices.join() !== linspaceIndices(plan.facts.frameCount, n).join())
