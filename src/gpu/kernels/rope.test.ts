@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { numericGrad } from '../testing/grad-check';
 import { asDtype, ctx, dtypes, expectClose, TOL, variants } from '../testing/kernel-suite';
 import { randn, rng } from '../testing/random';
-import { rope, ropeCpu } from './rope';
+import { rope, ropeBackward, ropeBackwardCpu, ropeCpu } from './rope';
 
 // Tolerances: the suite's TOL. f32 (atol 1e-5, rtol 1e-4): angles are good to ~1e-6 rad even at
 // large positions (see rope.ts), so |Δy| ≲ 1e-6·|x| plus sin/cos error. f16 (atol 2e-3, rtol 4e-3):
@@ -70,5 +71,51 @@ describe('rope', () => {
     expect(() => rope(ctx, x, pos, 1e6)).toThrow(/even/);
     const x2 = ctx.upload(new Float32Array(8), [2, 1, 4], 'f32');
     expect(() => rope(ctx, x2, pos, 1e6)).toThrow(/rope\.positions/);
+  });
+});
+
+// Backward: the inverse rotation, with the forward's angles; tolerances as the forward's.
+describe('ropeBackward', () => {
+  const cases: [number, number, number, number][] = [
+    [1, 1, 2, 1],
+    [7, 3, 8, 3072],
+    [5, 2, 128, 100_000],
+  ];
+  for (const dtype of dtypes)
+    for (const [T, H, D, maxPos] of cases)
+      it(`${dtype} T=${T} H=${H} D=${D} pos<${maxPos}`, async () => {
+        const dY = asDtype(randn(T * H * D, T + H + D, -3, 3), dtype);
+        const pos = positionsFor(T, T * 3 + D, maxPos);
+        const dX = ropeBackward(ctx, ctx.upload(dY, [T, H, D], dtype), ctx.upload(pos, [T], 'u32'), 1e6);
+        expect(dX.shape).toEqual([T, H, D]);
+        expect(dX.dtype).toBe(dtype);
+        expectClose(await ctx.read(dX), ropeBackwardCpu(dY, pos, T, H, D, 1e6), TOL[dtype]);
+      });
+
+  it('undoes the forward rotation on the GPU', async () => {
+    const [T, H, D] = [6, 2, 16];
+    const x = randn(T * H * D, 71, -3, 3);
+    const pos = ctx.upload(positionsFor(T, 72, 3072), [T], 'u32');
+    const y = rope(ctx, ctx.upload(x, [T, H, D], 'f32'), pos, 1e6);
+    expectClose(await ctx.read(ropeBackward(ctx, y, pos, 1e6)), x, { atol: 2e-6, rtol: 0 });
+  });
+
+  it('CPU reference matches central differences of ropeCpu', () => {
+    const [T, H, D] = [3, 2, 6];
+    const x = randn(T * H * D, 73, -2, 2);
+    const g = randn(T * H * D, 74);
+    const pos = Uint32Array.of(0, 5, 1234);
+    expectClose(
+      ropeBackwardCpu(g, pos, T, H, D, 1e4),
+      numericGrad((v) => ropeCpu(v, pos, T, H, D, 1e4), x, g),
+      { atol: 1e-4, rtol: 1e-3 },
+    );
+  });
+
+  it('rejects mismatched positions', () => {
+    const dY = ctx.upload(new Float32Array(8), [2, 1, 4], 'f32');
+    expect(() => ropeBackward(ctx, dY, ctx.upload(new Uint32Array(1), [1], 'u32'), 1e6)).toThrow(
+      /ropeBackward\.positions/,
+    );
   });
 });

@@ -69,7 +69,11 @@ fn rope_cos_sin(q: u32, f: vec4f) -> vec2f {
   return cos_sin_turns(r);
 }`;
 
-function shader(dtype: DType, half: number): string {
+/**
+ * 'forward' rotates each pair by +angle; 'backward' (the gradient: a rotation's transpose is its
+ * inverse) by −angle, i.e. dX[i] = dY[i]·cos + dY[i+D/2]·sin, dX[i+D/2] = dY[i+D/2]·cos − dY[i]·sin.
+ */
+function shader(dtype: DType, half: number, direction: 'forward' | 'backward'): string {
   return `${wgslTypes({ T: dtype })}
 struct P { ntok: u32, nhead: u32, dim: u32, npair: u32, tab: array<vec4f, ${half}> }
 @group(0) @binding(0) var<storage, read> x: array<T>;
@@ -80,13 +84,13 @@ struct P { ntok: u32, nhead: u32, dim: u32, npair: u32, tab: array<vec4f, ${half
 ${ROPE_ANGLE_WGSL}
 
 @compute @workgroup_size(${WG})
-fn rope_forward_flat(@builtin(global_invocation_id) g: vec3u, @builtin(num_workgroups) n: vec3u) {
+fn rope_${direction}_flat(@builtin(global_invocation_id) g: vec3u, @builtin(num_workgroups) n: vec3u) {
   let id = g.y * n.x * ${WG}u + g.x;
   if (id >= p.ntok * p.npair) { return; }
   let t = id / p.npair;
   let i = id % p.npair;
   let q = pos[t];
-  let cs = rope_cos_sin(q, p.tab[i]);
+  let cs = rope_cos_sin(q, p.tab[i])${direction === 'backward' ? ' * vec2f(1.0, -1.0)' : ''};
   for (var h = 0u; h < p.nhead; h++) {
     let j = (t * p.nhead + h) * p.dim + i;
     let x1 = f32(x[j]);
@@ -130,19 +134,42 @@ export function rope(
   theta: number,
   _variant: Variant = ctx.variant,
 ): Tensor {
+  return run(ctx, 'forward', x, positions, theta);
+}
+
+/** Gradient of rope for upstream dY [T, H, D] (f32 or f16): dX [T, H, D] in dY's dtype, the inverse rotation. */
+export function ropeBackward(
+  ctx: GpuContext,
+  dY: Tensor,
+  positions: Tensor,
+  theta: number,
+  _variant: Variant = ctx.variant,
+): Tensor {
+  return run(ctx, 'backward', dY, positions, theta);
+}
+
+function run(
+  ctx: GpuContext,
+  direction: 'forward' | 'backward',
+  x: Tensor,
+  positions: Tensor,
+  theta: number,
+): Tensor {
+  const op = direction === 'forward' ? 'rope' : 'ropeBackward';
+  const name = direction === 'forward' ? 'x' : 'dY';
   const [T, H, D] = x.shape;
-  assertShape('rope.x', x, [T, H, D]);
-  assertDtype('rope.x', x, 'f32', 'f16');
-  assertShape('rope.positions', positions, [T]);
-  assertDtype('rope.positions', positions, 'u32');
-  if (D % 2 !== 0 || D < 2) throw new Error(`rope: head dim ${D} must be even and positive`);
+  assertShape(`${op}.${name}`, x, [T, H, D]);
+  assertDtype(`${op}.${name}`, x, 'f32', 'f16');
+  assertShape(`${op}.positions`, positions, [T]);
+  assertDtype(`${op}.positions`, positions, 'u32');
+  if (D % 2 !== 0 || D < 2) throw new Error(`${op}: head dim ${D} must be even and positive`);
   if (16 + D * 8 > ctx.device.limits.maxUniformBufferBindingSize)
-    throw new Error(`rope: head dim ${D} too large for the uniform table`);
+    throw new Error(`${op}: head dim ${D} too large for the uniform table`);
   const half = D / 2;
   const y = ctx.empty(x.shape, x.dtype);
-  const entry = 'rope_forward_flat';
+  const entry = `rope_${direction}_flat`;
   ctx.dispatch({
-    pipeline: ctx.pipeline(shader(x.dtype, half), entry),
+    pipeline: ctx.pipeline(shader(x.dtype, half, direction), entry),
     bindings: [x, positions, y],
     uniforms: { u32: [T, H, D, half], f32: turnTable(D, theta) },
     workgroups: grid(Math.ceil((T * half) / WG), ctx.maxWorkgroupsPerDim),
@@ -174,4 +201,29 @@ export function ropeCpu(
       }
     }
   return y;
+}
+
+/** CPU reference of ropeBackward: the rotation by −angle, plain loops in f64. */
+export function ropeBackwardCpu(
+  dY: Float32Array,
+  positions: ArrayLike<number>,
+  T: number,
+  H: number,
+  D: number,
+  theta: number,
+): Float32Array {
+  const dX = new Float32Array(dY.length);
+  const half = D / 2;
+  for (let t = 0; t < T; t++)
+    for (let i = 0; i < half; i++) {
+      const angle = positions[t] * theta ** ((-2 * i) / D);
+      const cs = Math.cos(angle);
+      const sn = Math.sin(angle);
+      for (let h = 0; h < H; h++) {
+        const j = (t * H + h) * D + i;
+        dX[j] = dY[j] * cs + dY[j + half] * sn;
+        dX[j + half] = dY[j + half] * cs - dY[j] * sn;
+      }
+    }
+  return dX;
 }
