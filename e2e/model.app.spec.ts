@@ -8,7 +8,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, type Page, type Route, test } from '@playwright/test';
 import { parseReasoning } from '../src/model/reasoning-parser';
-import { BAD_CASES, badCheckpoint, EXPECTED_MESSAGE } from '../src/worker/model-bad-checkpoints';
+import { BAD_CASES, badCheckpoint, EXPECTED_MESSAGE } from '../src/model/testing/bad-checkpoints';
 
 const TINY_A = join(import.meta.dirname, '..', 'public', 'models', 'tiny-a');
 /** A small clip WebCodecs decodes in Chromium (VP9, 161×121, 30 frames). */

@@ -1,9 +1,8 @@
 import { expose } from 'comlink';
 import { afterEach, describe, expect, it } from 'vitest';
-import { EngineError } from '../worker/errors';
-import type { Engine, SelfTestResult } from '../worker/protocol';
-import { installErrorTransfer } from '../worker/wire';
 import { connectEngine } from './client';
+import type { Engine, SelfTestResult } from './protocol';
+import { EngineError, installErrorTransfer } from './protocol';
 
 // The worker boundary without a worker: a fake engine exposed on one end of a MessageChannel.
 const summary = { vendor: 'test', architecture: 'fake' } as Awaited<ReturnType<Engine['init']>>;

@@ -1,7 +1,6 @@
 import { type Endpoint, proxy, wrap } from 'comlink';
-import { EngineError } from '../worker/errors';
-import type { Engine } from '../worker/protocol';
-import { installErrorTransfer } from '../worker/wire';
+import type { Engine } from './protocol';
+import { EngineError, installErrorTransfer } from './protocol';
 
 export interface EngineClient extends Engine {
   /** Stops the worker (the GPU device goes with it). */

@@ -1,43 +1,39 @@
-// The UI's only door to the engine: the client and the protocol's plain-data types.
+// The UI's only door to the engine: the client, the error type and the protocol's plain-data types.
 
-export { EngineError, errorInfo } from '../worker/errors';
+export { connectEngine, createEngineClient, type EngineClient } from './client';
 export type {
+  AdapterSummary,
   AskDump,
   AskEvent,
   AskPhase,
   AskRequest,
   AskResult,
   AskStats,
+  DecodePath,
   DoneEvent,
+  ElementPlan,
+  Engine,
+  EngineErrorInfo,
+  EngineErrorKind,
+  InitOptions,
+  LoadedVideo,
   LoadModelOptions,
   ModelInfo,
   ModelLoadProgress,
   ModelSource,
   PixelInput,
   ReasoningEvent,
+  SampleMethod,
   SamplingOptions,
-  StageTimes,
-  WeightFormat,
-} from '../worker/model-protocol';
-export type {
-  AdapterSummary,
-  Engine,
-  EngineErrorInfo,
-  EngineErrorKind,
-  InitOptions,
   SelfTestProgress,
   SelfTestResult,
-} from '../worker/protocol';
-export type {
-  DecodePath,
-  ElementPlan,
-  LoadedVideo,
-  SampleMethod,
+  StageTimes,
   VideoFacts,
   VideoLoadResult,
   VideoProgress,
   VideoSettings,
   VideoSource,
   VisionProgress,
-} from '../worker/video-protocol';
-export { connectEngine, createEngineClient, type EngineClient } from './client';
+  WeightFormat,
+} from './protocol';
+export { EngineError, errorInfo } from './protocol';

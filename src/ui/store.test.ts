@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
-import { EngineError } from '../worker/errors';
-import type { AdapterSummary, Engine, SelfTestResult } from '../worker/protocol';
+import type { AdapterSummary, Engine, SelfTestResult } from '../engine-client';
+import { EngineError } from '../engine-client';
 import { createAppStore } from './store';
 
 const summary = { vendor: 'v', architecture: 'a' } as AdapterSummary;

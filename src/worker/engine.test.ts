@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { create, globals } from 'webgpu';
+import { EngineError } from '../engine-client/protocol';
 import { createEngine } from './engine';
-import { EngineError } from './errors';
 
 // The in-thread engine on Dawn (whatever adapter VK_ICD_FILENAMES selects).
 Object.assign(globalThis, globals);

@@ -1,7 +1,7 @@
-import { toEngineError } from './errors';
+import type { Engine } from '../engine-client/protocol';
+import { toEngineError } from '../engine-client/protocol';
 import { gpuCommands } from './gpu-commands';
 import { modelCommands } from './model-service';
-import type { Engine } from './protocol';
 import { browserEnv, type EngineEnv, EngineSession } from './session';
 import { videoService } from './video-service';
 import { VisionHub } from './video-vision';

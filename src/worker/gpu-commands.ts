@@ -1,7 +1,7 @@
+import type { GpuCommands } from '../engine-client/protocol';
 import { GpuContext } from '../gpu/context';
 import { acquireDevice } from '../gpu/device';
 import { runSelfTest } from '../gpu/selftest';
-import type { GpuCommands } from './protocol';
 import type { EngineSession } from './session';
 
 export function gpuCommands(session: EngineSession): GpuCommands {

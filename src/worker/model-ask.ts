@@ -4,17 +4,7 @@
  * event per phase, token and reasoning step, and the stats at the end. Each phase ends with a GPU
  * sync so its time is the GPU's, not just the recording's.
  */
-import type { GpuContext } from '../gpu/context';
-import { framesToTensor } from '../gpu/frames-to-tensor';
-import type { Tensor } from '../gpu/tensor';
-import { generate } from '../model/generate';
-import { sliceRows } from '../model/layers';
-import { buildPrompt, spliceLayout } from '../model/prompt';
-import { type DoneEvent, parseReasoning } from '../model/reasoning-parser';
-import { R1_DEMO_SAMPLING, resolveSampling, type SamplingOptions } from '../model/sampling';
-import { EngineError } from './errors';
-import { requestError } from './model-errors';
-import type { LoadedModel } from './model-load';
+
 import type {
   AskDump,
   AskEvent,
@@ -23,7 +13,18 @@ import type {
   AskResult,
   AskStats,
   StageTimes,
-} from './model-protocol';
+} from '../engine-client/protocol';
+import { EngineError } from '../engine-client/protocol';
+import type { GpuContext } from '../gpu/context';
+import { framesToTensor } from '../gpu/frames-to-tensor';
+import type { Tensor } from '../gpu/tensor';
+import { generate } from '../model/generate';
+import { sliceRows } from '../model/layers';
+import { buildPrompt, spliceLayout } from '../model/prompt';
+import { type DoneEvent, parseReasoning } from '../model/reasoning-parser';
+import { R1_DEMO_SAMPLING, resolveSampling, type SamplingOptions } from '../model/sampling';
+import { requestError } from './model-errors';
+import type { LoadedModel } from './model-load';
 import type { VideoFrames } from './model-video';
 import type { VisionJob } from './video-vision';
 

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
+import { EngineError } from '../engine-client/protocol';
 import { GpuError } from '../gpu/errors';
 import { ConfigError } from '../model/config';
 import { SafetensorsError } from '../model/safetensors';
 import { TokenizerError } from '../model/tokenizer';
 import { WeightSourceError } from '../model/weight-source';
-import { EngineError } from './errors';
 import { modelError, requestError } from './model-errors';
 
 describe('model errors → EngineError', () => {

@@ -3,12 +3,13 @@
  * EngineErrors: a kind the UI switches on, the layer's own message (it names the file or tensor),
  * and a hint saying what to do.
  */
+
+import { EngineError, toEngineError } from '../engine-client/protocol';
 import { ConfigError } from '../model/config';
 import { SafetensorsError } from '../model/safetensors';
 import { TokenizerError } from '../model/tokenizer';
 import { WeightManifestError } from '../model/weight-manifest';
 import { WeightSourceError } from '../model/weight-source';
-import { EngineError, toEngineError } from './errors';
 
 const REDOWNLOAD = 'Download the checkpoint again, or pick a complete TinyLLaVA-Video folder.';
 

@@ -4,6 +4,9 @@
  * source → weights uploaded tensor by tensor → TinyLlavaVideo (KV cache allocated). Nothing here
  * touches the model that is currently loaded: the service swaps only once this resolves.
  */
+
+import type { ModelInfo, ModelLoadProgress, ModelSource, WeightFormat } from '../engine-client/protocol';
+import { EngineError } from '../engine-client/protocol';
 import type { GpuContext } from '../gpu/context';
 import { openCheckpoint } from '../model/checkpoint';
 import { ENGINE_Q4, isQuantizable, loadWeights } from '../model/load';
@@ -12,8 +15,6 @@ import { HttpWeightSource } from '../model/sources/http';
 import { TinyLlavaVideo } from '../model/tinyllava';
 import { readTokenizer, type TextTokenizer } from '../model/tokenizer';
 import { readText, type WeightSource } from '../model/weight-source';
-import { EngineError } from './errors';
-import type { ModelInfo, ModelLoadProgress, ModelSource, WeightFormat } from './model-protocol';
 
 /** Above this many quantizable parameters, 'auto' loads 4-bit weights (the 3B model has ~3 billion). */
 export const AUTO_Q4_PARAMS = 500_000_000;

@@ -6,12 +6,12 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import type { AskEvent, ModelSource } from '../engine-client/protocol';
+import { EngineError } from '../engine-client/protocol';
 import { firstMismatch } from '../gpu/testing/compare';
 import { ctx } from '../gpu/testing/kernel-suite';
+import { BAD_CASES, badCheckpoint, EXPECTED_MESSAGE } from '../model/testing/bad-checkpoints';
 import { fixtureDir, readGoldenFrames, readGoldenIndex, readGoldenTensor } from '../model/testing/goldens';
-import { EngineError } from './errors';
-import { BAD_CASES, badCheckpoint, EXPECTED_MESSAGE } from './model-bad-checkpoints';
-import type { AskEvent, ModelSource } from './model-protocol';
 import { modelCommands } from './model-service';
 import { EngineSession } from './session';
 

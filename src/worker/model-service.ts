@@ -3,11 +3,12 @@
  * runs one question at a time, and stops it on request. GPU work lives in model-load.ts and
  * model-ask.ts; this file owns the state and its rules.
  */
-import { EngineError } from './errors';
+
+import type { AskResult, ModelCommands } from '../engine-client/protocol';
+import { EngineError } from '../engine-client/protocol';
 import { runAsk, type VisualCache } from './model-ask';
 import { isAbort, modelError } from './model-errors';
 import { type LoadedModel, loadCheckpoint, weightSource } from './model-load';
-import type { AskResult, ModelCommands } from './model-protocol';
 import { noVideo, type VideoLookup } from './model-video';
 import type { EngineSession } from './session';
 import type { VisionHub } from './video-vision';

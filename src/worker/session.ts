@@ -1,5 +1,5 @@
+import { EngineError } from '../engine-client/protocol';
 import type { GpuContext } from '../gpu/context';
-import { EngineError } from './errors';
 
 /** Where the engine finds WebGPU: navigator.gpu in browsers and workers, Dawn in Node tests. */
 export interface EngineEnv {

@@ -6,16 +6,22 @@
  */
 
 import { transfer } from 'comlink';
+import type {
+  LoadedVideo,
+  VideoCommands,
+  VideoProgress,
+  VideoSettings,
+  VideoSource,
+} from '../engine-client/protocol';
+import { EngineError } from '../engine-client/protocol';
 import { framesToTensor } from '../gpu/frames-to-tensor';
 import { denormalizePlanes } from '../gpu/kernels/resize';
 import type { OpenedVideo } from '../video/demux';
 import { cancelledError, toVideoErrorInfo } from '../video/errors';
 import { decodeSample, planSample, type SamplePlan } from '../video/sample-video';
 import { makeThumbnail } from '../video/thumbnail';
-import { EngineError } from './errors';
 import type { VideoFrames, VideoLookup } from './model-video';
 import type { EngineSession } from './session';
-import type { LoadedVideo, VideoCommands, VideoProgress, VideoSettings, VideoSource } from './video-protocol';
 import type { VisionHub } from './video-vision';
 
 const DEFAULT_THUMB_HEIGHT = 96;

@@ -8,14 +8,13 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import type { AskEvent, AskRequest, ModelSource, VisionProgress } from '../engine-client/protocol';
 import type { FrameSource } from '../gpu/frames-to-tensor';
 import { ctx } from '../gpu/testing/kernel-suite';
 import { fixtureDir, readGoldenFrames, readGoldenIndex } from '../model/testing/goldens';
-import type { AskEvent, AskRequest, ModelSource } from './model-protocol';
 import { modelCommands } from './model-service';
 import type { VideoFrames } from './model-video';
 import { EngineSession } from './session';
-import type { VisionProgress } from './video-protocol';
 import { type Preprocess, VisionHub } from './video-vision';
 
 const session = new EngineSession({ gpu: () => undefined });

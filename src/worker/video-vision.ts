@@ -9,14 +9,15 @@
  * preprocessed one at a time on its own promise chain, and a cancelled job frees its buffers only at
  * the end of that chain, so no recorded upload can land in a buffer the pool has handed elsewhere.
  */
+
+import type { VisionProgress } from '../engine-client/protocol';
+import { EngineError } from '../engine-client/protocol';
 import type { GpuContext } from '../gpu/context';
 import { type FrameSource, frameIntoTensor } from '../gpu/frames-to-tensor';
 import type { Rotation } from '../gpu/kernels/resize';
 import type { Tensor } from '../gpu/tensor';
 import { VisionStream } from '../model/vision-stream';
-import { EngineError } from './errors';
 import type { LoadedModel } from './model-load';
-import type { VisionProgress } from './video-protocol';
 
 const now = () => performance.now();
 

@@ -1,8 +1,8 @@
 import { describe, expect, it, vi } from 'vitest';
 import { createStore } from 'zustand/vanilla';
+import type { AskEvent, AskResult, AskStats, Engine, ModelInfo, ModelSource } from '../../engine-client';
+import { EngineError } from '../../engine-client';
 import { parseReasoning } from '../../model/reasoning-parser';
-import { EngineError } from '../../worker/errors';
-import type { AskEvent, AskResult, AskStats, Engine, ModelInfo, ModelSource } from '../../worker/protocol';
 import {
   createModelSlice,
   IDLE_ANSWER,

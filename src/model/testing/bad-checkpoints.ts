@@ -4,7 +4,7 @@
  * serves the results with page.route. Headers are re-encoded; tensor data is left where it was
  * (safetensors offsets are relative to the end of the header).
  */
-import { INDEX_FILE } from '../model/safetensors';
+import { INDEX_FILE } from '../safetensors';
 
 export type BadCase =
   | 'missing-tensor'

@@ -3,11 +3,11 @@
  * the loaded video, streaming phases, tokens and reasoning events. Plain data only (it crosses the
  * worker boundary); implemented by src/worker/model-service.ts and joined into `Engine` in protocol.ts.
  */
-import type { DoneEvent, ReasoningEvent } from '../model/reasoning-parser';
-import type { SamplingOptions } from '../model/sampling';
+import type { DoneEvent, ReasoningEvent } from '../../model/reasoning-parser';
+import type { SamplingOptions } from '../../model/sampling';
 
-export type { DoneEvent, ReasoningEvent } from '../model/reasoning-parser';
-export type { SamplingOptions } from '../model/sampling';
+export type { DoneEvent, ReasoningEvent } from '../../model/reasoning-parser';
+export type { SamplingOptions } from '../../model/sampling';
 
 /** Where a checkpoint comes from: a base URL (hub, self-hosted, the app's /models/…) or picked files. */
 export type ModelSource = { kind: 'url'; baseUrl: string } | { kind: 'files'; files: File[] };

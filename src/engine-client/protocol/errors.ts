@@ -1,5 +1,5 @@
-import { GpuError, type GpuErrorKind } from '../gpu/errors';
-import type { VideoErrorKind } from '../video/errors';
+import { GpuError, type GpuErrorKind } from '../../gpu/errors';
+import type { VideoErrorKind } from '../../video/errors';
 
 /**
  * Errors that cross the worker boundary: a kind the UI can switch on, a message, and a hint saying

@@ -4,15 +4,15 @@
  * When WebCodecs cannot decode the codec, `videoLoad` answers 'needs-element' and the page captures
  * the planned frames with a <video> element and hands them over with `videoSupplyFrames`.
  */
-import type { VideoFacts } from '../video/demux';
-import type { ElementPlan } from '../video/element-sampler';
-import type { DecodePath } from '../video/sample-video';
-import type { SampleMethod } from '../video/sampling';
+import type { VideoFacts } from '../../video/demux';
+import type { ElementPlan } from '../../video/element-sampler';
+import type { DecodePath } from '../../video/sample-video';
+import type { SampleMethod } from '../../video/sampling';
 
-export type { VideoFacts } from '../video/demux';
-export type { ElementPlan } from '../video/element-sampler';
-export type { DecodePath } from '../video/sample-video';
-export type { SampleMethod } from '../video/sampling';
+export type { VideoFacts } from '../../video/demux';
+export type { ElementPlan } from '../../video/element-sampler';
+export type { DecodePath } from '../../video/sample-video';
+export type { SampleMethod } from '../../video/sampling';
 
 /** A dropped or picked file (streamed from disk, never read whole), or an http(s) URL. */
 export type VideoSource = { kind: 'file'; file: Blob } | { kind: 'url'; url: string };
