@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { numericGrad } from '../testing/grad-check';
 import { asDtype, ctx, dtypes, expectClose, variants } from '../testing/kernel-suite';
 import { randn, rng } from '../testing/random';
-import { embedding, embeddingCpu } from './embedding';
+import { embedding, embeddingBackward, embeddingBackwardCpu, embeddingCpu, groupById } from './embedding';
 
 const EXACT = { atol: 0, rtol: 0 };
 
@@ -95,5 +96,50 @@ describe('embedding', () => {
       /table\[1\]/,
     );
     expect(() => embedding(ctx, ctx.empty([1], 'f32'), ctx.empty([2, 4], 'f32'))).toThrow(/ids/);
+  });
+});
+
+// Backward: sums of a few f32 values per element (ids repeat), against an f64 scatter-add of the same
+// rounded dY: f32 rounding only.
+describe('embeddingBackward', () => {
+  const SUM_TOL = { atol: 1e-6, rtol: 1e-6 };
+  for (const dtype of dtypes)
+    for (const [T, C, V] of [
+      [1, 1, 1],
+      [7, 33, 5], // every id repeats
+      [40, 64, 300],
+      [9, 7, 1000], // most rows get no gradient
+    ])
+      it(`${dtype} T=${T} C=${C} V=${V}`, async () => {
+        const ids = randomIds(T, V, T + C + V);
+        const dY = asDtype(randn(T * C, T * C + 1), dtype);
+        const dW = embeddingBackward(ctx, ctx.upload(dY, [T, C], dtype), ids, V);
+        expect(dW.shape).toEqual([V, C]);
+        expect(dW.dtype).toBe('f32');
+        expectClose(await ctx.read(dW), embeddingBackwardCpu(dY, ids, V, C), SUM_TOL);
+      });
+
+  it('groupById is a stable counting sort that drops ids ≥ V', () => {
+    const { start, order } = groupById(Uint32Array.of(2, 0, 2, 9, 0, 2), 3);
+    expect([...start]).toEqual([0, 2, 2, 5]);
+    expect([...order]).toEqual([1, 4, 0, 2, 5]);
+  });
+
+  it('CPU reference matches central differences of embeddingCpu', () => {
+    const [T, C, V] = [6, 3, 4];
+    const ids = Uint32Array.of(1, 3, 1, 0, 7, 1);
+    const table = randn(V * C, 81);
+    const g = randn(T * C, 82);
+    expectClose(
+      embeddingBackwardCpu(g, ids, V, C),
+      numericGrad((v) => embeddingCpu(ids, v, C), table, g),
+      { atol: 1e-5, rtol: 1e-4 },
+    );
+  });
+
+  it('rejects a dY with the wrong number of rows', () => {
+    expect(() =>
+      embeddingBackward(ctx, ctx.upload(new Float32Array(6), [3, 2], 'f32'), Uint32Array.of(0, 1), 4),
+    ).toThrow(/embeddingBackward\.dY/);
   });
 });

@@ -1,6 +1,6 @@
 import { type GpuContext, grid, wgslTypes } from '../context';
 import { memoShader } from '../pipeline-cache';
-import { assertDtype, BYTES, fmt, type Tensor } from '../tensor';
+import { assertDtype, BYTES, type DType, fmt, type Tensor } from '../tensor';
 
 /**
  * Row gather: y[t] = table[ids[t]]. ids u32 [...], table [V, C] → y [..., C] in the table's dtype.
@@ -93,6 +93,75 @@ export function embedding(
   return y;
 }
 
+// ---- backward -----------------------------------------------------------------------------------
+
+/**
+ * dW[v] = Σ_{t : ids[t] = v} dY[t], f32 [V, C], rows no id names are 0. Repeated ids must add, and WGSL
+ * has no float atomics, so the host (which has the ids: they are the tokens it fed in) groups the token
+ * positions by id — a counting sort into `order` with row v's positions at order[start[v] .. start[v+1]]
+ * — and embedding_backward has one thread per (v, c) summing its row's dY values in token order:
+ * deterministic, O(V·C + T·C). Ids ≥ V (zero rows in the forward) get no gradient.
+ * dW is dense: meant for small vocabularies (a toy tokenizer's few hundred rows), not a frozen 151936-row table.
+ */
+function backwardShader(gDtype: DType): string {
+  return `${wgslTypes({ G: gDtype })}
+struct P { V: u32, C: u32 }
+@group(0) @binding(0) var<storage, read> dy: array<G>;
+@group(0) @binding(1) var<storage, read> start: array<u32>;
+@group(0) @binding(2) var<storage, read> order: array<u32>;
+@group(0) @binding(3) var<storage, read_write> dw: array<f32>;
+@group(0) @binding(4) var<uniform> p: P;
+
+@compute @workgroup_size(${WG})
+fn embedding_backward(@builtin(global_invocation_id) g: vec3u, @builtin(num_workgroups) nw: vec3u) {
+  let i = g.y * nw.x * ${WG}u + g.x;
+  if (i >= p.V * p.C) { return; }
+  let v = i / p.C;
+  let c = i % p.C;
+  var acc = 0.0;
+  for (var k = start[v]; k < start[v + 1u]; k++) { acc += f32(dy[order[k] * p.C + c]); }
+  dw[i] = acc;
+}`;
+}
+
+/** Token positions grouped by id (counting sort, stable): row v's are order[start[v] .. start[v + 1]]. */
+export function groupById(ids: ArrayLike<number>, V: number): { start: Uint32Array; order: Uint32Array } {
+  const start = new Uint32Array(V + 1);
+  for (let t = 0; t < ids.length; t++) if (ids[t] < V) start[ids[t] + 1]++;
+  for (let v = 0; v < V; v++) start[v + 1] += start[v];
+  const order = new Uint32Array(Math.max(1, start[V]));
+  const next = start.slice(0, V);
+  for (let t = 0; t < ids.length; t++) if (ids[t] < V) order[next[ids[t]]++] = t;
+  return { start, order };
+}
+
+/**
+ * Gradient of embedding(ids, table [V, C]) for upstream dY [..., C] (f32 or f16, one row per id):
+ * dW f32 [V, C]. `ids` are the forward's ids as host data.
+ */
+export function embeddingBackward(ctx: GpuContext, dY: Tensor, ids: Uint32Array, V: number): Tensor {
+  assertDtype('embeddingBackward.dY', dY, 'f32', 'f16');
+  const C = dY.shape[dY.shape.length - 1];
+  if (dY.size !== ids.length * C)
+    throw new Error(`embeddingBackward.dY: expected ${ids.length} rows of ${C}, got ${fmt(dY.shape)}`);
+  const { start, order } = groupById(ids, V);
+  const startT = ctx.upload(start, [V + 1], 'u32');
+  const orderT = ctx.upload(order, [order.length], 'u32');
+  const dW = ctx.empty([V, C], 'f32');
+  ctx.dispatch({
+    pipeline: ctx.pipeline(
+      memoShader(`embedding_backward|${dY.dtype}`, () => backwardShader(dY.dtype)),
+      'embedding_backward',
+    ),
+    bindings: [dY, startT, orderT, dW],
+    uniforms: { u32: [V, C] },
+    workgroups: grid(Math.ceil((V * C) / WG), ctx.maxWorkgroupsPerDim),
+    label: 'embedding_backward',
+  });
+  ctx.release(startT, orderT);
+  return dW;
+}
+
 /** CPU reference: copies row ids[t] of table [V, C]; ids ≥ V give zeros. */
 export function embeddingCpu(ids: Uint32Array, table: Float32Array, C: number): Float32Array {
   const V = table.length / C;
@@ -102,4 +171,14 @@ export function embeddingCpu(ids: Uint32Array, table: Float32Array, C: number): 
     for (let c = 0; c < C; c++) y[t * C + c] = table[ids[t] * C + c];
   }
   return y;
+}
+
+/** CPU reference of embeddingBackward: scatter-add of dY rows into dW [V, C] in f64. */
+export function embeddingBackwardCpu(dY: Float32Array, ids: Uint32Array, V: number, C: number): Float32Array {
+  const dW = new Float64Array(V * C);
+  for (let t = 0; t < ids.length; t++) {
+    if (ids[t] >= V) continue;
+    for (let c = 0; c < C; c++) dW[ids[t] * C + c] += dY[t * C + c];
+  }
+  return Float32Array.from(dW);
 }
