@@ -13,9 +13,11 @@
  * On software adapters the default is a cut-down model (1 vision layer run, 2 LLM layers, 32k vocab,
  * 1 frame, 128-token prompt) with the real widths: per-layer figures are what to read there.
  */
+
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import type { Tensor } from '../../src/gpu/tensor';
 
 const root = resolve(import.meta.dirname, '../..');
 const args = process.argv.slice(2);
@@ -31,7 +33,8 @@ async function child(full: boolean): Promise<void> {
   const { acquireDevice } = await import('../../src/gpu/device');
   const { adapterName } = await import('../../src/gpu/testing/node-gpu');
   const { copy } = await import('../../src/gpu/kernels/copy');
-  const { sampleToHost } = await import('../../src/gpu/kernels/sample/sample');
+  const { generate } = await import('../../src/model/generate');
+  const { GREEDY } = await import('../../src/model/sampling');
   const { TinyLlavaVideo } = await import('../../src/model/tinyllava');
   const { isVocabTable } = await import('../../src/model/load');
   const { r1Config, randomWeights } = await import('./synthetic-model');
@@ -87,7 +90,7 @@ async function child(full: boolean): Promise<void> {
   const S = cfg.vision.imageSize;
   let visionMs = Number.NaN;
   let connectorMs = Number.NaN;
-  let visual = null;
+  let visual: Tensor | null = null;
   let visionPeak = 0;
   let connectorPeak = 0;
   if (frames > 0) {
@@ -109,64 +112,68 @@ async function child(full: boolean): Promise<void> {
 
   const ids = Array.from({ length: textTokens }, (_, i) => (i * 7919) % cfg.text.vocab);
   const split = Math.min(31, textTokens);
-  t = now();
-  phasePeak();
-  let logits = model.prefill(ids.slice(0, split), visual, ids.slice(split));
-  await ctx.sync();
-  const prefillMs = now() - t;
-  const prefillPeak = phasePeak();
-  if (visual) ctx.release(visual);
-  const promptLen = model.llm.length;
-  const greedy = { mode: 'greedy' as const, k: 1, topP: 1, invTemperature: 0, penalty: 1 };
-  let [id] = await sampleToHost(ctx, logits, greedy, null, [0]);
-  ctx.release(logits);
-  // One warm-up step: the first step after prefill allocates its buffers and bind groups.
-  logits = model.step(id);
-  [id] = await sampleToHost(ctx, logits, greedy, null, [0]);
-  ctx.release(logits);
-  const before = { ...ctx.stats };
-  // CPU time of recording a step (model.step only encodes; the sampling readback submits): what bounds
-  // decode on a GPU faster than the JS that feeds it.
-  const record1: number[] = [];
-  const record8: number[] = [];
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
-  t = now();
-  for (let i = 0; i < decodeTokens; i++) {
-    const r0 = now();
-    logits = model.step(id);
-    record1.push(now() - r0);
-    [id] = await sampleToHost(ctx, logits, greedy, null, [0]);
-    ctx.release(logits);
+  /**
+   * generate's own loop, greedy, B sequences, never stopping early: prefill (+ fork), one warm-up step
+   * (the first step after prefill allocates its buffers and bind groups), then `decodeTokens` timed
+   * steps, each recorded (CPU time of recording: what bounds decode on a GPU faster than the JS that
+   * feeds it) and sampled (its readback waits for the GPU).
+   */
+  async function decodeRun(B: number) {
+    const record: number[] = [];
+    let prefillPeak = 0;
+    let steps = 0;
+    let start = 0;
+    let before = { ...ctx.stats };
+    phasePeak();
+    const r = await generate(
+      model,
+      null,
+      {
+        before: ids.slice(0, split),
+        after: ids.slice(split),
+        visual,
+        sampling: { ...GREEDY, maxNewTokens: decodeTokens + 2 },
+        eosIds: [],
+        batch: B,
+      },
+      {
+        onPrefilled: () => {
+          prefillPeak = phasePeak();
+        },
+        recordStep: (step) => {
+          if (steps++ === 1) {
+            before = { ...ctx.stats };
+            start = now();
+          }
+          const r0 = now();
+          const logits = step();
+          if (steps > 1) record.push(now() - r0);
+          return logits;
+        },
+      },
+    );
+    const ms = (now() - start) / decodeTokens;
+    const perStep = (k: keyof typeof before) => ((ctx.stats[k] - before[k]) / decodeTokens).toFixed(1);
+    const counts = `${perStep('dispatches')} dispatches, ${perStep('bindGroupsCreated')} new bind groups, ${perStep('uniformBuffersCreated')} new uniform buffers, ${perStep('submits')} submits`;
+    return { ms, counts, record, prefillMs: r.stats.prefillMs, prefillPeak, promptLen: r.stats.promptTokens };
   }
-  const decodeMs = (now() - t) / decodeTokens;
-  const countsSince = (b: typeof before) => {
-    const perStep = (k: keyof typeof b) => ((ctx.stats[k] - b[k]) / decodeTokens).toFixed(1);
-    return `${perStep('dispatches')} dispatches, ${perStep('bindGroupsCreated')} new bind groups, ${perStep('uniformBuffersCreated')} new uniform buffers, ${perStep('submits')} submits`;
-  };
-  const stepCounts = countsSince(before);
+  const one = await decodeRun(1);
+  const { prefillMs, prefillPeak, promptLen } = one;
+  const decodeMs = one.ms;
+  const stepCounts = one.counts;
+  const record1 = one.record;
   // The single-sequence engine's peak, before the batch's larger cache exists.
   const peakBytes = Math.max(overallPeak, ctx.pool.peakBytes);
   const kvBytes = model.llm.cacheBytes;
 
-  // B = 8 sequences in lockstep (GRPO rollouts of one prompt): the prompt's cache forked 8 ways.
+  // B = 8 sequences in lockstep (GRPO rollouts of one prompt): the prompt prefilled once, forked 8 ways.
   const B = 8;
-  model.fork(B);
-  let batchIds = Array.from({ length: B }, (_, b) => (id + b) % cfg.text.vocab);
-  const zeros = new Array(B).fill(0);
-  logits = model.stepBatch(batchIds);
-  batchIds = [...(await sampleToHost(ctx, logits, greedy, null, zeros))];
-  ctx.release(logits);
-  const before8 = { ...ctx.stats };
-  t = now();
-  for (let i = 0; i < decodeTokens; i++) {
-    const r0 = now();
-    logits = model.stepBatch(batchIds);
-    record8.push(now() - r0);
-    batchIds = [...(await sampleToHost(ctx, logits, greedy, null, zeros))];
-    ctx.release(logits);
-  }
-  const decode8Ms = (now() - t) / decodeTokens;
-  const step8Counts = countsSince(before8);
+  const eight = await decodeRun(B);
+  if (visual) ctx.release(visual);
+  const decode8Ms = eight.ms;
+  const step8Counts = eight.counts;
+  const record8 = eight.record;
   const peak8Bytes = Math.max(peakBytes, ctx.pool.peakBytes);
   // Bytes a decode step must read: the LLM's layer Linear weights and the lm_head (tied to the
   // embedding), all 4-bit. Norms and biases are left out (under 0.1 %).

@@ -1,9 +1,9 @@
 /**
  * CPU cost of recording one decode step of the tiny-a fixture (public/models/tiny-a) in Node (Dawn):
- *   VK_ICD_FILENAMES=/work/main/.vendor/lavapipe/lvp_icd.json npx tsx scripts/bench/record-overhead.ts [--steps 50]
+ *   VK_ICD_FILENAMES=<the lavapipe ICD json> npx tsx scripts/bench/record-overhead.ts [--steps 50]
  * Prints per-step dispatches, bind groups / uniform buffers / other buffers created, submits, the
- * milliseconds spent in `model.step(id)` (recording only: nothing waits on the GPU there) and of the
- * whole step with `sampleToHost` (record + submit + GPU + readback of the id). Counts come from
+ * milliseconds spent recording each step of `generate` (nothing waits on the GPU there) and of the
+ * whole step with its sampling (record + submit + GPU + readback of the id). Counts come from
  * wrapping the device's methods, so the figures mean the same with or without GpuContext's caches.
  * Options: --steps 50, --warmup 5, --greedy (default sampling: temperature 1, top-k 50),
  * --breakdown: also the per-step medians of the time inside `ctx.pipeline`, inside `ctx.dispatch`,
@@ -12,11 +12,10 @@
  * --q4: load the weights 4-bit as the engine does (ENGINE_Q4) instead of in the activation dtype.
  */
 import { parseArgs } from 'node:util';
-import { sampleToHost } from '../../src/gpu/kernels/sample/sample';
-import type { Tensor } from '../../src/gpu/tensor';
 import { adapterName, closeNodeGpu, nodeGpuContext } from '../../src/gpu/testing/node-gpu';
+import { generate } from '../../src/model/generate';
 import { ENGINE_Q4, loadWeights } from '../../src/model/load';
-import { R1_EVAL_SAMPLING, resolveSampling, SamplerRng } from '../../src/model/sampling';
+import { R1_EVAL_SAMPLING, resolveSampling } from '../../src/model/sampling';
 import { openFixture } from '../../src/model/testing/goldens';
 import { TinyLlavaVideo } from '../../src/model/tinyllava';
 
@@ -91,43 +90,53 @@ const loadOpts = values.q4 ? { quantize: ENGINE_Q4 } : {};
 const model = new TinyLlavaVideo(ctx, ckpt.config, await loadWeights(ctx, ckpt, undefined, loadOpts), 2);
 const opts = values.greedy ? { ...R1_EVAL_SAMPLING, temperature: 0 } : R1_EVAL_SAMPLING;
 const sampling = resolveSampling(opts);
-const rng = new SamplerRng(1);
 
-const sampleId = async (logits: Tensor) => {
-  const [id] = await sampleToHost(ctx, logits, sampling, null, rng.uniforms(1));
-  ctx.release(logits);
-  return id;
-};
-
-let id = await sampleId(model.prefill([1, 2, 3, 4], null, [5, 6, 7]));
-if (model.llm.length + warmup + steps > model.llm.maxLength) throw new Error('too many steps for maxLength');
-for (let i = 0; i < warmup; i++) id = await sampleId(model.step(id));
-await ctx.sync();
-
-for (const k of Object.keys(counts) as (keyof typeof counts)[]) counts[k] = 0;
-// ctx.stats is optional here so the script also runs against an older GpuContext (before/after runs).
-const stats0 = ctx.stats ? { ...ctx.stats } : null;
-// Wall time suffers from other processes on a shared machine: report the median too, and the
-// process CPU time of recording (the GPU is idle then: the previous step's readback completed).
+// generate's own loop, never stopping early: the prompt, `warmup` steps, then `steps` timed steps.
 const recordMs: number[] = [];
 const recordCpuMs: number[] = [];
-const stepMs: number[] = [];
+const starts: number[] = [];
 const breakdown = new Map<string, number[]>();
-for (let i = 0; i < steps; i++) {
-  timed.clear();
-  timing = values.breakdown ?? false;
-  const a = performance.now();
-  const c = process.cpuUsage();
-  const logits = model.step(id);
-  const cpu = process.cpuUsage(c);
-  timing = false;
-  for (const [k, v] of timed) breakdown.set(k, [...(breakdown.get(k) ?? []), v]);
-  const b = performance.now();
-  id = await sampleId(logits);
-  stepMs.push(performance.now() - a);
-  recordMs.push(b - a);
-  recordCpuMs.push((cpu.user + cpu.system) / 1000);
-}
+let stats0: Record<string, number> | null = null;
+let recorded = 0;
+await generate(
+  model,
+  null,
+  {
+    before: [1, 2, 3, 4],
+    after: [5, 6, 7],
+    visual: null,
+    sampling: { ...opts, seed: 1, maxNewTokens: warmup + steps + 1 },
+    eosIds: [],
+  },
+  {
+    recordStep: (step) => {
+      if (recorded++ < warmup) return step();
+      if (recorded === warmup + 1) {
+        for (const k of Object.keys(counts) as (keyof typeof counts)[]) counts[k] = 0;
+        // ctx.stats is optional here so the script also runs against an older GpuContext (before/after runs).
+        stats0 = ctx.stats ? { ...(ctx.stats as unknown as Record<string, number>) } : null;
+      }
+      // Wall time suffers from other processes on a shared machine: report the median too, and the
+      // process CPU time of recording (the GPU is idle then: the previous step's readback completed).
+      timed.clear();
+      timing = values.breakdown ?? false;
+      const a = performance.now();
+      starts.push(a);
+      const c = process.cpuUsage();
+      const logits = step();
+      const cpu = process.cpuUsage(c);
+      timing = false;
+      for (const [k, v] of timed) breakdown.set(k, [...(breakdown.get(k) ?? []), v]);
+      recordMs.push(performance.now() - a);
+      recordCpuMs.push((cpu.user + cpu.system) / 1000);
+      return logits;
+    },
+  },
+);
+starts.push(performance.now());
+// Each step: its recording, then (inside generate) the sampling readback, until the next step starts.
+const stepMs = starts.slice(1).map((t, i) => t - starts[i]);
+if (model.llm.length > model.llm.maxLength) throw new Error('too many steps for maxLength');
 const mean = (x: number[]) => x.reduce((s, v) => s + v, 0) / x.length;
 const median = (x: number[]) => [...x].sort((p, q) => p - q)[x.length >> 1];
 const ms = (x: number[]) => `${mean(x).toFixed(3)} (median ${median(x).toFixed(3)})`;

@@ -75,32 +75,37 @@ const now = () => performance.now();
 class Sequence {
   readonly ids: number[] = [];
   stoppedBy: SequenceResult['stoppedBy'] | null = null;
-  private readonly detok: Detokenizer;
+  private readonly detok: Detokenizer | null;
   private readonly parser: ReasoningParser;
   private done: DoneEvent | null = null;
 
   constructor(
-    tokenizer: TextTokenizer,
+    tokenizer: TextTokenizer | null,
     parser: ParserOptions | undefined,
     private readonly index: number,
     private readonly cb: GenerateCallbacks,
   ) {
-    this.detok = Detokenizer.for(tokenizer);
+    this.detok = tokenizer && Detokenizer.for(tokenizer);
     this.parser = new ReasoningParser(parser);
   }
 
   push(id: number): void {
     this.ids.push(id);
-    const text = this.detok.push(id);
+    const text = this.detok?.push(id) ?? '';
     this.cb.onToken?.(id, text, this.index);
     if (text) this.emit(this.parser.push(text));
   }
 
   finish(): SequenceResult {
-    const tail = this.detok.flush();
+    const tail = this.detok?.flush();
     if (tail) this.emit(this.parser.push(tail));
     this.emit(this.parser.finish());
-    return { ids: this.ids, text: this.detok.textSoFar, done: this.done!, stoppedBy: this.stoppedBy ?? 'length' };
+    return {
+      ids: this.ids,
+      text: this.detok?.textSoFar ?? '',
+      done: this.done!,
+      stoppedBy: this.stoppedBy ?? 'length',
+    };
   }
 
   private emit(events: ReasoningEvent[]): void {
@@ -119,7 +124,8 @@ class Sequence {
  */
 export async function generate(
   model: TinyLlavaVideo,
-  tokenizer: TextTokenizer,
+  /** null: ids only, no text (benchmarks on random vocabularies). */
+  tokenizer: TextTokenizer | null,
   req: GenerateRequest,
   cb: GenerateCallbacks = {},
 ): Promise<GenerateResult> {

@@ -1,11 +1,13 @@
 import type { GpuContext } from '../gpu/context';
+import type { FrameSource } from '../gpu/frames-to-tensor';
 import type { Tensor } from '../gpu/tensor';
 import type { ModelConfig } from './config';
 import type { GpuWeights } from './gpu-weights';
 import { concatRows } from './layers';
+import { type FramePreprocess, framePreprocess } from './preprocess';
 import { Qwen2 } from './qwen2';
 import { resamplerForward } from './resampler';
-import { siglipForward } from './siglip';
+import { VisionStream } from './vision-stream';
 import { PREFIX } from './weight-manifest';
 
 /**
@@ -15,6 +17,8 @@ import { PREFIX } from './weight-manifest';
  */
 export class TinyLlavaVideo {
   readonly llm: Qwen2;
+  /** How a decoded frame becomes pixels (tests in Node, which has no VideoFrame, replace it). */
+  preprocess: FramePreprocess;
 
   constructor(
     readonly ctx: GpuContext,
@@ -23,33 +27,27 @@ export class TinyLlavaVideo {
     /** Frames per vision-tower pass. */
     readonly framesPerPass = 4,
   ) {
+    this.preprocess = framePreprocess(config.vision);
     this.llm = new Qwen2(ctx, weights.scope(PREFIX.text), config.text, config.maxLength);
   }
 
-  /** pixels [F, 3, S, S] → vision features [F, P', Cv] (the selected layer's tokens). */
+  /** pixels [F, 3, S, S] (preprocessed) → vision features [F, P', Cv]: a stream fed every frame at once. */
   visionFeatures(pixels: Tensor): Tensor {
     const [F, , S] = pixels.shape;
     if (S !== this.config.vision.imageSize)
       throw new Error(`frames are ${S}px; the model expects ${this.config.vision.imageSize}px`);
-    const w = this.weights.scope(PREFIX.vision);
-    if (F <= this.framesPerPass)
-      return this.dropScratch(siglipForward(this.ctx, w, this.config.vision, pixels));
-    const frameBytes = pixels.byteLength / F;
-    const parts: Tensor[] = [];
-    for (let f = 0; f < F; f += this.framesPerPass) {
-      const n = Math.min(this.framesPerPass, F - f);
-      const slice = this.ctx.empty([n, ...pixels.shape.slice(1)], pixels.dtype);
-      this.ctx.copyRegion(pixels, f * frameBytes, slice, 0, n * frameBytes);
-      parts.push(siglipForward(this.ctx, w, this.config.vision, slice));
-      this.ctx.release(slice);
-    }
-    const [, P, C] = parts[0].shape;
-    const out = concatRows(
-      this.ctx,
-      parts.map((p) => p.view([p.shape[0] * P, C])),
-    ).view([F, P, C]);
-    this.ctx.release(...parts);
-    return this.dropScratch(out);
+    const stream = new VisionStream(this, F);
+    for (let f = 0; f < F; f++) stream.addPixels(f, pixels, f);
+    return this.dropScratch(stream.takeFeatures());
+  }
+
+  /** Decoded frames → pixels [F, 3, S, S] in the activation dtype (the model's preprocessing). */
+  async preprocessFrames(frames: readonly FrameSource[]): Promise<Tensor> {
+    if (frames.length === 0) throw new Error('preprocess: no frames');
+    const S = this.config.vision.imageSize;
+    const out = this.ctx.empty([frames.length, 3, S, S], this.ctx.actDtype, 'frames');
+    for (const [f, frame] of frames.entries()) await this.preprocess(this.ctx, frame, out, f);
+    return out;
   }
 
   /**

@@ -1,6 +1,7 @@
 /**
  * Streamed vision features (frames arriving one by one, out of order, chunk by chunk) against
- * TinyLlavaVideo.visionFeatures on the whole tensor, on the tiny-a fixture: they must be bit-equal.
+ * TinyLlavaVideo.visionFeatures on the whole tensor (the same stream fed in order, in one pass per
+ * chunk), on the tiny-a fixture: they must be bit-equal.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Tensor } from '../gpu/tensor';
@@ -45,18 +46,9 @@ describe(`VisionStream on tiny-a (${ctx.actDtype})`, () => {
 
   /** Feeds frames of `all` into a stream in `order` (each frame copied into its chunk's row). */
   function stream(all: Tensor, order: number[], framesPerPass: number): { s: VisionStream; ran: number[] } {
-    const s = new VisionStream(
-      { ...model, framesPerPass, ctx, config: model.config, weights: model.weights },
-      all.shape[0],
-    );
-    const frameBytes = all.byteLength / all.shape[0];
+    const s = new VisionStream({ ...model, framesPerPass, preprocess: model.preprocess }, all.shape[0]);
     const ran: number[] = [];
-    for (const f of order) {
-      const { pixels, row } = s.target(f);
-      ctx.copyRegion(all, f * frameBytes, pixels, row * frameBytes, frameBytes);
-      const c = s.frameReady(f);
-      if (c !== null) ran.push(c);
-    }
+    for (const f of order) if (s.addPixels(f, all, f)) ran.push(s.locate(f).chunk);
     return { s, ran };
   }
 
@@ -96,18 +88,25 @@ describe(`VisionStream on tiny-a (${ctx.actDtype})`, () => {
     expect(s.complete).toBe(false);
     expect(s.framesDone).toBe(3);
     expect(() => s.features()).toThrow(/3 of 5/);
-    s.target(2); // allocates chunk 1's pixels
+    s.addPixels(2, all, 2); // allocates chunk 1's pixels
     s.dispose();
     expect(s.isDisposed).toBe(true);
-    expect(() => s.target(3)).toThrow(/disposed/);
+    expect(() => s.addPixels(3, all, 3)).toThrow(/disposed/);
     s.dispose();
     ctx.release(all);
   });
 
-  it('rejects frames outside the video and readiness before a target', () => {
-    const s = new VisionStream(model, 4);
+  it('rejects frames outside the video, frames added twice and pixels of another shape', () => {
+    const all = pixelsOf(2);
+    const s = new VisionStream({ ...model, framesPerPass: 1, preprocess: model.preprocess }, 4);
     expect(() => s.locate(4)).toThrow();
-    expect(() => s.frameReady(0)).toThrow(/before target/);
+    expect(() => s.addPixels(4, all, 0)).toThrow(/frame 4 of 4/);
+    s.addPixels(0, all, 0);
+    s.addPixels(1, all, 0);
+    expect(() => s.addPixels(1, all, 1)).toThrow(/added twice/);
+    const other = ctx.empty([1, 3, S + 1, S + 1], ctx.actDtype);
+    expect(() => s.addPixels(2, other, 0)).toThrow(/pixels/);
     s.dispose();
+    ctx.release(all, other);
   });
 });

@@ -1,26 +1,26 @@
 /**
- * The vision tower run chunk by chunk as a video's frames arrive, instead of on the whole
- * [F, 3, S, S] tensor at ask time. Frames are preprocessed (by the caller) straight into the pixel
- * tensor of their chunk; once every frame of a chunk is in, that chunk goes through SigLIP and its
- * features are copied into the video's [F, P', Cv] output, so the connector can start as soon as the
- * last chunk is done.
+ * The vision tower run chunk by chunk as a video's frames arrive. Each frame is preprocessed (by the
+ * model's FramePreprocess, or copied from pixels already preprocessed) straight into the pixel tensor
+ * of its chunk; once every frame of a chunk is in, that chunk goes through SigLIP and its features
+ * are copied into the video's [F, P', Cv] output, so the connector can start as soon as the last
+ * chunk is done. TinyLlavaVideo.visionFeatures is this stream fed a whole tensor at once: one
+ * implementation, whatever order frames arrive in.
  *
- * Chunks are the same as TinyLlavaVideo.visionFeatures' passes: frames [k·n, (k+1)·n) with
- * n = framesPerPass, the last one shorter, and a single pass of F frames when F ≤ n. Each pass sees
- * the same pixels and the features land at the same rows, so the output is bit-identical to
- * visionFeatures' (vision-stream.test.ts checks it), whatever order chunks complete in.
- * No DOM: the caller turns frames into pixels (src/gpu/frames-to-tensor.ts).
+ * Chunks are frames [k·n, (k+1)·n) with n = framesPerPass, the last one shorter, and a single pass of
+ * F frames when F ≤ n (bounded activation memory: the tower's attention is per frame).
  */
 import type { GpuContext } from '../gpu/context';
+import type { FrameSource } from '../gpu/frames-to-tensor';
 import type { Tensor } from '../gpu/tensor';
+import type { FramePreprocess } from './preprocess';
 import { siglipForward } from './siglip';
 import type { TinyLlavaVideo } from './tinyllava';
 import { PREFIX } from './weight-manifest';
 
 /** What a stream needs of the model: its public fields only. */
-export type VisionModel = Pick<TinyLlavaVideo, 'ctx' | 'config' | 'weights' | 'framesPerPass'>;
+export type VisionModel = Pick<TinyLlavaVideo, 'ctx' | 'config' | 'weights' | 'framesPerPass' | 'preprocess'>;
 
-/** The chunks visionFeatures uses for F frames, as [first frame, frame count] pairs. */
+/** The chunks of F frames, as [first frame, frame count] pairs. */
 export function visionChunks(frames: number, framesPerPass: number): [number, number][] {
   if (!(frames > 0) || !(framesPerPass > 0))
     throw new Error(`vision chunks: ${frames} frames, pass ${framesPerPass}`);
@@ -35,6 +35,8 @@ export class VisionStream {
   readonly chunks: readonly [number, number][];
   /** Frames whose chunk has been through the tower. */
   framesDone = 0;
+  /** Time spent preprocessing frames (RGBA copy, upload, resize recording), ms. */
+  preprocessMs = 0;
   private readonly pixels: (Tensor | null)[];
   private readonly filled: Set<number>[];
   private out: Tensor | null = null;
@@ -44,15 +46,13 @@ export class VisionStream {
     readonly model: VisionModel,
     /** Frames of the video (F). */
     readonly frames: number,
+    /** How a frame becomes pixels: the model's own unless a test injects another. */
+    private readonly preprocess: FramePreprocess = model.preprocess,
   ) {
     this.ctx = model.ctx;
     this.chunks = visionChunks(frames, model.framesPerPass);
     this.pixels = this.chunks.map(() => null);
     this.filled = this.chunks.map(() => new Set());
-  }
-
-  get imageSize(): number {
-    return this.model.config.vision.imageSize;
   }
 
   get complete(): boolean {
@@ -61,45 +61,34 @@ export class VisionStream {
 
   /** The chunk of frame `frame` and its row within the chunk's pixels. */
   locate(frame: number): { chunk: number; row: number } {
-    if (!(frame >= 0 && frame < this.frames))
+    if (!(frame >= 0 && frame < this.frames && Number.isInteger(frame)))
       throw new Error(`vision stream: frame ${frame} of ${this.frames}`);
     const chunk = this.chunks.length === 1 ? 0 : Math.floor(frame / this.model.framesPerPass);
     return { chunk, row: frame - this.chunks[chunk][0] };
   }
 
   /**
-   * Where frame `frame`'s preprocessed pixels go: row `row` of `pixels` [n, 3, S, S] (in the
-   * context's activation dtype, as visionFeatures' input). Allocated on first use.
+   * Preprocesses `frame` as frame `slot` of the video; when that completes its chunk, records the
+   * tower on it. Resolves to whether a chunk was recorded (nothing is submitted or synced).
    */
-  target(frame: number): { pixels: Tensor; row: number } {
-    this.checkLive();
-    const { chunk, row } = this.locate(frame);
-    let p = this.pixels[chunk];
-    if (!p) {
-      if (this.filled[chunk].size === this.chunks[chunk][1])
-        throw new Error(`vision stream: chunk ${chunk} already ran`);
-      const S = this.imageSize;
-      p = this.ctx.empty([this.chunks[chunk][1], 3, S, S], this.ctx.actDtype, 'vision-stream.pixels');
-      this.pixels[chunk] = p;
-    }
-    return { pixels: p, row };
+  async addFrame(slot: number, frame: FrameSource): Promise<boolean> {
+    const { pixels, row } = this.target(slot);
+    const t = performance.now();
+    await this.preprocess(this.ctx, frame, pixels, row);
+    this.preprocessMs += performance.now() - t;
+    return this.ready(slot);
   }
 
-  /**
-   * Marks frame `frame`'s pixels as written (after the preprocessing was recorded). When that
-   * completes its chunk, records the tower on the chunk, frees its pixels and returns the chunk's
-   * index; otherwise null. Runs no GPU sync.
-   */
-  frameReady(frame: number): number | null {
-    this.checkLive();
-    const { chunk } = this.locate(frame);
-    const pixels = this.pixels[chunk];
-    if (!pixels) throw new Error(`vision stream: frame ${frame} marked ready before target()`);
-    const filled = this.filled[chunk];
-    filled.add(frame);
-    if (filled.size < this.chunks[chunk][1]) return null;
-    this.runChunk(chunk, pixels);
-    return chunk;
+  /** Frame `slot` from row `row` of pixels already preprocessed [F', 3, S, S] (a GPU copy); as addFrame. */
+  addPixels(slot: number, pixels: Tensor, row: number): boolean {
+    const { pixels: dst, row: at } = this.target(slot);
+    if (pixels.dtype !== dst.dtype || pixels.shape.slice(1).join() !== dst.shape.slice(1).join())
+      throw new Error(
+        `vision stream: pixels [${pixels.shape.join(', ')}] ${pixels.dtype}, not [·, ${dst.shape.slice(1).join(', ')}] ${dst.dtype}`,
+      );
+    const frameBytes = dst.byteLength / dst.shape[0];
+    this.ctx.copyRegion(pixels, row * frameBytes, dst, at * frameBytes, frameBytes);
+    return this.ready(slot);
   }
 
   /** Vision features [F, P', Cv] of the whole video; owned by the stream (valid until dispose). */
@@ -108,6 +97,14 @@ export class VisionStream {
     if (!this.complete || !this.out)
       throw new Error(`vision stream: ${this.framesDone} of ${this.frames} frames done`);
     return this.out;
+  }
+
+  /** The features, handed over to the caller (the stream no longer frees them). */
+  takeFeatures(): Tensor {
+    const out = this.features();
+    this.out = null;
+    this.dispose();
+    return out;
   }
 
   /** Frees pixels and features; pending chunks are dropped. Safe to call twice. */
@@ -124,12 +121,38 @@ export class VisionStream {
     return this.disposed;
   }
 
-  private runChunk(chunk: number, pixels: Tensor): void {
+  /** Where frame `slot`'s pixels go: row `row` of its chunk's [n, 3, S, S], allocated on first use. */
+  private target(slot: number): { pixels: Tensor; row: number } {
+    this.checkLive();
+    const { chunk, row } = this.locate(slot);
+    if (this.filled[chunk].has(slot)) throw new Error(`vision stream: frame ${slot} added twice`);
+    let p = this.pixels[chunk];
+    if (!p) {
+      const S = this.model.config.vision.imageSize;
+      p = this.ctx.empty([this.chunks[chunk][1], 3, S, S], this.ctx.actDtype, 'vision-stream.pixels');
+      this.pixels[chunk] = p;
+    }
+    return { pixels: p, row };
+  }
+
+  /** Frame `slot`'s pixels are recorded: runs the tower when that completes its chunk. */
+  private ready(slot: number): boolean {
+    this.checkLive(); // disposed meanwhile (a preprocess awaited): its pixels are gone
+    const { chunk } = this.locate(slot);
+    const filled = this.filled[chunk];
+    filled.add(slot);
+    if (filled.size < this.chunks[chunk][1]) return false;
+    this.runChunk(chunk);
+    return true;
+  }
+
+  private runChunk(chunk: number): void {
     const { ctx, model } = this;
+    const pixels = this.pixels[chunk]!;
+    this.pixels[chunk] = null;
     const w = model.weights.scope(PREFIX.vision);
     const part = siglipForward(ctx, w, model.config.vision, pixels); // [n, P', C]
     ctx.release(pixels);
-    this.pixels[chunk] = null;
     const [n, P, C] = part.shape;
     this.out ??= ctx.empty([this.frames, P, C], part.dtype, 'vision-stream.features');
     const frameBytes = part.byteLength / n;

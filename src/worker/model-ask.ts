@@ -1,8 +1,8 @@
 /**
- * One question, start to end: frames → [F, 3, S, S] (framesToTensor, or pixels given as-is) → vision
- * tower → connector → prompt (qwen2_base, ids spliced around the visual tokens) → generate, with an
- * event per phase, token and reasoning step, and the stats at the end. Each phase ends with a GPU
- * sync so its time is the GPU's, not just the recording's.
+ * One question, start to end, in two halves: the visual tokens for this video (cached, run ahead, or
+ * computed now by the model: preprocess → vision → connector) and the answer (prompt ids spliced
+ * around them → generate), with an event per phase, token and reasoning step, and the stats at the
+ * end. Each visual phase ends with a GPU sync so its time is the GPU's, not just the recording's.
  */
 
 import type {
@@ -16,12 +16,11 @@ import type {
 } from '../engine-client/protocol';
 import { EngineError } from '../engine-client/protocol';
 import type { GpuContext } from '../gpu/context';
-import { framesToTensor } from '../gpu/frames-to-tensor';
 import type { Tensor } from '../gpu/tensor';
-import { generate } from '../model/generate';
+import { type GenerateResult, generate } from '../model/generate';
 import { sliceRows } from '../model/layers';
 import { buildPrompt, spliceLayout } from '../model/prompt';
-import { type DoneEvent, parseReasoning } from '../model/reasoning-parser';
+import { parseReasoning } from '../model/reasoning-parser';
 import { R1_DEMO_SAMPLING, resolveSampling, type SamplingOptions } from '../model/sampling';
 import { requestError } from './model-errors';
 import type { LoadedModel } from './model-load';
@@ -66,10 +65,12 @@ export function resolveRequestSampling(req: AskRequest): SamplingOptions {
   return sampling;
 }
 
+/** Thrown inside an ask when it is stopped before the language model starts. */
+class Stopped extends Error {}
+
 export async function runAsk(a: AskContext, req: AskRequest): Promise<AskResult> {
-  const { ctx, loaded, signal, emit } = a;
-  const { model, tokenizer } = loaded;
-  const cfg = model.config;
+  const { loaded, emit } = a;
+  const cfg = loaded.model.config;
   const t0 = now();
   const question = req.question?.trim() ?? '';
   if (!question) throw new EngineError('bad-request', 'The question is empty.', 'Type a question first.');
@@ -77,7 +78,7 @@ export async function runAsk(a: AskContext, req: AskRequest): Promise<AskResult>
   const options = req.options?.map((o) => o.trim()).filter(Boolean);
   let prompt: ReturnType<typeof buildPrompt>;
   try {
-    prompt = buildPrompt(tokenizer, { question, options });
+    prompt = buildPrompt(loaded.tokenizer, { question, options });
   } catch (e) {
     throw new EngineError('bad-request', (e as Error).message, 'Use at most 26 options.');
   }
@@ -113,6 +114,79 @@ export async function runAsk(a: AskContext, req: AskRequest): Promise<AskResult>
       }
     : undefined;
 
+  let visual: Visual | null;
+  try {
+    visual = kind === 'none' ? null : await visualTokens(a, req, kind, stages, dump);
+  } catch (e) {
+    if (e instanceof Stopped) return cancelled(a, stages, t0, layout.length, dump);
+    throw e;
+  }
+  try {
+    const { result, ttftMs } = await answer(a, {
+      layout,
+      visual: visual?.tokens ?? null,
+      sampling,
+      options,
+      stages,
+      dump,
+    });
+    const sequence = result.sequences[0];
+    const stats: AskStats = {
+      timeToFirstTokenMs: ttftMs - t0,
+      tokensPerSecond: result.stats.tokensPerSecond,
+      promptTokens: result.stats.promptTokens,
+      newTokens: result.stats.newTokens,
+      visualTokens: visual ? layout.imageTokens : 0,
+      visualCached: visual?.cached ?? false,
+      stages,
+      totalMs: now() - t0,
+      stoppedBy: sequence.stoppedBy,
+    };
+    emit({ type: 'stats', stats });
+    return { text: sequence.text, ids: sequence.ids, done: sequence.done, stats, dump };
+  } finally {
+    visual?.dispose();
+  }
+}
+
+/** Visual tokens [numQueries, C] and who frees them (the cache keeps a video's; an ask frees its own). */
+interface Visual {
+  tokens: Tensor;
+  cached: boolean;
+  dispose(): void;
+}
+
+/**
+ * The visual tokens of this question's video or pixels: from the cache (a second question on the same
+ * video), from the vision that ran ahead, or computed now (preprocess → vision); then the connector.
+ * Throws Stopped when the question is stopped meanwhile.
+ */
+async function visualTokens(
+  a: AskContext,
+  req: AskRequest,
+  kind: 'video' | 'pixels',
+  stages: StageTimes,
+  dump: AskDump | undefined,
+): Promise<Visual> {
+  const { ctx, loaded, emit } = a;
+  const { model } = loaded;
+  const stopped = () => {
+    if (a.signal.aborted) throw new Stopped();
+  };
+  const cached = a.cache.current;
+  const reusable =
+    cached !== null && kind === 'video' && cached.modelId === loaded.id && cached.videoKey === a.video!.key;
+  // Tokens of another model, or of a video no longer loaded, are stale.
+  if (cached && !reusable && (kind === 'video' || cached.modelId !== loaded.id)) {
+    ctx.release(cached.visual);
+    a.cache.current = null;
+  }
+  if (reusable && !req.dump && req.reuseVisual !== false) {
+    for (const p of ['preprocess', 'vision', 'connector'] as const)
+      emit({ type: 'phase', phase: p, state: 'end', ms: 0, cached: true });
+    return { tokens: cached.visual, cached: true, dispose: () => {} };
+  }
+
   type MsKey = 'preprocessMs' | 'visionMs' | 'connectorMs';
   const phase = async <T>(name: AskPhase, key: MsKey, run: () => Promise<T> | T): Promise<T> => {
     emit({ type: 'phase', phase: name, state: 'start' });
@@ -125,140 +199,115 @@ export async function runAsk(a: AskContext, req: AskRequest): Promise<AskResult>
     return out;
   };
 
-  // ---- visual tokens ------------------------------------------------------------------------
-  let visual: Tensor | null = null;
-  let owned = false; // visual is ours to release (not held by the cache)
-  let visualCached = false;
-  const cached = a.cache.current;
-  const reusable =
-    cached !== null && kind === 'video' && cached.modelId === loaded.id && cached.videoKey === a.video!.key;
-  // Tokens of another model, or of a video no longer loaded, are stale.
-  if (cached && !reusable && (kind === 'video' || cached.modelId !== loaded.id)) {
-    ctx.release(cached.visual);
-    a.cache.current = null;
-  }
-  if (reusable && !req.dump && req.reuseVisual !== false) {
-    visual = cached.visual;
-    visualCached = true;
-    for (const p of ['preprocess', 'vision', 'connector'] as const)
-      emit({ type: 'phase', phase: p, state: 'end', ms: 0, cached: true });
-  } else if (kind !== 'none') {
-    // Features computed ahead belong to the vision job (kept for later questions); ours otherwise.
-    let features = kind === 'video' && a.visionAhead ? await waitAhead(a, a.visionAhead, stages) : null;
-    const ownFeatures = features === null;
-    if (signal.aborted) return cancelled(a, stages, t0, layout.length, dump);
-    if (!features) {
-      const pixels = await phase('preprocess', 'preprocessMs', () =>
-        req.pixels
-          ? ctx.upload(req.pixels.data, req.pixels.shape, ctx.actDtype)
-          : preprocessVideo(ctx, a.video!, cfg.vision.imageSize),
-      );
-      if (signal.aborted) {
-        ctx.release(pixels);
-        return cancelled(a, stages, t0, layout.length, dump);
-      }
-      features = await phase('vision', 'visionMs', () => {
-        const f = model.visionFeatures(pixels);
-        ctx.release(pixels);
-        return f;
-      });
+  // Features that ran ahead belong to the vision job (kept for later questions); computed ones are ours.
+  const ahead = kind === 'video' && a.visionAhead ? await waitAhead(a, a.visionAhead, stages) : null;
+  stopped();
+  let features = ahead;
+  if (!features) {
+    const pixels = await phase('preprocess', 'preprocessMs', () =>
+      req.pixels ? ctx.upload(req.pixels.data, req.pixels.shape, ctx.actDtype) : preprocessVideo(a),
+    );
+    try {
+      stopped();
+      features = await phase('vision', 'visionMs', () => model.visionFeatures(pixels));
+    } finally {
+      ctx.release(pixels);
     }
+  }
+  let tokens: Tensor;
+  try {
     if (dump) {
       dump.visionFeatures = await ctx.read(features);
       dump.shapes.visionFeatures = [...features.shape];
     }
-    if (signal.aborted) {
-      if (ownFeatures) ctx.release(features);
-      return cancelled(a, stages, t0, layout.length, dump);
-    }
-    const feats = features;
-    visual = await phase('connector', 'connectorMs', () => {
-      const v = model.connector(feats);
-      if (ownFeatures) ctx.release(feats);
-      return v;
-    });
-    if (dump) {
-      dump.connectorOutput = await ctx.read(visual);
-      dump.shapes.connectorOutput = [...visual.shape];
-    }
-    if (kind === 'video') {
-      if (a.cache.current) ctx.release(a.cache.current.visual);
-      a.cache.current = { modelId: loaded.id, videoKey: a.video!.key, visual, frames };
-    } else owned = true;
-    if (signal.aborted) {
-      if (owned) ctx.release(visual);
-      return cancelled(a, stages, t0, layout.length, dump);
-    }
+    stopped();
+    const f = features;
+    tokens = await phase('connector', 'connectorMs', () => model.connector(f));
+  } finally {
+    if (features !== ahead) ctx.release(features);
   }
-  // The length cut may drop visual tokens (only with a tiny maxLength).
-  let spliced = visual;
-  if (visual && layout.imageTokens < visual.shape[0]) spliced = sliceRows(ctx, visual, 0, layout.imageTokens);
+  if (dump) {
+    dump.connectorOutput = await ctx.read(tokens);
+    dump.shapes.connectorOutput = [...tokens.shape];
+  }
+  if (kind === 'pixels') {
+    const own = tokens;
+    if (a.signal.aborted) ctx.release(own);
+    stopped();
+    return { tokens: own, cached: false, dispose: () => ctx.release(own) };
+  }
+  if (a.cache.current) ctx.release(a.cache.current.visual);
+  a.cache.current = {
+    modelId: loaded.id,
+    videoKey: a.video!.key,
+    visual: tokens,
+    frames: a.video!.frames.length,
+  };
+  stopped();
+  return { tokens, cached: false, dispose: () => {} };
+}
 
-  // ---- language model ---------------------------------------------------------------------------
+/** The answer: prompt ids spliced around the visual tokens → generate, streamed as events. */
+async function answer(
+  a: AskContext,
+  q: {
+    layout: ReturnType<typeof spliceLayout>;
+    visual: Tensor | null;
+    sampling: SamplingOptions;
+    options: string[] | undefined;
+    stages: StageTimes;
+    dump: AskDump | undefined;
+  },
+): Promise<{ result: GenerateResult; ttftMs: number }> {
+  const { ctx, loaded, emit } = a;
+  const { layout, stages, dump } = q;
+  // The length cut may drop visual tokens (only with a tiny maxLength).
+  const spliced =
+    q.visual && layout.imageTokens < q.visual.shape[0]
+      ? sliceRows(ctx, q.visual, 0, layout.imageTokens)
+      : q.visual;
   emit({ type: 'phase', phase: 'prefill', state: 'start' });
-  const genStart = now();
-  let firstTokenAt = 0;
-  const endPrefill = () => {
-    if (firstTokenAt) return;
-    firstTokenAt = now();
-    stages.prefillMs = firstTokenAt - genStart;
-    emit({ type: 'phase', phase: 'prefill', state: 'end', ms: stages.prefillMs });
+  const start = now();
+  let ttftMs = 0;
+  const prefilled = (ms: number) => {
+    ttftMs = start + ms;
+    stages.prefillMs = ms;
+    emit({ type: 'phase', phase: 'prefill', state: 'end', ms });
     emit({ type: 'phase', phase: 'decode', state: 'start' });
   };
   let index = 0;
-  let result: Awaited<ReturnType<typeof generate>>;
+  let result: GenerateResult;
   try {
     result = await generate(
-      model,
-      tokenizer,
+      loaded.model,
+      loaded.tokenizer,
       {
         before: layout.before,
         after: layout.after,
         visual: spliced,
-        sampling,
+        sampling: q.sampling,
         eosIds: loaded.eosIds,
-        signal,
+        parser: { options: q.options },
+        signal: a.signal,
         keepLogits: Boolean(dump),
       },
       {
-        onToken: (id, text) => {
-          endPrefill();
-          emit({ type: 'token', index: index++, id, text });
-        },
-        // generate's parser knows nothing of the options: its done event is replaced below.
-        onReasoning: (e) => {
-          if (e.type !== 'done') emit({ type: 'reasoning', event: e });
-        },
+        onPrefilled: prefilled,
+        onToken: (id, text) => emit({ type: 'token', index: index++, id, text }),
+        onReasoning: (event) => emit({ type: 'reasoning', event }),
       },
     );
   } finally {
-    if (spliced && spliced !== visual) ctx.release(spliced);
-    if (owned && visual) ctx.release(visual);
+    if (spliced && spliced !== q.visual) ctx.release(spliced);
   }
-  endPrefill();
-  const end = now();
-  stages.decodeMs = end - firstTokenAt;
+  if (!ttftMs) prefilled(now() - start); // nothing was sampled (no new tokens asked for)
+  stages.decodeMs = result.stats.decodeMs;
   emit({ type: 'phase', phase: 'decode', state: 'end', ms: stages.decodeMs });
-  const done: DoneEvent = parseReasoning(result.text, { options });
-  emit({ type: 'reasoning', event: done });
-
-  const stats: AskStats = {
-    timeToFirstTokenMs: firstTokenAt - t0,
-    tokensPerSecond: result.stats.tokensPerSecond,
-    promptTokens: result.stats.promptTokens,
-    newTokens: result.stats.newTokens,
-    visualTokens: spliced ? layout.imageTokens : 0,
-    visualCached,
-    stages,
-    totalMs: end - t0,
-    stoppedBy: result.stoppedBy,
-  };
-  emit({ type: 'stats', stats });
   if (dump) {
     dump.logits = result.logits;
-    dump.shapes.logits = [result.logits.length, cfg.text.vocab];
+    dump.shapes.logits = [result.logits.length, loaded.model.config.text.vocab];
   }
-  return { text: result.text, ids: result.ids, done, stats, dump };
+  return { result, ttftMs };
 }
 
 /**
@@ -286,11 +335,12 @@ async function waitAhead(a: AskContext, job: VisionJob, stages: StageTimes): Pro
   return features;
 }
 
-/** The video's frames → [F, 3, S, S]; clones keep them open should the video be replaced meanwhile. */
-async function preprocessVideo(ctx: GpuContext, video: VideoFrames, S: number): Promise<Tensor> {
+/** The video's frames → pixels; clones keep them open should the video be replaced meanwhile. */
+async function preprocessVideo(a: AskContext): Promise<Tensor> {
+  const video = a.video!;
   const own = video.frames.map((f) => ('clone' in f ? f.clone() : f));
   try {
-    return await framesToTensor(ctx, own, S, { rotation: video.rotation });
+    return await a.loaded.model.preprocessFrames(own);
   } finally {
     own.forEach((f, i) => {
       if (f !== video.frames[i]) (f as VideoFrame).close();

@@ -3,14 +3,11 @@
  * them; ask only reads them) and what decoding them cost. engine.ts wires the lookup to the service.
  */
 import type { FrameSource } from '../gpu/frames-to-tensor';
-import type { Rotation } from '../gpu/kernels/resize';
 
 export interface VideoFrames {
   /** Changes whenever another video (or another sampling of it) is loaded: keys the visual-token cache. */
   key: string | number;
   frames: readonly FrameSource[];
-  /** Clockwise rotation still to apply (0 when the frames are already upright). */
-  rotation?: Rotation;
   /** Demux + decode + sampling time, for the stats line; null when unknown. */
   decodeMs: number | null;
 }

@@ -11,11 +11,12 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { AskEvent, AskRequest, ModelSource, VisionProgress } from '../engine-client/protocol';
 import type { FrameSource } from '../gpu/frames-to-tensor';
 import { ctx } from '../gpu/testing/kernel-suite';
+import type { FramePreprocess } from '../model/preprocess';
 import { fixtureDir, readGoldenFrames, readGoldenIndex } from '../model/testing/goldens';
 import { modelCommands } from './model-service';
 import type { VideoFrames } from './model-video';
 import { EngineSession } from './session';
-import { type Preprocess, VisionHub } from './video-vision';
+import { VisionHub } from './video-vision';
 
 const session = new EngineSession({ gpu: () => undefined });
 session.ctx = ctx;
@@ -40,7 +41,7 @@ const plane = 3 * S * S;
 const frame = (i: number) => ({ i, close() {} }) as unknown as FrameSource;
 let preprocessed = 0;
 let gate: Promise<void> = Promise.resolve();
-const preprocess: Preprocess = async (c, f, out, row) => {
+const preprocess: FramePreprocess = async (c, f, out, row) => {
   await gate;
   preprocessed++;
   const i = (f as unknown as { i: number }).i % 4;
@@ -75,7 +76,7 @@ describe(`vision ahead (${ctx.actDtype})`, () => {
 
   it('runs on the loaded video right after a model load; the question only waits', async () => {
     video = { key: 1, frames: frames6, decodeMs: 0 };
-    hub.currentVideo = () => ({ key: 1, frames: frames6, rotation: 0 });
+    hub.currentVideo = () => ({ key: 1, frames: frames6 });
     await model.loadModel(fixtureSource('tiny-a'));
     const job = hub.job(1, 1)!;
     expect(job).toBeDefined();

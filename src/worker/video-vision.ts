@@ -1,38 +1,26 @@
 /**
  * Vision ahead of the question: while a video's frames are decoded (or right after a model loads on
- * an already loaded video), each frame is preprocessed into its chunk and each complete chunk of
- * frames goes through the vision tower (src/model/vision-stream.ts), so `ask` only waits for what is
+ * an already loaded video), each frame goes into the model's VisionStream (src/model/vision-stream.ts),
+ * which preprocesses it and runs the tower on each complete chunk, so `ask` only waits for what is
  * left, then runs connector + prefill. One job per (model, video); the features stay on the GPU
- * until the video is replaced or cleared, the load is cancelled, or the model is replaced.
+ * until the video is replaced or cleared, the load is cancelled, or the model is replaced. This file
+ * holds the jobs' state and messaging; the steps are the model's.
  *
  * GPU safety: the worker records on one GpuContext from several async flows. Each job's frames are
- * preprocessed one at a time on its own promise chain, and a cancelled job frees its buffers only at
- * the end of that chain, so no recorded upload can land in a buffer the pool has handed elsewhere.
+ * added one at a time on its own promise chain, and a cancelled job frees its buffers only at the end
+ * of that chain, so no recorded upload can land in a buffer the pool has handed elsewhere.
  */
 
 import type { VisionProgress } from '../engine-client/protocol';
 import { EngineError } from '../engine-client/protocol';
 import type { GpuContext } from '../gpu/context';
-import { type FrameSource, frameIntoTensor } from '../gpu/frames-to-tensor';
-import type { Rotation } from '../gpu/kernels/resize';
+import type { FrameSource } from '../gpu/frames-to-tensor';
 import type { Tensor } from '../gpu/tensor';
+import type { FramePreprocess } from '../model/preprocess';
 import { VisionStream } from '../model/vision-stream';
 import type { LoadedModel } from './model-load';
 
 const now = () => performance.now();
-
-/** Writes one frame's preprocessed pixels into row `row` of `out` [n, 3, S, S] (recorded, not synced). */
-export type Preprocess = (
-  ctx: GpuContext,
-  frame: FrameSource,
-  out: Tensor,
-  row: number,
-  rotation: Rotation,
-) => Promise<unknown>;
-
-/** The app's preprocessing: frames-to-tensor (GPU resize, PIL bicubic). */
-export const framePreprocess: Preprocess = (ctx, frame, out, row, rotation) =>
-  frameIntoTensor(ctx, frame, out, row, { rotation });
 
 /** What the job measured: the work itself, whether or not anyone waited for it. */
 export interface VisionTimes {
@@ -62,15 +50,14 @@ export class VisionJob {
     model: LoadedModel['model'],
     readonly videoKey: number,
     frames: number,
-    readonly rotation: Rotation,
-    private readonly preprocess: Preprocess,
+    preprocess: FramePreprocess | undefined,
     private readonly report: (
       job: VisionJob,
       state: VisionProgress['state'],
       extra?: { message?: string; framesDone?: number },
     ) => void,
   ) {
-    this.stream = new VisionStream(model, frames);
+    this.stream = new VisionStream(model, frames, preprocess);
     this.times = { frames, preprocessMs: 0, visionMs: 0 };
     this.ready = new Promise<Tensor>((resolve, reject) => {
       this.settle = { resolve, reject };
@@ -95,22 +82,16 @@ export class VisionJob {
     const close = () => own?.close();
     this.chain = this.chain.then(async () => {
       if (this.cancelled) return close();
+      let ran: boolean;
       try {
-        const t = now();
-        const { pixels, row } = this.stream.target(slot);
-        await this.preprocess(this.ctx, src, pixels, row, this.rotation);
-        this.times.preprocessMs += now() - t;
+        ran = await this.stream.addFrame(slot, src);
       } catch (e) {
-        close();
         return this.fail(e);
+      } finally {
+        close();
       }
-      close();
-      if (this.cancelled) return;
-      try {
-        if (this.stream.frameReady(slot) !== null) this.chunkRecorded();
-      } catch (e) {
-        this.fail(e);
-      }
+      this.times.preprocessMs = this.stream.preprocessMs;
+      if (ran && !this.cancelled) this.chunkRecorded();
     });
     // A failed link must not stop the chain: later links close their frames and free the buffers.
     this.chain = this.chain.catch((e) => this.fail(e));
@@ -163,7 +144,6 @@ export class VisionJob {
 export interface VisionVideo {
   key: number;
   frames: readonly FrameSource[];
-  rotation: Rotation;
 }
 
 /**
@@ -179,7 +159,8 @@ export class VisionHub {
 
   constructor(
     private readonly gpu: () => GpuContext,
-    private readonly preprocess: Preprocess = framePreprocess,
+    /** Replaces the model's frame preprocessing (Node tests, which have no VideoFrame). */
+    private readonly preprocess?: FramePreprocess,
   ) {}
 
   watch(listener: (p: VisionProgress) => void): () => void {
@@ -191,7 +172,7 @@ export class VisionHub {
   setModel(model: LoadedModel | null): void {
     this.model = model;
     const v = this.currentVideo();
-    if (model && v) this.runAll(v.key, v.frames, v.rotation);
+    if (model && v) this.runAll(v.key, v.frames);
   }
 
   /** Cancels the jobs of a model about to be destroyed. */
@@ -200,7 +181,7 @@ export class VisionHub {
   }
 
   /** Starts a job fed frame by frame (by the decoder); null when no model is loaded. */
-  begin(videoKey: number, frames: number, rotation: Rotation = 0): VisionJob | null {
+  begin(videoKey: number, frames: number): VisionJob | null {
     const model = this.model;
     if (!model) return null;
     const old = this.jobs.get(jobKey(model.id, videoKey));
@@ -211,7 +192,6 @@ export class VisionHub {
       model.model,
       videoKey,
       frames,
-      rotation,
       this.preprocess,
       (j, state, extra) => this.emit(j, state, extra),
     );
@@ -221,14 +201,14 @@ export class VisionHub {
   }
 
   /** Runs the loaded model's vision on frames already decoded, unless a live job has them. */
-  runAll(videoKey: number, frames: readonly FrameSource[], rotation: Rotation = 0): VisionJob | null {
+  runAll(videoKey: number, frames: readonly FrameSource[]): VisionJob | null {
     const live = this.model && this.job(this.model.id, videoKey);
     if (live) {
       // Whatever the decoder did not hand over (it should have: a safety net, so no ask waits forever).
       for (const [slot, f] of frames.entries()) if (!live.added.has(slot)) live.addFrame(slot, f, false);
       return live;
     }
-    const job = this.begin(videoKey, frames.length, rotation);
+    const job = this.begin(videoKey, frames.length);
     if (job) for (const [slot, f] of frames.entries()) job.addFrame(slot, f, false);
     return job;
   }
