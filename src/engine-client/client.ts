@@ -1,8 +1,15 @@
 import { type Endpoint, proxy, wrap } from 'comlink';
-import type { Engine } from './protocol';
+import type { Engine, LoadedVideo, VideoSettings, VideoSource } from './protocol';
 import { EngineError, installErrorTransfer } from './protocol';
+import { type LoadVideoHooks, loadVideo } from './video';
 
 export interface EngineClient extends Engine {
+  /**
+   * Loads a video and resolves with it, whichever path decoded it: the worker's WebCodecs pipeline,
+   * or the <video> element on this page where WebCodecs cannot decode the codec (`videoLoad`'s
+   * 'needs-element' round trip, done here). Abort `hooks.signal` to cancel.
+   */
+  loadVideo(source: VideoSource, settings: VideoSettings, hooks?: LoadVideoHooks): Promise<LoadedVideo>;
   /** Stops the worker (the GPU device goes with it). */
   terminate(): void;
 }
@@ -30,14 +37,17 @@ export function connectEngine(
       const result = remote[name](...args.map((a) => (typeof a === 'function' ? proxy(a) : a)));
       return crash ? Promise.race([result, crash]) : result;
     };
-  return new Proxy({} as EngineClient, {
+  const client: EngineClient = new Proxy({} as EngineClient, {
     get(_, key) {
       if (key === 'terminate') return terminate;
+      if (key === 'loadVideo')
+        return (...args: Parameters<EngineClient['loadVideo']>) => loadVideo(client, ...args);
       // Not a thenable, whatever the engine exposes (await client must not call the worker).
       if (typeof key !== 'string' || key === 'then') return undefined;
       return call(key);
     },
   });
+  return client;
 }
 
 /** Starts the engine worker and returns its typed client. */

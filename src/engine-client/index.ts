@@ -37,3 +37,4 @@ export type {
   WeightFormat,
 } from './protocol';
 export { EngineError, errorInfo } from './protocol';
+export { type LoadVideoHooks, loadVideo } from './video';

@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import type { AdapterSummary, Engine, SelfTestResult } from '../engine-client';
+import type { AdapterSummary, Engine, EngineClient, SelfTestResult } from '../engine-client';
 import { EngineError } from '../engine-client';
 import { createAppStore } from './store';
 
@@ -15,7 +15,7 @@ const result = (name: string, ok = true): SelfTestResult => ({
   ms: 1,
 });
 
-function fakeEngine(init: Engine['init']): Engine {
+function fakeEngine(init: Engine['init']): EngineClient {
   return {
     init: vi.fn(init),
     selfTest: vi.fn(async (onResult) => {
@@ -24,7 +24,7 @@ function fakeEngine(init: Engine['init']): Engine {
       return rs;
     }),
     dispose: vi.fn(async () => {}),
-  } as Partial<Engine> as Engine; // the GPU commands only: the store's other slices are tested on their own
+  } as Partial<EngineClient> as EngineClient; // the GPU commands only: the store's other slices are tested on their own
 }
 
 describe('app store', () => {

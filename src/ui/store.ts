@@ -3,7 +3,7 @@ import { createStore, type StoreApi } from 'zustand/vanilla';
 import {
   type AdapterSummary,
   createEngineClient,
-  type Engine,
+  type EngineClient,
   type EngineErrorInfo,
   errorInfo,
   type SelfTestResult,
@@ -30,8 +30,8 @@ export interface AppState extends ModelSlice, VideoSlice {
 }
 
 /** The app's state over an engine (created on first use, so tests can pass a fake). */
-export function createAppStore(getEngine: () => Engine): StoreApi<AppState> {
-  let engine: Engine | null = null;
+export function createAppStore(getEngine: () => EngineClient): StoreApi<AppState> {
+  let engine: EngineClient | null = null;
   const eng = () => {
     engine ??= getEngine();
     return engine;

@@ -1,4 +1,7 @@
-/** Typed video errors: the UI shows `message` and, where present, `hint` (what the user can do). */
+/**
+ * Typed video errors: the UI shows `message` and, where present, `hint` (what the user can do). The
+ * engine carries them as its {kind, message, hint} error (src/engine-client/protocol/errors.ts).
+ */
 export type VideoErrorKind =
   | 'not-video' // not a container we can read at all
   | 'no-video-track' // a media file, but audio only (or data only)
@@ -20,20 +23,12 @@ export class VideoError extends Error {
   }
 }
 
-/** Plain-data form that survives postMessage (comlink only keeps an Error's message and stack). */
-export interface VideoErrorInfo {
-  kind: VideoErrorKind;
-  message: string;
-  hint: string;
-}
-
-export function toVideoErrorInfo(err: unknown): VideoErrorInfo {
-  if (err instanceof VideoError) return { kind: err.kind, message: err.message, hint: err.hint };
-  if (err instanceof DOMException && err.name === 'AbortError') {
-    return { kind: 'cancelled', message: 'Decoding was cancelled.', hint: '' };
-  }
+/** Anything thrown while reading a video, as a VideoError (an AbortError is a cancel; the rest internal). */
+export function toVideoError(err: unknown): VideoError {
+  if (err instanceof VideoError) return err;
+  if (err instanceof DOMException && err.name === 'AbortError') return cancelledError();
   const message = err instanceof Error ? err.message : String(err);
-  return { kind: 'internal', message: `Unexpected error while reading the video: ${message}`, hint: '' };
+  return new VideoError('internal', `Unexpected error while reading the video: ${message}`);
 }
 
 export function cancelledError(): VideoError {

@@ -13,11 +13,11 @@ import type {
   VideoSettings,
   VideoSource,
 } from '../engine-client/protocol';
-import { EngineError } from '../engine-client/protocol';
+import { EngineError, toEngineError } from '../engine-client/protocol';
 import { framesToTensor } from '../gpu/frames-to-tensor';
 import { denormalizePlanes } from '../gpu/kernels/resize';
 import type { OpenedVideo } from '../video/demux';
-import { cancelledError, toVideoErrorInfo } from '../video/errors';
+import { cancelledError, toVideoError } from '../video/errors';
 import { decodeSample, planSample, type SamplePlan } from '../video/sample-video';
 import { makeThumbnail } from '../video/thumbnail';
 import type { VideoFrames, VideoLookup } from './model-video';
@@ -44,8 +44,7 @@ interface PendingElement {
 }
 
 function asEngineError(err: unknown): EngineError {
-  const info = toVideoErrorInfo(err);
-  return new EngineError(info.kind, info.message, info.hint);
+  return toEngineError(toVideoError(err));
 }
 
 export interface VideoService {

@@ -5,7 +5,7 @@
  */
 import {
   createEngineClient,
-  type Engine,
+  type EngineClient,
   type LoadedVideo,
   type SampleMethod,
 } from '../../../src/engine-client';
@@ -37,7 +37,11 @@ function toBase64(bytes: Uint8Array): string {
 }
 
 /** Runs the app's video slice outside React over a real engine worker. */
-async function loadLikeTheApp(engine: Engine, file: Blob, options: HarnessOptions): Promise<LoadedVideo> {
+async function loadLikeTheApp(
+  engine: EngineClient,
+  file: Blob,
+  options: HarnessOptions,
+): Promise<LoadedVideo> {
   let state = {} as VideoSlice;
   const set = (patch: Partial<VideoSlice> | ((s: VideoSlice) => Partial<VideoSlice>)) => {
     state = { ...state, ...(typeof patch === 'function' ? patch(state) : patch) };

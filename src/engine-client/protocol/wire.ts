@@ -1,9 +1,9 @@
 import { transferHandlers } from 'comlink';
-import { EngineError, type EngineErrorKind, toEngineError } from './errors';
+import { EngineError, type EngineErrorInfo, toEngineError } from './errors';
 
 interface WireError {
   isError: true;
-  value: { name: string; message: string; kind: EngineErrorKind; hint: string; stack?: string };
+  value: EngineErrorInfo & { name: string; stack?: string };
 }
 
 let installed = false;

@@ -1,8 +1,15 @@
 import { describe, expect, it, vi } from 'vitest';
 import { createStore } from 'zustand/vanilla';
-import type { AskEvent, AskResult, AskStats, Engine, ModelInfo, ModelSource } from '../../engine-client';
+import type {
+  AskEvent,
+  AskResult,
+  AskStats,
+  DoneEvent,
+  Engine,
+  ModelInfo,
+  ModelSource,
+} from '../../engine-client';
 import { EngineError } from '../../engine-client';
-import { parseReasoning } from '../../model/reasoning-parser';
 import {
   createModelSlice,
   IDLE_ANSWER,
@@ -13,6 +20,18 @@ import {
 
 const info = { name: 'tiny-a', parameters: 10 } as ModelInfo;
 const stats = { stoppedBy: 'eos', newTokens: 2 } as AskStats;
+
+/** The reasoning parser's done event for `<think>think</think><answer>answer</answer>` (parser tested in src/model). */
+const doneEvent = (answer: string, think = ''): DoneEvent => ({
+  type: 'done',
+  answer,
+  option: /^[A-D]$/.test(answer) ? answer : null,
+  thinkText: think,
+  answerText: answer,
+  answerOpened: answer !== '',
+  answerClosed: answer !== '',
+  trailingText: '',
+});
 
 function store(engine: Partial<Engine>) {
   return createStore<ModelSlice>()((set, get) => createModelSlice(() => engine as Engine, set, get));
@@ -31,7 +50,7 @@ describe('model slice', () => {
       { type: 'token', index: 1, id: 2, text: '</think><answer>B' },
       { type: 'reasoning', event: { type: 'answer', text: 'B' } },
       { type: 'token', index: 2, id: 3, text: '</answer>' },
-      { type: 'reasoning', event: parseReasoning('<think>a</think><answer>B</answer>', { numOptions: 4 }) },
+      { type: 'reasoning', event: doneEvent('B', 'a') },
     ];
     const a = events.reduce(reduceAskEvent, { ...IDLE_ANSWER, status: 'running' as const });
     expect(a).toMatchObject({ phase: 'prefill', tokens: 3, think: 'a', answer: 'B', thinkTokens: 2 });
@@ -64,7 +83,7 @@ describe('model slice', () => {
 
   it('streams an answer, takes the result as final, and drops late events', async () => {
     let late: ((e: AskEvent) => void) | undefined;
-    const done = parseReasoning('<answer>C</answer>');
+    const done = doneEvent('C');
     const ask = vi.fn(async (_req, onEvent?: (e: AskEvent) => void): Promise<AskResult> => {
       onEvent?.({ type: 'token', index: 0, id: 5, text: '<answer>C' });
       late = onEvent;
@@ -93,7 +112,7 @@ describe('model slice', () => {
             resolve({
               text: '',
               ids: [],
-              done: parseReasoning(''),
+              done: doneEvent(''),
               stats: { ...stats, stoppedBy: 'cancel' },
             });
         }),

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createStore } from 'zustand/vanilla';
-import type { Engine, VisionProgress } from '../../engine-client';
+import type { EngineClient, LoadVideoHooks, VisionProgress } from '../../engine-client';
 import { createVideoSlice, keepLatest, type VideoSlice, visionLabel } from './video-slice';
 
 const progress = (p: Partial<VisionProgress>): VisionProgress => ({
@@ -29,14 +29,14 @@ describe('vision progress in the video slice', () => {
   it('records events per video key, and the load learns its key from the first progress event', async () => {
     let release!: () => void;
     const engine = {
-      async videoLoad(_id: string, _s: unknown, _settings: unknown, onProgress?: (p: unknown) => void) {
-        onProgress?.({ phase: 'open', fraction: 0, videoKey: 7 });
+      async loadVideo(_s: unknown, _settings: unknown, hooks?: LoadVideoHooks) {
+        hooks?.onProgress?.({ phase: 'open', fraction: 0, videoKey: 7 });
         await new Promise<void>((r) => {
           release = r;
         });
         throw Object.assign(new Error('stop'), { kind: 'cancelled' });
       },
-    } as unknown as Engine;
+    } as unknown as EngineClient;
     const store = createStore<VideoSlice>()((set, get) => createVideoSlice(() => engine, set, get));
     const done = store.getState().loadVideo({ kind: 'url', url: 'http://x/v.mp4' });
     await Promise.resolve();

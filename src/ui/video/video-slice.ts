@@ -1,23 +1,19 @@
 /**
  * The video's part of the app store: the sampling settings, the load in flight (progress, cancel), the
  * loaded video (facts, sampled indices and timestamps, filmstrip thumbnails), and the last error.
- * Decoding happens in the engine worker; only the <video>-element fallback runs here, because it needs
- * the DOM (src/video/element-sampler.ts). Joined into AppState by src/ui/store.ts.
+ * The engine client loads it (in the worker, or with the <video> element where WebCodecs cannot decode
+ * the codec). Joined into AppState by src/ui/store.ts.
  */
-import { transfer } from 'comlink';
 import type {
-  Engine,
+  EngineClient,
   EngineErrorInfo,
   LoadedVideo,
   SampleMethod,
-  VideoLoadResult,
   VideoProgress,
   VideoSource,
   VisionProgress,
 } from '../../engine-client';
 import { errorInfo } from '../../engine-client';
-import { sampleWithElement } from '../../video/element-sampler';
-import { VideoError } from '../../video/errors';
 
 export interface VideoSettingsState {
   method: SampleMethod;
@@ -98,26 +94,13 @@ export function sourceLabel(source: VideoSource): string {
   return f.name ?? 'video';
 }
 
-/** Neither path can decode it: say both reasons and what the user can do. */
-function noDecoderError(
-  result: Extract<VideoLoadResult, { status: 'needs-element' }>,
-  e: VideoError,
-): VideoError {
-  const codec = result.facts.codecString ?? result.facts.codec;
-  return new VideoError(
-    'unsupported-codec',
-    `No decoder for ${codec} here: ${result.reason}, and ${e.message.replace(/^The browser's/, "the browser's")}`,
-    'Convert the video to H.264, VP9 or AV1 (for example: ffmpeg -i in.mp4 -c:v libx264 -crf 18 out.mp4) and drop it again.',
-  );
-}
-
 export function createVideoSlice(
-  getEngine: () => Engine,
+  getEngine: () => EngineClient,
   set: SetState<VideoSlice>,
   get: () => VideoSlice,
 ): VideoSlice {
   let seq = 0;
-  let activeJob: { id: string; abort: AbortController } | null = null;
+  let activeJob: AbortController | null = null;
 
   return {
     video: null,
@@ -133,7 +116,7 @@ export function createVideoSlice(
     async loadVideo(source, label) {
       const mine = ++seq;
       if (activeJob) void get().cancelVideo();
-      const job = { id: `video-${mine}-${Date.now()}`, abort: new AbortController() };
+      const job = new AbortController();
       activeJob = job;
       const what = label ?? sourceLabel(source);
       const current = () => mine === seq;
@@ -151,27 +134,17 @@ export function createVideoSlice(
             },
           }));
       };
+      // WebCodecs cannot decode this codec here: the client captures the frames with a <video> element.
+      const onFallback = (reason: string) => {
+        if (current()) set((s) => ({ videoLoad: s.videoLoad && { ...s.videoLoad, fallbackReason: reason } }));
+      };
       try {
         const { method, decoders, forceElement } = get().videoSettings;
-        const engine = getEngine();
-        const result = await engine.videoLoad(job.id, source, { method, decoders, forceElement }, onProgress);
-        let loaded: LoadedVideo;
-        if (result.status === 'loaded') {
-          loaded = result.video;
-        } else {
-          // WebCodecs cannot decode this codec here: capture the planned frames with a <video> element.
-          if (current()) {
-            set((s) => ({ videoLoad: s.videoLoad && { ...s.videoLoad, fallbackReason: result.reason } }));
-          }
-          const input = source.kind === 'file' ? source.file : source.url;
-          const bitmaps = await sampleWithElement(input, result.plan, {
-            signal: job.abort.signal,
-            onProgress: (fraction) => onProgress({ phase: 'element', fraction }),
-          }).catch((e: unknown) => {
-            throw e instanceof VideoError && e.kind === 'unsupported-codec' ? noDecoderError(result, e) : e;
-          });
-          loaded = await engine.videoSupplyFrames(job.id, transfer(bitmaps, bitmaps));
-        }
+        const loaded = await getEngine().loadVideo(
+          source,
+          { method, decoders, forceElement },
+          { signal: job.signal, onProgress, onFallback },
+        );
         if (current()) {
           for (const t of get().video?.thumbnails ?? []) t.close();
           set({ video: loaded, videoLoad: null });
@@ -187,12 +160,7 @@ export function createVideoSlice(
     },
 
     async cancelVideo() {
-      const job = activeJob;
-      if (!job) return;
-      job.abort.abort();
-      await getEngine()
-        .videoCancel(job.id)
-        .catch(() => {});
+      activeJob?.abort();
     },
 
     setVideoSettings(patch) {

@@ -115,7 +115,7 @@ export async function probeError(
   options: SampleOptions,
   abortAtFraction?: number,
 ): Promise<{ kind: string; message: string; hint: string; framesOpenAfter?: number }> {
-  const { toVideoErrorInfo } = await import('../errors');
+  const { toVideoError } = await import('../errors');
   const controller = new AbortController();
   const onProgress = (p: { phase: string; fraction: number }) => {
     if (abortAtFraction !== undefined && p.phase === 'decode' && p.fraction >= abortAtFraction)
@@ -133,6 +133,7 @@ export async function probeError(
     }
     return { kind: 'ok', message: '', hint: '' };
   } catch (err) {
-    return toVideoErrorInfo(err);
+    const { kind, message, hint } = toVideoError(err);
+    return { kind, message, hint };
   }
 }
