@@ -11,9 +11,9 @@ import { basename, join, resolve } from 'node:path';
 import { deflateSync } from 'node:zlib';
 import type { SampleMethod } from '../src/video/sampling';
 import { evaluateWithRetry, fileIntoPage, openHarness } from './browser/harness';
-import type { HarnessOptions, HarnessResult } from './browser/pages/frames';
+import type { FramesOptions, FramesResult } from './browser/pages/frames';
 
-const HARNESS = '/scripts/browser/pages/frames.ts';
+const PAGE = '/scripts/browser/pages/frames.ts';
 const SIZE = 384;
 
 function usage(msg?: string): never {
@@ -90,24 +90,24 @@ async function main() {
   statSync(args.video); // fail early on a missing file
   mkdirSync(args.out, { recursive: true });
   const t0 = performance.now();
-  const browser = await openHarness({ module: HARNESS });
+  const harness = await openHarness({ module: PAGE });
   try {
-    await fileIntoPage(browser.page, args.video);
-    const options: HarnessOptions = {
+    await fileIntoPage(harness.page, args.video);
+    const options: FramesOptions = {
       method: args.method,
       decoders: args.decoders,
       forceElement: args.forceElement,
       size: SIZE,
     };
-    const r: HarnessResult = await evaluateWithRetry(
-      browser.page,
-      async ({ HARNESS, options }) => {
-        const m: typeof import('./browser/pages/frames') = await import(HARNESS);
+    const r: FramesResult = await evaluateWithRetry(
+      harness.page,
+      async ({ PAGE, options }) => {
+        const m: typeof import('./browser/pages/frames') = await import(PAGE);
         const file = (document.getElementById('cli-file') as HTMLInputElement).files![0];
         return m.runFrames(file, options);
       },
-      { HARNESS, options },
-      () => fileIntoPage(browser.page, args.video),
+      { PAGE, options },
+      () => fileIntoPage(harness.page, args.video),
     );
     const v = r.video;
     const frames = v.indices.map((index, slot) => {
@@ -148,7 +148,7 @@ async function main() {
       `wrote ${frames.length} PNG (${SIZE}×${SIZE}) and frames.json to ${args.out} (${Math.round(performance.now() - t0)} ms in all)`,
     );
   } finally {
-    await browser.close();
+    await harness.close();
   }
 }
 

@@ -11,7 +11,7 @@ import {
 } from '../../../src/engine-client';
 import { createVideoSlice, type VideoSlice } from '../../../src/ui/video/video-slice';
 
-export interface HarnessOptions {
+export interface FramesOptions {
   method: SampleMethod;
   decoders: number;
   forceElement: boolean;
@@ -19,7 +19,7 @@ export interface HarnessOptions {
   size: number;
 }
 
-export interface HarnessResult {
+export interface FramesResult {
   video: Omit<LoadedVideo, 'thumbnails'>;
   /** 'gpu': src/gpu frames-to-tensor (bicubic); 'canvas': drawImage fallback when WebGPU is missing. */
   resize: 'gpu' | 'canvas';
@@ -40,7 +40,7 @@ function toBase64(bytes: Uint8Array): string {
 async function loadLikeTheApp(
   engine: EngineClient,
   file: Blob,
-  options: HarnessOptions,
+  options: FramesOptions,
 ): Promise<LoadedVideo> {
   let state = {} as VideoSlice;
   const set = (patch: Partial<VideoSlice> | ((s: VideoSlice) => Partial<VideoSlice>)) => {
@@ -61,7 +61,7 @@ async function loadLikeTheApp(
   return state.video!;
 }
 
-export async function runFrames(file: Blob, options: HarnessOptions): Promise<HarnessResult> {
+export async function runFrames(file: Blob, options: FramesOptions): Promise<FramesResult> {
   const engine = createEngineClient();
   try {
     let gpuError: string | null = null;
