@@ -70,7 +70,7 @@ function blankPage(): Plugin {
  * (a dependency first met mid-run would make Vite re-optimise and reload the page), and its own
  * dependency cache, so that other dev servers' differing settings never invalidate it.
  */
-export async function startVite(plugins: Plugin[] = []): Promise<{ server: ViteDevServer; origin: string }> {
+async function startVite(plugins: Plugin[] = []): Promise<{ server: ViteDevServer; origin: string }> {
   const { createServer } = await import('vite');
   const config: InlineConfig = {
     root: ROOT,
