@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { expect, test } from '@playwright/test';
-import { firstMismatch, maxAbsDiff } from '../src/gpu/testing/compare';
+import { firstMismatch, maxAbsDiff } from '../src/gpu/compare';
 import { readGoldenFrames, readGoldenIndex, readGoldenTensor } from '../src/model/testing/goldens';
 
 const ROOT = resolve(import.meta.dirname, '..');

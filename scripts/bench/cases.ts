@@ -15,8 +15,8 @@ import { patchify } from '../../src/gpu/kernels/patchify';
 import { rmsnorm } from '../../src/gpu/kernels/rmsnorm';
 import { rope } from '../../src/gpu/kernels/rope';
 import { softmax } from '../../src/gpu/kernels/softmax';
+import { randn, rng } from '../../src/gpu/random';
 import { BYTES, type DType, type Tensor } from '../../src/gpu/tensor';
-import { randn, rng } from '../../src/gpu/testing/random';
 
 type Float = 'f32' | 'f16';
 

@@ -6,9 +6,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { GpuContext, type GpuStats } from './context';
+import { randn } from './random';
 import type { Tensor } from './tensor';
 import { ctx } from './testing/kernel-suite';
-import { randn } from './testing/random';
 
 const N = 256;
 

@@ -3,6 +3,8 @@
  * multiples of any workgroup or vector width. Inputs are seeded, so a failure reproduces exactly.
  * Tolerances follow the kernels' own tests (see each <op>.test.ts for the reasoning).
  */
+
+import type { Tolerance } from './compare';
 import type { GpuContext, Variant } from './context';
 import { roundToF16 } from './f16';
 import { gelu, geluCpu, siluMul, siluMulCpu } from './kernels/activations';
@@ -17,9 +19,8 @@ import { packRgba, resizeBicubic, resizeBicubicCpu } from './kernels/resize';
 import { rmsnorm, rmsnormCpu } from './kernels/rmsnorm';
 import { rope, ropeCpu } from './kernels/rope';
 import { softmax, softmaxCpu } from './kernels/softmax';
+import { randn, rng } from './random';
 import type { DType, Tensor } from './tensor';
-import type { Tolerance } from './testing/compare';
-import { randn, rng } from './testing/random';
 
 type Float = 'f32' | 'f16';
 

@@ -3,10 +3,11 @@
  * runs, on seeded random inputs of awkward sizes, against its plain-loop CPU reference. DOM-free: it
  * runs in the engine worker (browser) and under vitest (Node, Dawn).
  */
+
+import { firstMismatch, maxAbsDiff, type Tolerance } from './compare';
 import type { GpuContext, Variant } from './context';
 import { KERNEL_CASES, type KernelCase } from './selftest-cases';
 import type { DType, Tensor } from './tensor';
-import { firstMismatch, maxAbsDiff, type Tolerance } from './testing/compare';
 
 export interface SelfTestResult {
   /** Kernel family (and sub-kernel), e.g. 'matmul gemv'. */

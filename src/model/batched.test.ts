@@ -4,7 +4,7 @@
  * each sequence's own cache rows are checked, and again after a reset (cache buffers reused).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { firstMismatch, maxAbsDiff } from '../gpu/testing/compare';
+import { firstMismatch, maxAbsDiff } from '../gpu/compare';
 import { ctx } from '../gpu/testing/kernel-suite';
 import { ENGINE_Q4, loadWeights } from './load';
 import { openFixture } from './testing/goldens';

@@ -5,7 +5,7 @@
  * fixture geometries, on the adapter of this run (f16 on lavapipe, f32 on SwiftShader).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { firstMismatch, maxAbsDiff } from '../gpu/testing/compare';
+import { firstMismatch, maxAbsDiff } from '../gpu/compare';
 import { ctx } from '../gpu/testing/kernel-suite';
 import { loadWeights } from './load';
 import {

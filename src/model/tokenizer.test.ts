@@ -4,7 +4,7 @@
  */
 import { Tokenizer as RustTokenizer } from '@anush008/tokenizers';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { rng } from '../gpu/testing/random';
+import { rng } from '../gpu/random';
 import { promptText } from './prompt';
 import { QWEN_TOKENIZER_JSON, qwenFiles, qwenTokenizer, tokenizerCorpus } from './testing/qwen-tokenizer';
 import { loadTokenizer, readTokenizer, type TextTokenizer, tokenizerJsonFromSlowFiles } from './tokenizer';

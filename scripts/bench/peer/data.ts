@@ -6,7 +6,7 @@ import { roundToF16 } from '../../../src/gpu/f16';
 import { attentionCpu } from '../../../src/gpu/kernels/attention/cpu';
 import { layoutOf, type Q4Host, q4Code } from '../../../src/gpu/kernels/quant/format';
 import { quantizeQ4Cpu } from '../../../src/gpu/kernels/quant/quantize-cpu';
-import { randn } from '../../../src/gpu/testing/random';
+import { randn } from '../../../src/gpu/random';
 import type { PeerCase } from '../../browser/pages/peer';
 import { matmulOrtQ4Cpu, type OrtQ4, packOrtQ4 } from './graphs';
 

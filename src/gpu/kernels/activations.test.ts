@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { randn } from '../random';
 import { numericGrad } from '../testing/grad-check';
 import { asDtype, ctx, dtypes, expectClose, TOL } from '../testing/kernel-suite';
-import { randn } from '../testing/random';
 import {
   erfc,
   gelu,

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import type { Tolerance } from '../compare';
 import { roundToF16 } from '../f16';
+import { randn } from '../random';
 import { Tensor } from '../tensor';
-import type { Tolerance } from '../testing/compare';
 import { asDtype, ctx, dtypes, expectClose } from '../testing/kernel-suite';
-import { randn } from '../testing/random';
 import { add, addCpu } from './add';
 
 /**

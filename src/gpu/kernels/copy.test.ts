@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { toF16Array } from '../f16';
+import { randn } from '../random';
 import { type DType, Tensor } from '../tensor';
 import { ctx, expectClose } from '../testing/kernel-suite';
-import { randn } from '../testing/random';
 import { copy, copyCpu } from './copy';
 
 const EXACT = { atol: 0, rtol: 0 };

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { Tolerance } from '../testing/compare';
+import type { Tolerance } from '../compare';
+import { randn, rng } from '../random';
 import { ctx, dtypes, expectClose } from '../testing/kernel-suite';
-import { randn, rng } from '../testing/random';
 import { embeddingQ4, embeddingQ4Cpu } from './embedding-q4';
 import { type Q4Host, type Q4Options, uploadQ4 } from './quant/format';
 import { quantizeQ4Cpu } from './quant/quantize-cpu';

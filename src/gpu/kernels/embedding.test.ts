@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { randn, rng } from '../random';
 import { numericGrad } from '../testing/grad-check';
 import { asDtype, ctx, dtypes, expectClose, variants } from '../testing/kernel-suite';
-import { randn, rng } from '../testing/random';
 import { embedding, embeddingBackward, embeddingBackwardCpu, embeddingCpu, groupById } from './embedding';
 
 const EXACT = { atol: 0, rtol: 0 };

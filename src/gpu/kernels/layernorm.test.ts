@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { randn } from '../random';
 import { numericGrad } from '../testing/grad-check';
 import { asDtype, ctx, dtypes, expectClose, TOL, variants } from '../testing/kernel-suite';
-import { randn } from '../testing/random';
 import { layernorm, layernormBackward, layernormBackwardCpu, layernormCpu } from './layernorm';
 
 // Tolerances: the suite's TOL (f32: atol 1e-5, rtol 1e-4 — statistics in f32; f16: atol 2e-3,

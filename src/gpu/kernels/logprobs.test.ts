@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { randn, rng } from '../random';
 import { numericGrad } from '../testing/grad-check';
 import { asDtype, ctx, dtypes, expectClose, variants } from '../testing/kernel-suite';
-import { randn, rng } from '../testing/random';
 import { logprobs, logprobsBackward, logprobsBackwardCpu, logprobsCpu } from './logprobs';
 
 // Tolerances. Inputs reach the f64 reference with the GPU's own rounding (f16 logits are rounded first),

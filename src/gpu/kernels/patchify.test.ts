@@ -1,6 +1,6 @@
 import { describe, it } from 'vitest';
+import { randn } from '../random';
 import { asDtype, ctx, dtypes, expectClose } from '../testing/kernel-suite';
-import { randn } from '../testing/random';
 import { patchify, patchifyCpu } from './patchify';
 
 describe('patchify', () => {

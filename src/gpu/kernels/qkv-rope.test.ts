@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { randn } from '../random';
 import type { Tensor } from '../tensor';
 import { asDtype, ctx, dtypes, expectClose, TOL } from '../testing/kernel-suite';
-import { randn } from '../testing/random';
 import { type KvCache, kvWrite } from './attention/kv-cache';
 import { qkvRopeWrite, qkvRopeWriteCpu } from './qkv-rope';
 import { rope } from './rope';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { randn, rng } from '../random';
 import { numericGrad } from '../testing/grad-check';
 import { asDtype, ctx, dtypes, expectClose, TOL, variants } from '../testing/kernel-suite';
-import { randn, rng } from '../testing/random';
 import { rope, ropeBackward, ropeBackwardCpu, ropeCpu } from './rope';
 
 // Tolerances: the suite's TOL. f32 (atol 1e-5, rtol 1e-4): angles are good to ~1e-6 rad even at

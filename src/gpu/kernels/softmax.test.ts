@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { Tolerance } from '../testing/compare';
+import type { Tolerance } from '../compare';
+import { randn, rng } from '../random';
 import { asDtype, ctx, dtypes, expectClose, variants } from '../testing/kernel-suite';
-import { randn, rng } from '../testing/random';
 import { softmax, softmaxCpu } from './softmax';
 
 /**

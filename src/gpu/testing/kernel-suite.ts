@@ -4,10 +4,10 @@
  * With GPU_EXPECT_F16=1 (the lavapipe run) an adapter without shader-f16 fails the run.
  */
 import { afterAll, afterEach, expect, it } from 'vitest';
+import { firstMismatch, type Tolerance } from '../compare';
 import type { Variant } from '../context';
 import { roundToF16 } from '../f16';
 import type { DType } from '../tensor';
-import { firstMismatch, type Tolerance } from './compare';
 import { closeNodeGpu, gpuErrors, nodeGpuContext } from './node-gpu';
 
 export const ctx = await nodeGpuContext();

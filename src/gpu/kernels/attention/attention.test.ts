@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import type { Tolerance } from '../../compare';
 import type { Variant } from '../../context';
-import type { Tolerance } from '../../testing/compare';
+import { randn } from '../../random';
 import { asDtype, ctx, dtypes, expectClose, TOL, variants } from '../../testing/kernel-suite';
-import { randn } from '../../testing/random';
 import { attention, attentionCpu } from './attention';
 import { splitPlan } from './run';
 import { chooseTile, sharedBytes } from './tiled';

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { Variant } from '../../context';
 import { roundToF16 } from '../../f16';
+import { randn } from '../../random';
 import { asDtype, ctx, dtypes, expectClose, TOL, variants } from '../../testing/kernel-suite';
-import { randn } from '../../testing/random';
 import { attentionCpu } from './attention';
 import {
   attentionDecode,

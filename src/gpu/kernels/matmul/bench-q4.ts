@@ -5,8 +5,8 @@
  * move (packed weights, scales, mins, x, y) and 2·M·N·K flops.
  */
 import type { GpuContext, Variant } from '../../context';
+import { rng } from '../../random';
 import type { Tensor } from '../../tensor';
-import { rng } from '../../testing/random';
 import { type TimingMethod, timeKernel } from '../../timing';
 import { siluMul } from '../activations';
 import { concatQ4Rows } from '../quant/concat';

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import type { Tolerance } from '../../testing/compare';
+import type { Tolerance } from '../../compare';
+import { randn } from '../../random';
 import { numericGrad } from '../../testing/grad-check';
 import { asDtype, ctx, dtypes, expectClose } from '../../testing/kernel-suite';
-import { randn } from '../../testing/random';
 import { matmulCpu } from './matmul';
 import {
   matmulBackward,

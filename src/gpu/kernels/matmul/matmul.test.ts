@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import type { Tolerance } from '../../compare';
 import type { Variant } from '../../context';
+import { randn } from '../../random';
 import type { Tensor } from '../../tensor';
-import type { Tolerance } from '../../testing/compare';
 import { asDtype, ctx, dtypes, expectClose, variants } from '../../testing/kernel-suite';
-import { randn } from '../../testing/random';
 import { GEMV_MAX_M, type MatmulKernel, matmul, matmulCpu, matmulWith } from './matmul';
 
 /**

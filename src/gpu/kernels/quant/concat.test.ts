@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { randn } from '../../random';
 import { ctx } from '../../testing/kernel-suite';
-import { randn } from '../../testing/random';
 import { concatQ4Rows } from './concat';
 import { type Q4Host, type Q4Options, readQ4, releaseQ4, uploadQ4 } from './format';
 import { quantizeQ4Cpu } from './quantize-cpu';

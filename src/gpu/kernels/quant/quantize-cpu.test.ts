@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { rng } from '../../testing/random';
+import { rng } from '../../random';
 import { q4Code, q4Layout } from './format';
 import { dequantizeQ4Cpu, q4Error, quantizeQ4Cpu } from './quantize-cpu';
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { roundToF16 } from '../../f16';
+import { rng } from '../../random';
 import { ctx } from '../../testing/kernel-suite';
-import { rng } from '../../testing/random';
 import { type Q4ScaleDtype, type Q4Scheme, readQ4, releaseQ4 } from './format';
 import { emptyQ4, quantizeQ4, quantizeQ4Into } from './quantize';
 import { quantizeQ4Cpu } from './quantize-cpu';
