@@ -1,12 +1,12 @@
 /** Test helper shared by the Q4 matmul tests: random problem, GPU run, comparison with matmulQ4Cpu. */
 import { expect } from 'vitest';
-import type { Variant } from '../../context';
-import type { Tolerance } from '../../testing/compare';
-import { asDtype, ctx, expectClose } from '../../testing/kernel-suite';
-import { randn } from '../../testing/random';
-import { type Q4Options, releaseQ4, uploadQ4 } from '../quant/format';
-import { quantizeQ4Cpu } from '../quant/quantize-cpu';
-import { type MatmulQ4Options, matmulQ4, matmulQ4Cpu } from './matmul-q4';
+import type { Tolerance } from '../../../compare';
+import type { Variant } from '../../../context';
+import { randn } from '../../../random';
+import { asDtype, ctx, expectClose } from '../../../testing/kernel-suite';
+import { type Q4Options, releaseQ4, uploadQ4 } from '../../quant/format';
+import { quantizeQ4Cpu } from '../../quant/quantize-cpu';
+import { type MatmulQ4Options, matmulQ4, matmulQ4Cpu } from '../matmul-q4';
 
 export interface Q4Case {
   M: number;
