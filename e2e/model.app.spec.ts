@@ -4,19 +4,14 @@
  * (served by page.route as edited copies of tiny-a) fail with a clear message while tiny-a keeps
  * answering.
  */
-import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, type Page, type Route, test } from '@playwright/test';
 import { parseReasoning } from '../src/model/reasoning-parser';
 import { BAD_CASES, badCheckpoint, EXPECTED_MESSAGE } from '../src/model/testing/bad-checkpoints';
+import { fixtureFiles } from '../src/model/testing/goldens';
 
-const TINY_A = join(import.meta.dirname, '..', 'public', 'models', 'tiny-a');
 /** A small clip WebCodecs decodes in Chromium (VP9, 161×121, 30 frames). */
 const CLIP = join(import.meta.dirname, '..', 'test-data', 'videos', 'androidx_bear-vp9-odd-dimensions.webm');
-
-function tinyA(): Map<string, Uint8Array> {
-  return new Map(readdirSync(TINY_A).map((f) => [f, new Uint8Array(readFileSync(join(TINY_A, f)))]));
-}
 
 /** Serves `files` under `prefix` like a static server: HEAD, GET, single byte ranges, 404s. */
 async function serveFiles(page: Page, prefix: string, files: Map<string, Uint8Array>): Promise<void> {
@@ -190,7 +185,7 @@ test.describe('model', () => {
 
   test('broken checkpoints fail clearly and tiny-a keeps answering', async ({ page }) => {
     test.setTimeout(600_000);
-    const good = tinyA();
+    const good = fixtureFiles('tiny-a');
     for (const bad of BAD_CASES) await serveFiles(page, `/models/bad-${bad}/`, badCheckpoint(good, bad));
     await openApp(page);
     await setMaxTokens(page, 3);

@@ -1,6 +1,7 @@
 /**
  * safetensors writer (fixtures, tests, adapter checkpoints): tensors in the order given, the
- * header padded with spaces to a multiple of 8 bytes as the reference writer does.
+ * header padded with spaces to a multiple of 8 bytes as the reference writer does. The one place that
+ * writes a safetensors header (the test support that edits headers goes through encodeHeader too).
  */
 import { DTYPE_BYTES, type StDtype } from './safetensors';
 
@@ -27,21 +28,28 @@ export function encodeSafetensors(
     header[t.name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + n] };
     offset += n;
   }
-  let json = new TextEncoder().encode(JSON.stringify(header));
-  const padded = Math.ceil(json.byteLength / 8) * 8;
-  if (padded !== json.byteLength) {
-    const p = new Uint8Array(padded).fill(0x20);
-    p.set(json);
-    json = p;
-  }
-  const out = new Uint8Array(8 + json.byteLength + offset);
-  new DataView(out.buffer).setBigUint64(0, BigInt(json.byteLength), true);
-  out.set(json, 8);
-  let at = 8 + json.byteLength;
+  const head = encodeHeader(header);
+  const out = new Uint8Array(head.byteLength + offset);
+  out.set(head);
+  let at = head.byteLength;
   for (const t of tensors) {
     out.set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength), at);
     at += t.data.byteLength;
   }
+  return out;
+}
+
+/**
+ * The bytes before the tensor data: the u64 little-endian header length, then the header's JSON
+ * padded with spaces to a multiple of 8 bytes. `header` is written as given (no checks), so tests
+ * can write broken ones.
+ */
+export function encodeHeader(header: Record<string, unknown>): Uint8Array<ArrayBuffer> {
+  const json = new TextEncoder().encode(JSON.stringify(header));
+  const n = Math.ceil(json.byteLength / 8) * 8;
+  const out = new Uint8Array(8 + n).fill(0x20, 8);
+  new DataView(out.buffer).setBigUint64(0, BigInt(n), true);
+  out.set(json, 8);
   return out;
 }
 

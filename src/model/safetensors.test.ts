@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { f32ToF16Bits } from '../gpu/f16';
 import { INDEX_FILE, SafetensorsCheckpoint, SafetensorsError } from './safetensors';
-import { encodeIndex, encodeSafetensors, type TensorToWrite } from './safetensors-writer';
+import { encodeHeader, encodeIndex, encodeSafetensors, type TensorToWrite } from './safetensors-writer';
 import { FileWeightSource } from './sources/files';
 import { HttpWeightSource } from './sources/http';
 import { MemoryWeightSource } from './sources/memory';
@@ -142,14 +142,13 @@ describe('safetensors', () => {
   });
 
   it('rejects malformed headers with the tensor named', async () => {
-    const withHeader = (h: unknown) => {
-      const json = new TextEncoder().encode(JSON.stringify(h));
-      const out = new Uint8Array(8 + json.byteLength + 64);
-      new DataView(out.buffer).setBigUint64(0, BigInt(json.byteLength), true);
-      out.set(json, 8);
+    const withHeader = (h: Record<string, unknown>) => {
+      const head = encodeHeader(h);
+      const out = new Uint8Array(head.byteLength + 64);
+      out.set(head);
       return new MemoryWeightSource({ 'model.safetensors': out });
     };
-    const cases: [unknown, RegExp][] = [
+    const cases: [Record<string, unknown>, RegExp][] = [
       [{ w: { dtype: 'Q4', shape: [2], data_offsets: [0, 2] } }, /w: unknown dtype "Q4"/],
       [{ w: { dtype: 'F32', shape: [3], data_offsets: [0, 8] } }, /w: data_offsets span 8 bytes.*needs 12/],
       [{ w: { dtype: 'F32', shape: [-1], data_offsets: [0, 4] } }, /w: bad shape/],

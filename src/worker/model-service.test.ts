@@ -3,15 +3,19 @@
  * frames (greedy, dump) and compare with the PyTorch goldens, stream events, stop mid-stream, and
  * refuse broken checkpoints with a clear error while the loaded model keeps answering.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { AskEvent, ModelSource } from '../engine-client/protocol';
 import { EngineError } from '../engine-client/protocol';
-import { firstMismatch } from '../gpu/testing/compare';
+import { firstMismatch } from '../gpu/compare';
 import { ctx } from '../gpu/testing/kernel-suite';
 import { BAD_CASES, badCheckpoint, EXPECTED_MESSAGE } from '../model/testing/bad-checkpoints';
-import { fixtureDir, readGoldenFrames, readGoldenIndex, readGoldenTensor } from '../model/testing/goldens';
+import {
+  asPickedFiles,
+  fixtureFiles,
+  readGoldenFrames,
+  readGoldenIndex,
+  readGoldenTensor,
+} from '../model/testing/goldens';
 import { modelCommands } from './model-service';
 import { EngineSession } from './session';
 
@@ -20,18 +24,9 @@ session.ctx = ctx;
 const model = modelCommands(session);
 const REL = ctx.actDtype === 'f32' ? 2e-4 : 3e-2;
 
-function fixtureFiles(name: string): Map<string, Uint8Array> {
-  const dir = fixtureDir(name);
-  const stamp = JSON.parse(readFileSync(join(dir, 'fixture.json'), 'utf8')) as {
-    files: Record<string, unknown>;
-  };
-  const names = [...new Set([...Object.keys(stamp.files), 'tokenizer.json', 'tokenizer_config.json'])];
-  return new Map(names.map((f) => [f, new Uint8Array(readFileSync(join(dir, f)))]));
-}
-
 const asSource = (files: Map<string, Uint8Array>): ModelSource => ({
   kind: 'files',
-  files: [...files].map(([name, b]) => new File([b as Uint8Array<ArrayBuffer>], name)),
+  files: asPickedFiles(files),
 });
 
 function closeRel(name: string, actual: Float32Array, golden: Float32Array) {

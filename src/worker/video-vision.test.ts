@@ -5,14 +5,12 @@
  * recomputing, that its features are bit-equal to the sequential path's, and that cancelling drops
  * the work and frees the buffers.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { AskEvent, AskRequest, ModelSource, VisionProgress } from '../engine-client/protocol';
 import type { FrameSource } from '../gpu/frames-to-tensor';
 import { ctx } from '../gpu/testing/kernel-suite';
 import type { FramePreprocess } from '../model/preprocess';
-import { fixtureDir, readGoldenFrames, readGoldenIndex } from '../model/testing/goldens';
+import { asPickedFiles, fixtureFiles, readGoldenFrames, readGoldenIndex } from '../model/testing/goldens';
 import { modelCommands } from './model-service';
 import type { VideoFrames } from './model-video';
 import { EngineSession } from './session';
@@ -21,17 +19,10 @@ import { VisionHub } from './video-vision';
 const session = new EngineSession({ gpu: () => undefined });
 session.ctx = ctx;
 
-function fixtureSource(name: string): ModelSource {
-  const dir = fixtureDir(name);
-  const stamp = JSON.parse(readFileSync(join(dir, 'fixture.json'), 'utf8')) as {
-    files: Record<string, unknown>;
-  };
-  const names = [...new Set([...Object.keys(stamp.files), 'tokenizer.json', 'tokenizer_config.json'])];
-  return {
-    kind: 'files',
-    files: names.map((f) => new File([new Uint8Array(readFileSync(join(dir, f)))], f)),
-  };
-}
+const fixtureSource = (name: string): ModelSource => ({
+  kind: 'files',
+  files: asPickedFiles(fixtureFiles(name)),
+});
 
 // Fake frames: { i } picks golden frame i % 4. The preprocessing uploads that frame's pixels.
 const index = readGoldenIndex('tiny-a');

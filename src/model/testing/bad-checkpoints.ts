@@ -5,6 +5,7 @@
  * (safetensors offsets are relative to the end of the header).
  */
 import { INDEX_FILE } from '../safetensors';
+import { encodeHeader } from '../safetensors-writer';
 
 export type BadCase =
   | 'missing-tensor'
@@ -44,19 +45,13 @@ function readHeader(file: Uint8Array): { header: Header; dataStart: number } {
   return { header: JSON.parse(text(file.subarray(8, 8 + n))) as Header, dataStart: 8 + n };
 }
 
+/** `file` with its header replaced by `header` (the tensor data is unchanged: offsets are relative to it). */
 function writeHeader(file: Uint8Array, header: Header): Uint8Array {
   const { dataStart } = readHeader(file);
-  let json = bytes(JSON.stringify(header));
-  const padded = Math.ceil(json.byteLength / 8) * 8;
-  if (padded !== json.byteLength) {
-    const p = new Uint8Array(padded).fill(0x20);
-    p.set(json);
-    json = p;
-  }
-  const out = new Uint8Array(8 + json.byteLength + (file.byteLength - dataStart));
-  new DataView(out.buffer).setBigUint64(0, BigInt(json.byteLength), true);
-  out.set(json, 8);
-  out.set(file.subarray(dataStart), 8 + json.byteLength);
+  const head = encodeHeader(header);
+  const out = new Uint8Array(head.byteLength + (file.byteLength - dataStart));
+  out.set(head);
+  out.set(file.subarray(dataStart), head.byteLength);
   return out;
 }
 

@@ -61,15 +61,26 @@ export function readGoldenFrames(index: GoldenIndex): Float32Array {
   return normalizeFrames(new Uint8Array(readFileSync(join(REPO_ROOT, index.frames.file))));
 }
 
-/** The fixture checkpoint from public/models (whole files in memory: they are small). */
-export async function openFixture(fixture: string): Promise<OpenedCheckpoint> {
+/**
+ * The fixture checkpoint's files from public/models (config, generation config, shards, index,
+ * tokenizer: the ones its fixture.json stamp lists), whole in memory: they are small.
+ */
+export function fixtureFiles(fixture: string): Map<string, Uint8Array> {
   const dir = fixtureDir(fixture);
   if (!existsSync(join(dir, 'fixture.json')))
     throw new Error(`fixture ${fixture} not generated: run \`npm run fixtures\` (writes ${dir})`);
   const stamp = JSON.parse(readFileSync(join(dir, 'fixture.json'), 'utf8')) as {
     files: Record<string, unknown>;
   };
-  const files = new Map<string, Uint8Array>();
-  for (const f of Object.keys(stamp.files)) files.set(f, new Uint8Array(readFileSync(join(dir, f))));
-  return openCheckpoint(new MemoryWeightSource(files, dir));
+  return new Map(Object.keys(stamp.files).map((f) => [f, new Uint8Array(readFileSync(join(dir, f)))]));
+}
+
+/** Files as the user would pick them (the engine's ModelSource kind 'files'). */
+export function asPickedFiles(files: ReadonlyMap<string, Uint8Array>): File[] {
+  return [...files].map(([name, b]) => new File([b as Uint8Array<ArrayBuffer>], name));
+}
+
+/** The fixture checkpoint, opened from memory. */
+export async function openFixture(fixture: string): Promise<OpenedCheckpoint> {
+  return openCheckpoint(new MemoryWeightSource(fixtureFiles(fixture), fixtureDir(fixture)));
 }
