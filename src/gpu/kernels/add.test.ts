@@ -4,7 +4,7 @@ import { roundToF16 } from '../f16';
 import { randn } from '../random';
 import { Tensor } from '../tensor';
 import { asDtype, ctx, dtypes, expectClose } from '../testing/kernel-suite';
-import { add, addCpu } from './add';
+import { add, addCpu, axpy, axpyCpu } from './add';
 
 /**
  * f32: the GPU's f32 add is correctly rounded, like storing the exact (f64) sum into a Float32Array: exact.
@@ -80,5 +80,30 @@ describe('add', () => {
     expect(() => add(ctx, a, ctx.empty([3, 2], 'f32'))).toThrow(/add.b/);
     expect(() => add(ctx, a, ctx.empty([2, 3], 'f32'), ctx.empty([6], 'f32'))).toThrow(/add.out/);
     expect(() => add(ctx, a, a, a)).toThrow(/same buffer/);
+  });
+});
+
+// axpy: y + a·x with f32 math; f16 outputs round once more (one f16 ulp).
+describe('axpy', () => {
+  for (const yType of dtypes)
+    for (const xType of dtypes)
+      for (const n of [1, 7, 1000, 4097]) {
+        it(`y ${yType}, x ${xType}, n=${n}`, async () => {
+          const y = asDtype(randn(n, n + 5, -2, 2), yType);
+          const x = asDtype(randn(n, n + 6, -2, 2), xType);
+          const a = -0.37;
+          const ty = ctx.upload(y, [n], yType);
+          expect(axpy(ctx, ty, ctx.upload(x, [n], xType), a)).toBe(ty);
+          const want = axpyCpu(y, x, Math.fround(a));
+          expectClose(await ctx.read(ty), yType === 'f16' ? roundToF16(want) : want, {
+            atol: 1e-6,
+            rtol: yType === 'f16' ? 1e-3 : 1e-6,
+          });
+        });
+      }
+  it('refuses x and y in one buffer and mismatched shapes', () => {
+    const t = ctx.upload(new Float32Array(4), [4], 'f32');
+    expect(() => axpy(ctx, t, t, 1)).toThrow(/share a buffer/);
+    expect(() => axpy(ctx, t, ctx.upload(new Float32Array(3), [3], 'f32'), 1)).toThrow();
   });
 });

@@ -71,6 +71,50 @@ export function add(ctx: GpuContext, a: Tensor, b: Tensor, out?: Tensor): Tensor
   return y;
 }
 
+const AXPY = (
+  yType: 'f32' | 'f16',
+  xType: 'f32' | 'f16',
+) => `${wgslTypes({ Y: yType, X: xType })}struct P { n: u32, a: f32 }
+@group(0) @binding(0) var<storage, read_write> y: array<Y>;
+@group(0) @binding(1) var<storage, read> x: array<X>;
+@group(0) @binding(2) var<uniform> p: P;
+@compute @workgroup_size(${WG})
+fn axpy_inplace(@builtin(global_invocation_id) g: vec3u, @builtin(num_workgroups) nw: vec3u) {
+  let i = g.y * nw.x * ${WG}u + g.x;
+  if (i >= p.n) { return; }
+  y[i] = Y(f32(y[i]) + p.a * f32(x[i]));
+}`;
+
+/**
+ * y ← y + a·x in place (gradient accumulation, LoRA's scaled update): f32 math, x and y of the same
+ * shape in any float dtypes. Returns y.
+ */
+export function axpy(ctx: GpuContext, y: Tensor, x: Tensor, a: number): Tensor {
+  assertDtype('axpy.y', y, 'f32', 'f16');
+  assertDtype('axpy.x', x, 'f32', 'f16');
+  assertShape('axpy.x', x, y.shape);
+  if (x.buffer === y.buffer) throw new Error('axpy: x and y share a buffer');
+  const [yt, xt] = [y.dtype, x.dtype] as ('f32' | 'f16')[];
+  ctx.dispatch({
+    pipeline: ctx.pipeline(
+      memoShader(`axpy|${yt}|${xt}`, () => AXPY(yt, xt)),
+      'axpy_inplace',
+    ),
+    bindings: [y, x],
+    uniforms: { u32: [y.size], f32: [a] },
+    workgroups: grid(Math.ceil(y.size / WG), ctx.maxWorkgroupsPerDim),
+    label: 'axpy_inplace',
+  });
+  return y;
+}
+
+/** CPU reference of axpy: y + a·x in f64, rounded to f32. */
+export function axpyCpu(y: Float32Array, x: Float32Array, a: number): Float32Array {
+  const out = new Float32Array(y.length);
+  for (let i = 0; i < y.length; i++) out[i] = y[i] + a * x[i];
+  return out;
+}
+
 /** CPU reference. */
 export function addCpu(a: Float32Array, b: Float32Array): Float32Array {
   const y = new Float32Array(a.length);
