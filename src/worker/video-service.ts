@@ -1,5 +1,5 @@
 /**
- * The engine's video commands (video-protocol.ts) over src/video: runs the pipeline in the engine
+ * The engine's video commands (engine-client/protocol) over src/video: runs the pipeline in the engine
  * worker, keeps the current video's sampled frames (upright VideoFrames, one per slot) for the model,
  * and answers the model's lookup (model-video.ts). One load at a time per job id; a finished load
  * replaces the previous video and closes its frames.

@@ -2,7 +2,8 @@
  * The engine's video commands: load a video (file or URL) into the engine worker, which demuxes,
  * counts frames, samples and decodes them (src/video) and keeps the sampled frames for the model.
  * When WebCodecs cannot decode the codec, `videoLoad` answers 'needs-element' and the page captures
- * the planned frames with a <video> element and hands them over with `videoSupplyFrames`.
+ * the planned frames with a <video> element and hands them over with `videoSupplyFrames`: the engine
+ * client's `loadVideo` (src/engine-client/video.ts) does that round trip.
  */
 import type { VideoFacts } from '../../video/demux';
 import type { ElementPlan } from '../../video/element-sampler';
