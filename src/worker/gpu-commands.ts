@@ -1,4 +1,4 @@
-import type { GpuCommands } from '../engine-client/protocol';
+import { errorInfo, type GpuCommands } from '../engine-client/protocol';
 import { GpuContext } from '../gpu/context';
 import { acquireDevice } from '../gpu/device';
 import { runSelfTest } from '../gpu/selftest';
@@ -12,7 +12,7 @@ export function gpuCommands(session: EngineSession): GpuCommands {
       starting ??= acquireDevice(session.env.gpu(), {
         disableF16: options.disableF16,
         powerPreference: options.powerPreference,
-        onError: (e) => onDeviceError?.({ kind: e.kind, message: e.message, hint: e.hint }),
+        onError: (e) => onDeviceError?.(errorInfo(e)),
       }).then(({ device, summary }) => {
         session.ctx = new GpuContext(device, summary);
         return session.ctx;
