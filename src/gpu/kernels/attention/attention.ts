@@ -2,6 +2,7 @@ import type { GpuContext, Variant } from '../../context';
 import { assertDtype, assertShape, fmt, type Tensor } from '../../tensor';
 import { runAttention } from './run';
 
+export { type AttentionBackwardOptions, attentionBackward, attentionBackwardCpu } from './backward';
 export { type AttentionCpuDims, attentionCpu } from './cpu';
 
 /**
