@@ -3,6 +3,8 @@ import type { Tolerance } from '../../compare';
 import { randn } from '../../random';
 import { numericGrad } from '../../testing/grad-check';
 import { asDtype, ctx, dtypes, expectClose } from '../../testing/kernel-suite';
+import { type Q4Options, releaseQ4, uploadQ4 } from '../quant/format';
+import { dequantizeQ4Cpu, quantizeQ4Cpu } from '../quant/quantize-cpu';
 import { matmulCpu } from './matmul';
 import {
   matmulBackward,
@@ -10,6 +12,7 @@ import {
   matmulBackwardCpu,
   matmulBackwardInput,
   matmulBackwardWeight,
+  matmulQ4BackwardInput,
 } from './matmul-backward';
 
 /**
@@ -103,4 +106,32 @@ describe('matmulBackward', () => {
       /matmulBackwardWeight\.x/,
     );
   });
+});
+
+// dX through a 4-bit weight: the reference is dY·ŵ with ŵ from the CPU dequantizer (the values the GPU
+// decodes), so the tolerance is the plain dX's. K = 40 and 100 leave padded groups.
+describe('matmulQ4BackwardInput', () => {
+  const formats: Q4Options[] = [
+    { scheme: 'sym', scaleDtype: 'f16', groupSize: 32 },
+    { scheme: 'asym', scaleDtype: 'f16', groupSize: 64 },
+    { scheme: 'sym', scaleDtype: 'f32', groupSize: 64 },
+    { scheme: 'asym', scaleDtype: 'f32', groupSize: 32 },
+  ];
+  for (const dtype of dtypes)
+    for (const fmt of formats)
+      for (const [M, N, K] of [
+        [3, 7, 40],
+        [65, 33, 100],
+      ])
+        it(`dY:${dtype} ${fmt.scheme} s:${fmt.scaleDtype} G=${fmt.groupSize} M=${M} N=${N} K=${K}`, async () => {
+          const h = quantizeQ4Cpu(randn(N * K, M + N + K, -1, 1), N, K, fmt);
+          const dY = asDtype(randn(M * N, M + N), dtype);
+          const w = uploadQ4(ctx, h);
+          const dX = matmulQ4BackwardInput(ctx, ctx.upload(dY, [M, N], dtype), w);
+          expect(dX.shape).toEqual([M, K]);
+          expect(dX.dtype).toBe(dtype);
+          const want = matmulBackwardCpu(dY, new Float32Array(M * K), dequantizeQ4Cpu(h), M, N, K).dX;
+          expectClose(await ctx.read(dX), want, tol(N, dtype));
+          releaseQ4(ctx, w);
+        });
 });

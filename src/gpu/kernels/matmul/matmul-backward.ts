@@ -1,6 +1,7 @@
 import { type GpuContext, grid, wgslTypes } from '../../context';
 import { memoShader } from '../../pipeline-cache';
 import { assertDtype, assertShape, type DType, fmt, type Tensor } from '../../tensor';
+import { layoutOf, type QTensor } from '../quant/format';
 
 /**
  * Backward of the plain linear layer in matmul.ts, y = x·wᵀ + bias, with x [M, K] (any leading dims),
@@ -11,7 +12,8 @@ import { assertDtype, assertShape, type DType, fmt, type Tensor } from '../../te
  * Each is its own function, so a frozen layer asks only for dX. One thread per output element looping
  * over the reduction dimension in order, f32 accumulation, no barriers and no atomics; the column index
  * is the fastest thread index, so the operand read along it is coalesced and the other is a broadcast.
- * Entry points: matmul_backward_dx, matmul_backward_dw, matmul_backward_db.
+ * Entry points: matmul_backward_dx, matmul_backward_dw, matmul_backward_db; matmulQ4BackwardInput gives dX
+ * through a frozen 4-bit weight (matmul_q4_backward_dx).
  */
 const WG = 64;
 
@@ -128,6 +130,76 @@ export function matmulBackward(
     dW: matmulBackwardWeight(ctx, dY, x),
     dB: hasBias ? matmulBackwardBias(ctx, dY) : null,
   };
+}
+
+/**
+ * dX = dY·ŵ through a frozen 4-bit weight (LoRA over a Q4 base; format in quant/format.ts): one thread per
+ * (m, k) decoding its column of ŵ — (q − 8)·scale (sym) or q·scale + min (asym) — as it walks n.
+ * Entry point matmul_q4_backward_dx.
+ */
+function q4Shader(gDtype: DType, scheme: 'sym' | 'asym', scale: 'f16' | 'f32'): string {
+  const st = scale === 'f16' ? 'u32' : 'f32';
+  const rd = (arr: string, i: string) =>
+    scale === 'f16' ? `unpack2x16float(${arr}[${i} >> 1u])[${i} & 1u]` : `${arr}[${i}]`;
+  const bufs = [
+    'var<storage, read> dy: array<GT>;',
+    'var<storage, read> wq: array<u32>;',
+    `var<storage, read> sc: array<${st}>;`,
+    ...(scheme === 'asym' ? [`var<storage, read> mn: array<${st}>;`] : []),
+    'var<storage, read_write> dx: array<GT>;',
+    'var<uniform> p: P;',
+  ];
+  return `${wgslTypes({ GT: gDtype })}
+struct P { M: u32, N: u32, K: u32, words: u32, groups: u32, G: u32 }
+${bufs.map((v, k) => `@group(0) @binding(${k}) ${v}`).join('\n')}
+
+// ŵ[n, k] for the nibble q of group g.
+fn wval(q: f32, g: u32) -> f32 {
+  return ${scheme === 'sym' ? `(q - 8.0) * ${rd('sc', 'g')}` : `q * ${rd('sc', 'g')} + ${rd('mn', 'g')}`};
+}
+
+@compute @workgroup_size(${WG})
+fn matmul_q4_backward_dx(@builtin(global_invocation_id) g: vec3u, @builtin(num_workgroups) nw: vec3u) {
+  let i = g.y * nw.x * ${WG}u + g.x;
+  if (i >= p.M * p.K) { return; }
+  let m = i / p.K;
+  let k = i % p.K;
+  let word = k >> 3u;
+  let shift = 4u * (k & 7u);
+  let grp = k / p.G;
+  var acc = 0.0;
+  for (var n = 0u; n < p.N; n++) {
+    let q = f32((wq[n * p.words + word] >> shift) & 15u);
+    acc += f32(dy[m * p.N + n]) * wval(q, n * p.groups + grp);
+  }
+  dx[i] = GT(acc);
+}`;
+}
+
+/** dX = dY·ŵ for a 4-bit weight w [N, K]: dY [..., N] → dX [..., K] in dY's dtype. */
+export function matmulQ4BackwardInput(ctx: GpuContext, dY: Tensor, w: QTensor): Tensor {
+  const [M, N] = rowsOf('matmulQ4BackwardInput', dY);
+  const L = layoutOf(w);
+  if (L.N !== N) throw new Error(`matmulQ4BackwardInput.w: expected ${N} rows, got ${L.N}`);
+  if (dY.dtype === 'f16' && !ctx.summary.f16)
+    throw new Error(
+      'matmul_q4_backward_dx: f16 tensors need the shader-f16 feature, which this adapter lacks',
+    );
+  const dX = ctx.empty([...dY.shape.slice(0, -1), L.K], dY.dtype);
+  const entry = 'matmul_q4_backward_dx';
+  ctx.dispatch({
+    pipeline: ctx.pipeline(
+      memoShader(`${entry}|${dY.dtype}|${L.scheme}|${L.scaleDtype}`, () =>
+        q4Shader(dY.dtype, L.scheme, L.scaleDtype),
+      ),
+      entry,
+    ),
+    bindings: [dY, w.packed, w.scales, ...(w.mins ? [w.mins] : []), dX],
+    uniforms: { u32: [M, N, L.K, L.words, L.groups, L.groupSize] },
+    workgroups: grid(Math.ceil(dX.size / WG), ctx.maxWorkgroupsPerDim),
+    label: entry,
+  });
+  return dX;
 }
 
 /** CPU reference: plain loops, f64 accumulation. dY [M, N], x [M, K], w [N, K]. */
