@@ -1,0 +1,250 @@
+/**
+ * One GRPO step as the paper's code runs it, by default: G completions per prompt by batched decode
+ * (the adapter merged into the inference weights), the upstream rewards, group-normalised advantages,
+ * the k3 KL to the reference (the same base with the adapter off), per-sequence mean loss up to and
+ * including the first end token, then the batch mean; AdamW with clipping. Options under TRL's names.
+ * Also the cold-start SFT step on the same machinery.
+ */
+import type { GpuContext } from '../gpu/context';
+import { rng } from '../gpu/random';
+import type { Tensor } from '../gpu/tensor';
+import { generate } from '../model/generate';
+import { concatRows } from '../model/layers';
+import { GRPO_ROLLOUT_SAMPLING, type SamplingOptions } from '../model/sampling';
+import type { TinyLlavaVideo } from '../model/tinyllava';
+import type { TextTokenizer } from '../model/tokenizer';
+import { advantages, type GrpoLossConfig, sftLoss, tokenLoss, tokenWeights } from './grpo-loss';
+import type { LoraAdapter } from './lora';
+import type { AdamW } from './optimizer';
+import type { Policy } from './policy';
+import { scoreCompletion } from './rewards';
+
+export interface GrpoConfig extends GrpoLossConfig {
+  num_generations: number;
+  num_iterations: number;
+  temperature: number;
+  top_p: number;
+  top_k: number;
+  /** Weights of [accuracy, format] summed TRL-style; null: the paper's r = acc + (2·acc − 1)·format. */
+  reward_weights: [number, number] | null;
+  seed: number;
+}
+
+/** The paper's GRPO (MODEL.md): G = 8, β = 0.01, noise 0.02 on the advantages, 512 new tokens. */
+export const GRPO_PAPER: GrpoConfig = {
+  num_generations: 8,
+  num_iterations: 1,
+  beta: 0.01,
+  loss_type: 'grpo',
+  scale_rewards: 'group',
+  epsilon: 0.2,
+  advantage_noise: 0.02,
+  max_completion_length: GRPO_ROLLOUT_SAMPLING.maxNewTokens,
+  temperature: GRPO_ROLLOUT_SAMPLING.temperature,
+  top_p: GRPO_ROLLOUT_SAMPLING.topP,
+  top_k: GRPO_ROLLOUT_SAMPLING.topK,
+  reward_weights: null,
+  seed: 0,
+};
+
+/** A prompt: text ids around the visual tokens (computed once per video and cached by the caller). */
+export interface Prompt {
+  before: number[];
+  after: number[];
+  visual: Tensor | null;
+}
+
+export interface GrpoItem extends Prompt {
+  /** `<answer>X</answer>` */
+  solution: string;
+}
+
+export interface Completion {
+  text: string;
+  ids: number[];
+  accuracy: number;
+  format: number;
+  reward: number;
+  advantage: number;
+}
+
+export interface StepMetrics {
+  step: number;
+  loss: number;
+  rewardMean: number;
+  rewardStd: number;
+  accuracy: number;
+  formatRate: number;
+  kl: number;
+  clipRatio: number;
+  completionLength: number;
+  gradNorm: number;
+  lr: number;
+  ms: { rollout: number; reward: number; backward: number; optimizer: number };
+  completions: Completion[];
+}
+
+const now = () => performance.now();
+
+export class Trainer {
+  private readonly random: () => number;
+  private rolloutSeed: number;
+
+  constructor(
+    private readonly ctx: GpuContext,
+    private readonly model: TinyLlavaVideo,
+    private readonly tokenizer: TextTokenizer,
+    private readonly eosIds: number[],
+    readonly policy: Policy,
+    readonly lora: LoraAdapter,
+    readonly optimizer: AdamW,
+    readonly config: GrpoConfig = GRPO_PAPER,
+  ) {
+    this.random = rng(config.seed + 1);
+    this.rolloutSeed = config.seed;
+  }
+
+  /** One GRPO step on these prompts (each with its own G completions). */
+  async grpoStep(items: GrpoItem[]): Promise<StepMetrics> {
+    const c = this.config;
+    const G = c.num_generations;
+    const t0 = now();
+    this.policy.mergeInto(this.model, this.lora);
+    const sampling: SamplingOptions = {
+      temperature: c.temperature,
+      topK: c.top_k,
+      topP: c.top_p,
+      repetitionPenalty: 1,
+      seed: 0,
+      maxNewTokens: c.max_completion_length,
+    };
+    const rolled: { item: GrpoItem; ids: number[]; text: string; targets: number[] }[] = [];
+    for (const item of items) {
+      const r = await generate(this.model, this.tokenizer, {
+        ...item,
+        sampling: { ...sampling, seed: this.rolloutSeed++ },
+        eosIds: this.eosIds,
+        batch: G,
+      });
+      // The loss covers the completion up to and including its end token.
+      for (const s of r.sequences)
+        rolled.push({
+          item,
+          ids: s.ids,
+          text: s.text,
+          targets: s.stoppedBy === 'eos' ? [...s.ids, this.eosIds[0]] : s.ids,
+        });
+    }
+    const t1 = now();
+    const scores = rolled.map((r) => scoreCompletion(r.text, r.item.solution));
+    const rewards = scores.map((s) =>
+      c.reward_weights ? c.reward_weights[0] * s.accuracy + c.reward_weights[1] * s.format : s.total,
+    );
+    const adv = advantages(rewards, G, c.scale_rewards, c.advantage_noise, this.random);
+    const weights = tokenWeights(
+      rolled.map((r) => r.targets.length),
+      c,
+    );
+    const t2 = now();
+
+    let loss = 0;
+    let klSum = 0;
+    let clipped = 0;
+    let tokens = 0;
+    let gradNorm = 0;
+    let lr = 0;
+    let optimizerMs = 0;
+    // Reference and rollout-time log-probs, once per completion.
+    const inputs = rolled.map((r) => (r.targets.length ? this.inputs(r.item, r.targets) : null));
+    const refs: (Float32Array | null)[] = [];
+    const olds: (Float32Array | null)[] = [];
+    for (const [i, x] of inputs.entries()) {
+      const targets = rolled[i].targets;
+      refs.push(x && c.beta !== 0 ? await this.policy.logprobs(x.x0, x.first, targets, null) : null);
+      olds.push(
+        x && c.num_iterations > 1 ? await this.policy.logprobs(x.x0, x.first, targets, this.lora) : null,
+      );
+    }
+    for (let it = 0; it < c.num_iterations; it++) {
+      loss = klSum = clipped = tokens = 0;
+      for (const [i, x] of inputs.entries()) {
+        if (!x) continue;
+        await this.policy.backward(x.x0, x.first, rolled[i].targets, this.lora, (lp) => {
+          const l = tokenLoss(lp, olds[i], refs[i], adv[i], weights[i], c);
+          loss += l.loss;
+          klSum += l.kl * lp.length;
+          clipped += l.clipped;
+          tokens += lp.length;
+          return l.grad;
+        });
+      }
+      const o0 = now();
+      ({ gradNorm, lr } = await this.optimizer.update());
+      optimizerMs += now() - o0;
+    }
+    for (const x of inputs) if (x) this.ctx.release(x.x0);
+    const t3 = now();
+    const mean = rewards.reduce((s, r) => s + r, 0) / rewards.length;
+    const sd = Math.sqrt(rewards.reduce((s, r) => s + (r - mean) ** 2, 0) / Math.max(1, rewards.length - 1));
+    return {
+      step: this.optimizer.step,
+      loss,
+      rewardMean: mean,
+      rewardStd: sd,
+      accuracy: scores.reduce((s, x) => s + x.accuracy, 0) / scores.length,
+      formatRate: scores.filter((x) => x.format > 0).length / scores.length,
+      kl: tokens ? klSum / tokens : 0,
+      clipRatio: tokens ? clipped / tokens : 0,
+      completionLength: rolled.reduce((s, r) => s + r.ids.length, 0) / rolled.length,
+      gradNorm,
+      lr,
+      ms: { rollout: t1 - t0, reward: t2 - t1, backward: t3 - t2 - optimizerMs, optimizer: optimizerMs },
+      completions: rolled.map((r, i) => ({
+        text: r.text,
+        ids: r.ids,
+        accuracy: scores[i].accuracy,
+        format: scores[i].format,
+        reward: rewards[i],
+        advantage: adv[i],
+      })),
+    };
+  }
+
+  /** One supervised step: cross-entropy on each completion's tokens (per-sequence mean, batch mean). */
+  async sftStep(
+    items: (Prompt & { completion: number[] })[],
+  ): Promise<{ loss: number; gradNorm: number; lr: number }> {
+    let loss = 0;
+    for (const item of items) {
+      if (!item.completion.length) continue;
+      const x = this.inputs(item, item.completion);
+      const w = 1 / (item.completion.length * items.length);
+      await this.policy.backward(x.x0, x.first, item.completion, this.lora, (lp) => {
+        const l = sftLoss(lp, w);
+        loss += l.loss;
+        return l.grad;
+      });
+      this.ctx.release(x.x0);
+    }
+    const { gradNorm, lr } = await this.optimizer.update();
+    return { loss, gradNorm, lr };
+  }
+
+  /**
+   * The training input of a prompt and its completion tokens: [before | visual | after | targets
+   * but the last] embedded, and the row whose output predicts targets[0].
+   */
+  private inputs(p: Prompt, targets: number[]): { x0: Tensor; first: number } {
+    const { ctx, policy } = this;
+    return ctx.tidy(() => {
+      const parts: Tensor[] = [];
+      if (p.before.length) parts.push(policy.embed(p.before));
+      if (p.visual) parts.push(p.visual);
+      const tail = [...p.after, ...targets.slice(0, -1)];
+      if (tail.length) parts.push(policy.embed(tail));
+      const x0 = concatRows(ctx, parts);
+      const promptLength = p.before.length + (p.visual?.shape[0] ?? 0) + p.after.length;
+      return { x0, first: promptLength - 1 };
+    });
+  }
+}

@@ -1,0 +1,133 @@
+/**
+ * LoRA adapters on the language model's projections (PEFT's LoraLayer): y = x·Wᵀ + s·(x·Aᵀ)·Bᵀ with
+ * A [r, in] and B [out, r] in f32, s = alpha / r (or alpha / √r with rsLoRA). A starts as PEFT's
+ * kaiming-uniform (U(−1/√in, 1/√in)), B at zero, so a fresh adapter changes nothing. Names follow
+ * PEFT's saved tree for the upstream module names (peft.ts writes and reads them).
+ */
+import type { GpuContext } from '../gpu/context';
+import { rng } from '../gpu/random';
+import type { Tensor } from '../gpu/tensor';
+import type { TextConfig } from '../model/config';
+
+/** The decoder's projections LoRA can wrap, by their upstream module names. */
+export const LORA_TARGETS = {
+  q: 'self_attn.q_proj',
+  k: 'self_attn.k_proj',
+  v: 'self_attn.v_proj',
+  o: 'self_attn.o_proj',
+  gate: 'mlp.gate_proj',
+  up: 'mlp.up_proj',
+  down: 'mlp.down_proj',
+} as const;
+
+export type LoraTarget = keyof typeof LORA_TARGETS;
+
+export interface LoraConfig {
+  r: number;
+  alpha: number;
+  /** Dropout on the adapter's input; only 0 is implemented. */
+  dropout: number;
+  /** Scale alpha/√r instead of alpha/r (rsLoRA). */
+  rslora: boolean;
+  targets: LoraTarget[];
+  /** Seed of A's initialisation. */
+  seed: number;
+}
+
+export const LORA_DEFAULTS: LoraConfig = {
+  r: 8,
+  alpha: 16,
+  dropout: 0,
+  rslora: false,
+  targets: ['q', 'k', 'v', 'o', 'gate', 'up', 'down'],
+  seed: 0,
+};
+
+/** [out, in] of each target for this decoder. */
+export function targetShape(cfg: TextConfig, t: LoraTarget): [number, number] {
+  const { hidden: C, heads: H, kvHeads: Hkv, headDim: D, mlp: I } = cfg;
+  switch (t) {
+    case 'q':
+      return [H * D, C];
+    case 'k':
+    case 'v':
+      return [Hkv * D, C];
+    case 'o':
+      return [C, H * D];
+    case 'gate':
+    case 'up':
+      return [I, C];
+    case 'down':
+      return [C, I];
+  }
+}
+
+/** One wrapped projection: its factors and their gradients (f32, accumulated until zeroed). */
+export interface LoraPair {
+  A: Tensor; // [r, in]
+  B: Tensor; // [out, r]
+  dA: Tensor;
+  dB: Tensor;
+}
+
+export class LoraAdapter {
+  /** layers[l][target]: the pair wrapping that projection, if targeted. */
+  readonly layers: Partial<Record<LoraTarget, LoraPair>>[];
+  readonly scale: number;
+
+  constructor(
+    private readonly ctx: GpuContext,
+    readonly text: TextConfig,
+    readonly config: LoraConfig,
+  ) {
+    const { r, alpha, dropout, rslora, targets } = config;
+    if (!(Number.isInteger(r) && r > 0)) throw new Error(`LoRA rank ${r}: a positive integer`);
+    if (dropout !== 0) throw new Error('LoRA dropout is not implemented: use dropout 0');
+    for (const t of targets)
+      if (!(t in LORA_TARGETS))
+        throw new Error(`LoRA target '${t}' is not one of ${Object.keys(LORA_TARGETS).join(', ')}`);
+    this.scale = rslora ? alpha / Math.sqrt(r) : alpha / r;
+    const rand = rng(config.seed);
+    this.layers = Array.from({ length: text.layers }, () => {
+      const pairs: Partial<Record<LoraTarget, LoraPair>> = {};
+      for (const t of targets) {
+        const [out, inn] = targetShape(text, t);
+        const bound = 1 / Math.sqrt(inn);
+        const a = new Float32Array(r * inn);
+        for (let i = 0; i < a.length; i++) a[i] = (2 * rand() - 1) * bound;
+        pairs[t] = {
+          A: ctx.upload(a, [r, inn], 'f32'),
+          B: ctx.upload(new Float32Array(out * r), [out, r], 'f32'),
+          dA: ctx.upload(new Float32Array(r * inn), [r, inn], 'f32'),
+          dB: ctx.upload(new Float32Array(out * r), [out, r], 'f32'),
+        };
+      }
+      return pairs;
+    });
+  }
+
+  /** Every pair with its layer and target, in a fixed order (optimizer state, files). */
+  *pairs(): Generator<{ layer: number; target: LoraTarget; pair: LoraPair }> {
+    for (const [layer, pairs] of this.layers.entries())
+      for (const target of this.config.targets) yield { layer, target, pair: pairs[target]! };
+  }
+
+  /** Sets every gradient to zero (before accumulating a batch). */
+  zeroGrads(): void {
+    this.ctx.flush(); // queue writes land before commands recorded but not yet submitted
+    for (const { pair } of this.pairs())
+      for (const g of [pair.dA, pair.dB])
+        this.ctx.device.queue.writeBuffer(g.buffer, 0, new Float32Array(g.size));
+  }
+
+  get parameterCount(): number {
+    let n = 0;
+    for (const { pair } of this.pairs()) n += pair.A.size + pair.B.size;
+    return n;
+  }
+
+  destroy(): void {
+    for (const { pair } of this.pairs())
+      for (const t of [pair.A, pair.B, pair.dA, pair.dB]) t.buffer.destroy();
+  }
+}

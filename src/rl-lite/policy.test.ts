@@ -1,0 +1,148 @@
+/**
+ * The trainer's policy on the tiny-a fixture, in f32 (the f16 path's rounding would swamp finite
+ * differences): its log-probs equal the inference model's, a fresh adapter changes nothing, the
+ * adapter gradients of the backward pass match central differences of its own forward, and an
+ * adapter merged into the inference weights gives the policy's log-probs.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Tensor } from '../gpu/tensor';
+import { closeNodeGpu, gpuErrors, nodeGpuContext } from '../gpu/testing/node-gpu';
+import { loadWeights } from '../model/load';
+import { openFixture } from '../model/testing/goldens';
+import { TinyLlavaVideo } from '../model/tinyllava';
+import { LoraAdapter } from './lora';
+import { Policy } from './policy';
+
+const ctx = await nodeGpuContext({ disableF16: true });
+afterAll(() => closeNodeGpu(ctx));
+
+const before = [151644, 8948, 198, 2610, 525, 264];
+const after = [13, 151645, 198];
+const targets = [151644, 77091, 198, 40];
+
+/** log-softmax of a row at `id`, in f64. */
+function logSoftmaxAt(row: Float32Array, id: number): number {
+  let m = Number.NEGATIVE_INFINITY;
+  for (const v of row) m = Math.max(m, v);
+  let s = 0;
+  for (const v of row) s += Math.exp(v - m);
+  return row[id] - m - Math.log(s);
+}
+
+describe('policy (tiny-a, f32)', () => {
+  let model: TinyLlavaVideo;
+  let policy: Policy;
+  let lora: LoraAdapter;
+  let x0: Tensor;
+  const first = before.length + after.length - 1;
+  beforeAll(async () => {
+    const ckpt = await openFixture('tiny-a');
+    model = new TinyLlavaVideo(ctx, ckpt.config, await loadWeights(ctx, ckpt), 2);
+    policy = new Policy(ctx, model);
+    lora = new LoraAdapter(ctx, model.config.text, {
+      r: 4,
+      alpha: 8,
+      dropout: 0,
+      rslora: false,
+      targets: ['q', 'k', 'v', 'o', 'gate', 'up', 'down'],
+      seed: 7,
+    });
+    x0 = policy.embed([...before, ...after, ...targets.slice(0, -1)]);
+  });
+  afterAll(() => {
+    lora?.destroy();
+    policy?.destroy();
+    model?.destroy();
+  });
+
+  it('gives the inference model’s log-probs; a fresh adapter (B = 0) changes nothing', async () => {
+    const base = await policy.logprobs(x0, first, targets, null);
+    const fresh = await policy.logprobs(x0, first, targets, lora);
+    // The inference path: prefill, then greedy-free steps feeding the targets.
+    const want: number[] = [];
+    let logits = model.prefill(before, null, after);
+    for (const [j, id] of targets.entries()) {
+      want.push(logSoftmaxAt(await ctx.read(logits), id));
+      ctx.release(logits);
+      if (j + 1 < targets.length) logits = model.step(id);
+    }
+    for (let j = 0; j < targets.length; j++) {
+      expect(base[j]).toBeCloseTo(want[j], 3);
+      expect(fresh[j]).toBe(base[j]);
+    }
+    expect(gpuErrors).toEqual([]);
+  });
+
+  it('adapter gradients match central differences of the forward', async () => {
+    // Non-zero B, so dA is not zero too.
+    ctx.flush();
+    for (const { pair } of lora.pairs()) {
+      const b = new Float32Array(pair.B.size).map((_, i) => 0.05 * Math.sin(i * 1.7 + pair.B.size));
+      ctx.device.queue.writeBuffer(pair.B.buffer, 0, b);
+    }
+    const g = Float32Array.from(targets, (_, j) => 0.5 - 0.3 * j);
+    const loss = async () => {
+      const lp = await policy.logprobs(x0, first, targets, lora);
+      return lp.reduce((s, v, j) => s + g[j] * v, 0);
+    };
+    lora.zeroGrads();
+    await policy.backward(x0, first, targets, lora, () => g);
+    const h = 1e-2;
+    let checked = 0;
+    for (const { layer, target, pair } of lora.pairs()) {
+      if (
+        !(
+          (layer === 0 && ['q', 'k', 'up'].includes(target)) ||
+          (layer === 1 && ['v', 'o', 'gate', 'down'].includes(target))
+        )
+      )
+        continue;
+      for (const [param, grad] of [
+        [pair.A, pair.dA],
+        [pair.B, pair.dB],
+      ] as const) {
+        const analytic = await ctx.read(grad);
+        const values = await ctx.read(param);
+        // The entry with the largest gradient, and one other.
+        let top = 0;
+        for (let i = 1; i < analytic.length; i++)
+          if (Math.abs(analytic[i]) > Math.abs(analytic[top])) top = i;
+        for (const i of [top, (top * 7 + 3) % analytic.length]) {
+          const set = (v: number) => {
+            ctx.flush();
+            ctx.device.queue.writeBuffer(param.buffer, i * 4, Float32Array.of(v));
+          };
+          set(values[i] + h);
+          const up = await loss();
+          set(values[i] - h);
+          const down = await loss();
+          set(values[i]);
+          const numeric = (up - down) / (2 * h);
+          expect(
+            Math.abs(numeric - analytic[i]),
+            `layer ${layer} ${target} [${i}]: ${numeric} vs ${analytic[i]}`,
+          ).toBeLessThan(2e-4 + 0.03 * Math.abs(analytic[i]));
+          checked++;
+        }
+        expect(Math.abs(analytic[top])).toBeGreaterThan(1e-4); // the check is not vacuous
+      }
+    }
+    expect(checked).toBe(28);
+  });
+
+  it('merged into the inference weights, the adapter gives the policy’s log-probs; unmerged, the base', async () => {
+    const adapted = await policy.logprobs(x0, first, targets, lora);
+    policy.mergeInto(model, lora);
+    let logits = model.prefill(before, null, after);
+    const row = await ctx.read(logits);
+    ctx.release(logits);
+    expect(logSoftmaxAt(row, targets[0])).toBeCloseTo(adapted[0], 3);
+    policy.mergeInto(model, null);
+    logits = model.prefill(before, null, after);
+    const baseRow = await ctx.read(logits);
+    ctx.release(logits);
+    const base = await policy.logprobs(x0, first, targets, null);
+    expect(logSoftmaxAt(baseRow, targets[0])).toBeCloseTo(base[0], 3);
+    expect(Math.abs(adapted[0] - base[0])).toBeGreaterThan(1e-3);
+  });
+});
