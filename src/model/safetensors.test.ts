@@ -2,9 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { f32ToF16Bits } from '../gpu/f16';
 import { INDEX_FILE, SafetensorsCheckpoint, SafetensorsError } from './safetensors';
 import { encodeHeader, encodeIndex, encodeSafetensors, type TensorToWrite } from './safetensors-writer';
-import { FileWeightSource } from './sources/files';
+import { pickedFiles } from './sources/files';
 import { HttpWeightSource } from './sources/http';
-import { MemoryWeightSource } from './sources/memory';
+import { MapWeightSource } from './sources/map';
 import { toFloat16Bits, toFloat32 } from './weight-convert';
 import { WeightSourceError } from './weight-source';
 
@@ -33,7 +33,7 @@ describe('safetensors', () => {
     const file = encodeSafetensors(TENSORS, { format: 'pt' });
     // Header padded to 8 bytes as the reference writer does.
     expect(Number(new DataView(file.buffer).getBigUint64(0, true)) % 8).toBe(0);
-    const ck = await SafetensorsCheckpoint.open(new MemoryWeightSource({ 'model.safetensors': file }));
+    const ck = await SafetensorsCheckpoint.open(new MapWeightSource({ 'model.safetensors': file }));
     expect(ck.shards[0].metadata).toEqual({ format: 'pt' });
     expect([...ck.tensors.keys()]).toEqual(TENSORS.map((t) => t.name));
     expect(Array.from(toFloat32(await ck.load('a.bf16')))).toEqual([1, -2, 0.5, 3, 1024, -0.25]);
@@ -58,7 +58,7 @@ describe('safetensors', () => {
       { name: 'z', dtype: 'F32', shape: [1], data: new Float32Array([9]) },
       { name: 'm', dtype: 'F32', shape: [5, 4], data: rows },
     ]);
-    const ck = await SafetensorsCheckpoint.open(new MemoryWeightSource({ 'model.safetensors': file }));
+    const ck = await SafetensorsCheckpoint.open(new MapWeightSource({ 'model.safetensors': file }));
     const r = await ck.loadRows('m', 1, 3);
     expect(r.shape).toEqual([2, 4]);
     expect(Array.from(toFloat32(r))).toEqual([4, 5, 6, 7, 8, 9, 10, 11]);
@@ -82,7 +82,7 @@ describe('safetensors', () => {
       'm-1.safetensors': s1,
       'm-2.safetensors': s2,
     };
-    const ck = await SafetensorsCheckpoint.open(new MemoryWeightSource(files));
+    const ck = await SafetensorsCheckpoint.open(new MapWeightSource(files));
     expect(ck.entry('c.f32').file).toBe('m-2.safetensors');
     expect(ck.shards.map((s) => s.file)).toEqual(['m-1.safetensors', 'm-2.safetensors']);
     expect(Array.from(toFloat32(await ck.load('c.f32')))[3]).toBe(7);
@@ -94,7 +94,7 @@ describe('safetensors', () => {
     );
     const e1 = await rejection(
       SafetensorsCheckpoint.open(
-        new MemoryWeightSource({ ...files, [INDEX_FILE]: new TextEncoder().encode(lying) }),
+        new MapWeightSource({ ...files, [INDEX_FILE]: new TextEncoder().encode(lying) }),
       ),
     );
     expect((e1 as SafetensorsError).code).toBe('bad-index');
@@ -102,12 +102,12 @@ describe('safetensors', () => {
     const partial = encodeIndex({ 'a.bf16': 'm-1.safetensors', 'c.f32': 'm-2.safetensors' }, 0);
     const e2 = await rejection(
       SafetensorsCheckpoint.open(
-        new MemoryWeightSource({ ...files, [INDEX_FILE]: new TextEncoder().encode(partial) }),
+        new MapWeightSource({ ...files, [INDEX_FILE]: new TextEncoder().encode(partial) }),
       ),
     );
     expect(e2.message).toMatch(/b\.f16.*does not list/);
     const { 'm-2.safetensors': _, ...noShard } = files;
-    const e3 = await rejection(SafetensorsCheckpoint.open(new MemoryWeightSource(noShard)));
+    const e3 = await rejection(SafetensorsCheckpoint.open(new MapWeightSource(noShard)));
     expect(e3.message).toMatch(/m-2\.safetensors.*missing/);
   });
 
@@ -123,20 +123,18 @@ describe('safetensors', () => {
       'm-1.safetensors': s1,
       'm-2.safetensors': s2.slice(0, s2.byteLength - 2),
     };
-    const e = (await rejection(
-      SafetensorsCheckpoint.open(new MemoryWeightSource(files)),
-    )) as SafetensorsError;
+    const e = (await rejection(SafetensorsCheckpoint.open(new MapWeightSource(files)))) as SafetensorsError;
     expect(e).toBeInstanceOf(SafetensorsError);
     expect(e.code).toBe('truncated');
     expect([e.file, e.tensor]).toEqual(['m-2.safetensors', 'd.scalar']);
     expect(e.message).toMatch(/m-2\.safetensors is truncated.*d\.scalar/);
     // Cut inside the header, and shorter than the length prefix.
     const inHeader = (await rejection(
-      SafetensorsCheckpoint.open(new MemoryWeightSource({ 'model.safetensors': s2.slice(0, 20) })),
+      SafetensorsCheckpoint.open(new MapWeightSource({ 'model.safetensors': s2.slice(0, 20) })),
     )) as SafetensorsError;
     expect(inHeader.code).toBe('truncated');
     const tiny = (await rejection(
-      SafetensorsCheckpoint.open(new MemoryWeightSource({ 'model.safetensors': s2.slice(0, 5) })),
+      SafetensorsCheckpoint.open(new MapWeightSource({ 'model.safetensors': s2.slice(0, 5) })),
     )) as SafetensorsError;
     expect(tiny.code).toBe('truncated');
   });
@@ -146,7 +144,7 @@ describe('safetensors', () => {
       const head = encodeHeader(h);
       const out = new Uint8Array(head.byteLength + 64);
       out.set(head);
-      return new MemoryWeightSource({ 'model.safetensors': out });
+      return new MapWeightSource({ 'model.safetensors': out });
     };
     const cases: [Record<string, unknown>, RegExp][] = [
       [{ w: { dtype: 'Q4', shape: [2], data_offsets: [0, 2] } }, /w: unknown dtype "Q4"/],
@@ -169,9 +167,9 @@ describe('safetensors', () => {
     new DataView(notJson.buffer).setBigUint64(0, 4n, true);
     notJson.set([123, 123, 123, 123], 8);
     await expect(
-      SafetensorsCheckpoint.open(new MemoryWeightSource({ 'model.safetensors': notJson })),
+      SafetensorsCheckpoint.open(new MapWeightSource({ 'model.safetensors': notJson })),
     ).rejects.toThrow(/not valid JSON/);
-    await expect(SafetensorsCheckpoint.open(new MemoryWeightSource({}))).rejects.toThrow(/no weights/);
+    await expect(SafetensorsCheckpoint.open(new MapWeightSource({}))).rejects.toThrow(/no weights/);
   });
 
   it('reads picked files (a folder: the top folder is stripped) by Blob slices', async () => {
@@ -182,12 +180,12 @@ describe('safetensors', () => {
     ].map((f, i) =>
       Object.assign(f, { webkitRelativePath: `My-Model/${i === 0 ? 'model.safetensors' : 'config.json'}` }),
     );
-    const src = new FileWeightSource(files);
+    const src = pickedFiles(files);
     expect((await src.list()).sort()).toEqual(['config.json', 'model.safetensors']);
     const ck = await SafetensorsCheckpoint.open(src);
     expect(Array.from(toFloat32(await ck.load('c.f32')))[3]).toBe(7);
     // Loose files without a folder; listing finds oddly named shards.
-    const loose = new FileWeightSource([new File([data], 'weights-part1.safetensors')]);
+    const loose = pickedFiles([new File([data], 'weights-part1.safetensors')]);
     expect((await SafetensorsCheckpoint.open(loose)).has('c.f32')).toBe(true);
     await expect(loose.read('weights-part1.safetensors', data.byteLength - 2, 4)).rejects.toThrow(
       WeightSourceError,

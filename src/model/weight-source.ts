@@ -2,7 +2,7 @@
  * Where a checkpoint's files come from: the hub or a self-hosted copy over HTTP (range requests), a
  * folder or files the user picked, bytes in memory (tests, fixtures). Everything above this
  * interface reads byte ranges, so a multi-GB shard is never held whole.
- * Implementations: sources/http.ts, sources/files.ts, sources/memory.ts.
+ * Implementations: sources/http.ts, and sources/map.ts (bytes in memory, or picked files: sources/files.ts).
  */
 export interface WeightSource {
   /** For messages: the base URL, "picked files", … */

@@ -10,7 +10,7 @@ import { EngineError } from '../engine-client/protocol';
 import type { GpuContext } from '../gpu/context';
 import { openCheckpoint } from '../model/checkpoint';
 import { ENGINE_Q4, isQuantizable, loadWeights } from '../model/load';
-import { FileWeightSource } from '../model/sources/files';
+import { pickedFiles, pickedFolder } from '../model/sources/files';
 import { HttpWeightSource } from '../model/sources/http';
 import { TinyLlavaVideo } from '../model/tinyllava';
 import { readTokenizer, type TextTokenizer } from '../model/tokenizer';
@@ -40,8 +40,7 @@ export function weightSource(source: ModelSource): WeightSource {
       'No files were picked.',
       'Pick the checkpoint folder or its files.',
     );
-  const top = topFolder(source.files);
-  return new FileWeightSource(source.files, top ? `picked folder ${top}` : 'picked files');
+  return pickedFiles(source.files);
 }
 
 export function sourceName(source: ModelSource): string {
@@ -49,14 +48,7 @@ export function sourceName(source: ModelSource): string {
     const parts = source.baseUrl.split(/[?#]/)[0].split('/').filter(Boolean);
     return decodeURIComponent(parts[parts.length - 1] ?? source.baseUrl);
   }
-  return topFolder(source.files) ?? 'picked files';
-}
-
-function topFolder(files: readonly File[]): string | undefined {
-  const first = files[0]?.webkitRelativePath;
-  if (!first?.includes('/')) return undefined;
-  const top = first.split('/')[0];
-  return files.every((f) => f.webkitRelativePath.startsWith(`${top}/`)) ? top : undefined;
+  return pickedFolder(source.files) ?? 'picked files';
 }
 
 export async function loadCheckpoint(

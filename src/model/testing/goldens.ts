@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type OpenedCheckpoint, openCheckpoint } from '../checkpoint';
-import { MemoryWeightSource } from '../sources/memory';
+import { MapWeightSource } from '../sources/map';
 
 export const REPO_ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../..');
 
@@ -82,5 +82,5 @@ export function asPickedFiles(files: ReadonlyMap<string, Uint8Array>): File[] {
 
 /** The fixture checkpoint, opened from memory. */
 export async function openFixture(fixture: string): Promise<OpenedCheckpoint> {
-  return openCheckpoint(new MemoryWeightSource(fixtureFiles(fixture), fixtureDir(fixture)));
+  return openCheckpoint(new MapWeightSource(fixtureFiles(fixture), fixtureDir(fixture)));
 }
