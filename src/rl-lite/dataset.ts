@@ -93,9 +93,13 @@ export function formatDataset(items: readonly DatasetItem[]): string {
     .join('');
 }
 
+/** A completion in the trained format: `<think>{think}</think><answer>X</answer>`. */
+export const thinkThenAnswer = (think: string, solution: string): string =>
+  `<think>${think}</think>${solution}`;
+
 /** The cold-start SFT target of an item: `<think>{think}</think><answer>X</answer>`. */
 export function sftTarget(item: DatasetItem): string {
   if (item.think === undefined)
     throw new DatasetError(`problem ${JSON.stringify(item.problem_id)} has no "think" for an SFT target`);
-  return `<think>${item.think}</think>${item.solution}`;
+  return thinkThenAnswer(item.think, item.solution);
 }

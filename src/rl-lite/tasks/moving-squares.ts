@@ -12,6 +12,7 @@
  */
 import { rng } from '../../gpu/random';
 import { formatOptions } from '../../model/prompt';
+import { thinkThenAnswer } from '../dataset';
 
 export const CLIP_SIZE = 128;
 export const CLIP_FPS = 8;
@@ -209,4 +210,4 @@ export function squaresThink(clip: SquaresClip): string {
 
 /** The whole cold-start SFT completion: `<think>…</think><answer>X</answer>`. */
 export const squaresCompletion = (clip: SquaresClip): string =>
-  `<think>${squaresThink(clip)}</think>${squaresSolution(clip)}`;
+  thinkThenAnswer(squaresThink(clip), squaresSolution(clip));
