@@ -1,5 +1,5 @@
 /**
- * npm run infer -- --model <dir|url> (--video <file> | --frames <f32 file> --frames-shape F,3,H,W)
+ * npm run infer -- --model <repo id|dir|url> (--video <file> | --frames <f32 file> --frames-shape F,3,H,W)
  *                  --question "…" [--option "text"]… [--temperature T] [--top-k K] [--top-p P]
  *                  [--seed S] [--max-new-tokens N] [--frame-count 16] [--weights auto|q4|full]
  *                  [--warmup] [--dump out.json] [--drop-ttft sequential|streamed|both] [--repeat N]
@@ -32,12 +32,13 @@ import type {
   ModelLoadProgress,
   WeightFormat,
 } from '../src/engine-client';
+import { hubBaseUrl, ModelSpecError, resolveModel } from '../src/model/sources/resolve';
 import { importInPage, openHarness } from './browser/harness';
 import type { DropRun, InferArgs, InferOutput } from './browser/pages/infer';
 
 const PAGE_MODULE = '/scripts/browser/pages/infer.ts';
 
-const USAGE = `usage: npm run infer -- --model <dir|url> (--video <file> | --frames <file> --frames-shape F,3,H,W)
+const USAGE = `usage: npm run infer -- --model <repo id[@rev]|dir|url> (--video <file> | --frames <file> --frames-shape F,3,H,W)
                      --question "…" [--option "text"]… [--temperature 0] [--top-k 50] [--top-p 1]
                      [--seed 0] [--max-new-tokens 1024] [--frame-count 16] [--weights auto|q4|full]
                      [--warmup] [--dump out.json] [--drop-ttft sequential|streamed|both] [--repeat 3]`;
@@ -239,6 +240,9 @@ function dropSummary(): void {
   }
 }
 
+/** Retries already printed (each load event carries the running count). */
+let retriesShown = 0;
+
 /** The adapter's activation dtype (reported in the dump: tolerances depend on it). */
 let activationDtype = 'f32';
 
@@ -259,9 +263,21 @@ function onEvent(json: string): void {
     );
   } else if (type === 'load') {
     const p = data as ModelLoadProgress;
+    const d = p.download;
+    if (d?.lastRetry && d.retries > retriesShown) {
+      retriesShown = d.retries;
+      if (process.stderr.isTTY) process.stderr.write('\r\x1b[K');
+      process.stdout.write(
+        `retry    ${d.lastRetry.file} (attempt ${d.lastRetry.attempt}, in ${ms(d.lastRetry.delayMs)}): ${d.lastRetry.reason}\n`,
+      );
+    }
+    const net = d
+      ? ` · download ${mib(d.loadedBytes)} / ${mib(d.totalBytes)} at ${mib(d.bytesPerSecond)}/s` +
+        (d.secondsLeft === undefined ? '' : `, ${Math.ceil(d.secondsLeft)} s left`)
+      : '';
     if (process.stderr.isTTY)
       process.stderr.write(
-        `\rloading  ${p.phase} ${p.totalBytes ? `${mib(p.loadedBytes)} / ${mib(p.totalBytes)}` : ''}   `,
+        `\rloading  ${p.phase} ${p.totalBytes ? `${mib(p.loadedBytes)} / ${mib(p.totalBytes)}` : ''}${net}   `,
       );
   } else if (type === 'model') {
     const m = data as ModelInfo;
@@ -354,9 +370,23 @@ function writeDump(path: string, out: InferOutput, dtype: string): void {
 
 async function main(): Promise<number> {
   const a = parse();
-  const isUrl = /^https?:\/\//.test(a.model);
-  const modelDir = isUrl ? undefined : resolve(a.model);
+  // A path that exists is a folder, an http(s):// string a base URL, anything else a hub repo id.
+  let model: ReturnType<typeof resolveModel>;
+  try {
+    model = resolveModel(a.model, {
+      endpoint: process.env.HF_ENDPOINT,
+      isFolder: (p) => existsSync(p) && statSync(p).isDirectory(),
+    });
+  } catch (e) {
+    if (e instanceof ModelSpecError) fail(e.message);
+    throw e;
+  }
+  const modelDir = model.kind === 'folder' ? resolve(model.path) : undefined;
+  if (modelDir && !existsSync(modelDir)) fail(`no such folder: ${modelDir} (nor a hub repo id ns/name)`);
   if (modelDir && !existsSync(join(modelDir, 'config.json'))) fail(`${modelDir} has no config.json`);
+  const remoteUrl = model.kind === 'hub' ? hubBaseUrl(model) : model.kind === 'url' ? model.base : undefined;
+  if (model.kind === 'hub')
+    process.stdout.write(`source   hub ${model.repo}@${model.revision} (${remoteUrl})\n`);
   const harness = await openHarness({
     plugins: [
       inferPlugin({ modelDir, video: a.video && resolve(a.video), frames: a.frames && resolve(a.frames) }),
@@ -367,7 +397,7 @@ async function main(): Promise<number> {
     await page.exposeFunction('__inferEvent', onEvent);
     const args: InferArgs = {
       weights: a.weights,
-      modelUrl: isUrl ? a.model : `${base}${MODEL_PREFIX}${encodeURIComponent(basename(modelDir!))}/`,
+      modelUrl: remoteUrl ?? `${base}${MODEL_PREFIX}${encodeURIComponent(basename(modelDir!))}/`,
       video: a.video ? { url: `${base}/__infer/video`, frames: a.frameCount } : undefined,
       frames: a.frames ? { url: `${base}/__infer/frames`, shape: a.shape! } : undefined,
       question: a.question,

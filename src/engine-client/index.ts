@@ -11,6 +11,7 @@ export type {
   AskStats,
   DecodePath,
   DoneEvent,
+  DownloadProgress,
   ElementPlan,
   Engine,
   EngineErrorInfo,

@@ -64,8 +64,14 @@ export async function loadWeights(
   const quantizeTables = opts.quantizeTables ?? !!quantize;
   const dtype = ctx.actDtype;
   const limit = ctx.summary.limits.maxStorageBufferBindingSize;
-  const used = ckpt.report.used;
-  const entries = used.map((t) => ckpt.weights.tensors.get(t.name)!);
+  // In file order: over HTTP each shard is then read front to back (one pass on a server without Range).
+  const at = (name: string) => ckpt.weights.tensors.get(name)!;
+  const used = [...ckpt.report.used].sort((a, b) => {
+    const x = at(a.name);
+    const y = at(b.name);
+    return x.file === y.file ? x.start - y.start : x.file < y.file ? -1 : 1;
+  });
+  const entries = used.map((t) => at(t.name));
   const totalBytes = entries.reduce((n, e) => n + (e.end - e.start), 0);
   const w = new GpuWeights();
   let loadedBytes = 0;

@@ -257,6 +257,7 @@ describe('HttpWeightSource', () => {
       fetch: (async () => {
         throw new TypeError('Failed to fetch');
       }) as typeof fetch,
+      retry: { attempts: 2, baseDelayMs: 1, maxDelayMs: 1 }, // network errors are retried first
     });
     await expect(down.has('config.json')).rejects.toMatchObject({ code: 'network' });
     const gated = new HttpWeightSource('https://host/repo/', {

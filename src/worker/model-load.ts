@@ -11,7 +11,9 @@ import type { GpuContext } from '../gpu/context';
 import { openCheckpoint } from '../model/checkpoint';
 import { ENGINE_Q4, isQuantizable, loadWeights } from '../model/load';
 import { pickedFiles, pickedFolder } from '../model/sources/files';
-import { HttpWeightSource } from '../model/sources/http';
+import { type HttpSourceOptions, HttpWeightSource } from '../model/sources/http';
+import { DownloadMeter } from '../model/sources/progress';
+import { describeModel, hubBaseUrl } from '../model/sources/resolve';
 import { TinyLlavaVideo } from '../model/tinyllava';
 import { readTokenizer, type TextTokenizer } from '../model/tokenizer';
 import { readText, type WeightSource } from '../model/weight-source';
@@ -28,12 +30,14 @@ export interface LoadedModel {
   info: ModelInfo;
 }
 
-export function weightSource(source: ModelSource): WeightSource {
+/** The source's reader; `http` (retries, cancellation, byte progress) applies to URL and hub sources. */
+export function weightSource(source: ModelSource, http: HttpSourceOptions = {}): WeightSource {
   if (source.kind === 'url') {
     // Relative URLs resolve against the worker's location (the UI sends absolute ones).
     const base = new URL(source.baseUrl, globalThis.location?.href).href;
-    return new HttpWeightSource(base);
+    return new HttpWeightSource(base, http);
   }
+  if (source.kind === 'hub') return new HttpWeightSource(hubBaseUrl(source), http);
   if (!source.files?.length)
     throw new EngineError(
       'model-not-found',
@@ -44,8 +48,21 @@ export function weightSource(source: ModelSource): WeightSource {
 }
 
 export function sourceName(source: ModelSource): string {
+  if (source.kind === 'hub')
+    return describeModel({
+      kind: 'hub',
+      repo: source.repo,
+      revision: source.revision ?? 'main',
+      endpoint: '',
+    });
   if (source.kind === 'url') {
     const parts = source.baseUrl.split(/[?#]/)[0].split('/').filter(Boolean);
+    // A hub-style resolve URL (…/<ns>/<name>/resolve/<rev>/) is named after its repo.
+    const r = parts.length - 2;
+    if (r >= 3 && parts[r] === 'resolve') {
+      const rev = decodeURIComponent(parts[r + 1]);
+      return `${parts[r - 2]}/${parts[r - 1]}${rev === 'main' ? '' : `@${rev}`}`;
+    }
     return decodeURIComponent(parts[parts.length - 1] ?? source.baseUrl);
   }
   return pickedFolder(source.files) ?? 'picked files';
@@ -60,12 +77,48 @@ export async function loadCheckpoint(
   format: WeightFormat = 'auto',
 ): Promise<LoadedModel> {
   const t0 = performance.now();
-  const src = weightSource(source);
-  onProgress?.({ phase: 'open', loadedBytes: 0, totalBytes: 0 });
+  let last: ModelLoadProgress = { phase: 'open', loadedBytes: 0, totalBytes: 0 };
+  const report = (p: ModelLoadProgress) => {
+    last = p;
+    onProgress?.(p);
+  };
+  // Download progress joins the latest phase event; the meter counts weight bytes once planned.
+  const meter = new DownloadMeter((download) => onProgress?.({ ...last, download }));
+  const src = weightSource(source, {
+    signal,
+    onBytes: (path, n) => meter.add(path, n),
+    onRetry: (r) => meter.retried(r),
+  });
+  const http = src instanceof HttpWeightSource;
+  try {
+    return await loadFrom(ctx, source, id, { src, onProgress: report, meter, http, t0 }, signal, format);
+  } finally {
+    if (http) src.close();
+  }
+}
+
+/** One load's source and reporting: the progress callback, the download meter (HTTP sources). */
+interface LoadIo {
+  src: WeightSource;
+  onProgress: (p: ModelLoadProgress) => void;
+  meter: DownloadMeter;
+  http: boolean;
+  t0: number;
+}
+
+async function loadFrom(
+  ctx: GpuContext,
+  source: ModelSource,
+  id: number,
+  { src, onProgress, meter, http, t0 }: LoadIo,
+  signal: AbortSignal | undefined,
+  format: WeightFormat,
+): Promise<LoadedModel> {
+  onProgress({ phase: 'open', loadedBytes: 0, totalBytes: 0 });
   const ckpt = await openCheckpoint(src);
   signal?.throwIfAborted();
 
-  onProgress?.({ phase: 'tokenizer', loadedBytes: 0, totalBytes: 0 });
+  onProgress({ phase: 'tokenizer', loadedBytes: 0, totalBytes: 0 });
   const tokenizer = await readTokenizer(async (name) => ((await src.has(name)) ? readText(src, name) : null));
   const vocab = ckpt.config.text.vocab;
   const eosIds = ckpt.generation.eosTokenIds.length ? ckpt.generation.eosTokenIds : [tokenizer.endOfTextId];
@@ -83,15 +136,25 @@ export async function loadCheckpoint(
     .filter((t) => isQuantizable(t.name, t.shape))
     .reduce((n, t) => n + numel(t.shape), 0);
   const quantized = format === 'q4' || (format === 'auto' && quantizable > AUTO_Q4_PARAMS);
+  // What the upload reads of each file: the download's plan.
+  const plan = new Map<string, number>();
+  for (const t of ckpt.report.used) {
+    const e = ckpt.weights.entry(t.name);
+    plan.set(e.file, (plan.get(e.file) ?? 0) + (e.end - e.start));
+  }
+  meter.plan(plan);
+  const download = () => (http ? { download: meter.snapshot() } : {});
+  onProgress({ phase: 'upload', loadedBytes: 0, totalBytes: sum(plan.values()), ...download() });
   const weights = await loadWeights(
     ctx,
     ckpt,
     (p) =>
-      onProgress?.({
+      onProgress({
         phase: 'upload',
         loadedBytes: p.loadedBytes,
         totalBytes: p.totalBytes,
         tensor: p.tensor,
+        ...download(),
       }),
     { signal, quantize: quantized ? ENGINE_Q4 : null },
   );
@@ -133,3 +196,9 @@ export async function loadCheckpoint(
   };
   return { id, model, tokenizer, eosIds, info };
 }
+
+const sum = (v: Iterable<number>) => {
+  let n = 0;
+  for (const x of v) n += x;
+  return n;
+};

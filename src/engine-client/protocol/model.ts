@@ -5,12 +5,22 @@
  */
 import type { DoneEvent, ReasoningEvent } from '../../model/reasoning-parser';
 import type { SamplingOptions } from '../../model/sampling';
+import type { DownloadProgress } from '../../model/sources/progress';
 
 export type { DoneEvent, ReasoningEvent } from '../../model/reasoning-parser';
 export type { SamplingOptions } from '../../model/sampling';
+export type { DownloadProgress } from '../../model/sources/progress';
 
-/** Where a checkpoint comes from: a base URL (hub, self-hosted, the app's /models/…) or picked files. */
-export type ModelSource = { kind: 'url'; baseUrl: string } | { kind: 'files'; files: File[] };
+/**
+ * Where a checkpoint comes from: a base URL (self-hosted, a CDN, the app's /models/…), picked files,
+ * or a hub repo (`repo` as `ns/name`; revision default `main`; endpoint default https://huggingface.co),
+ * read from `{endpoint}/{repo}/resolve/{revision}/`. `resolveModel` (model/sources/resolve.ts) turns
+ * what a user typed into one of these.
+ */
+export type ModelSource =
+  | { kind: 'url'; baseUrl: string }
+  | { kind: 'files'; files: File[] }
+  | { kind: 'hub'; repo: string; revision?: string; endpoint?: string };
 
 export interface ModelLoadProgress {
   /** open: config, headers and manifest check; tokenizer; upload: weights to the GPU. */
@@ -19,6 +29,11 @@ export interface ModelLoadProgress {
   totalBytes: number;
   /** The tensor just uploaded (upload phase). */
   tensor?: string;
+  /**
+   * Over HTTP (URL and hub sources), while the weights download: bytes per file and overall, speed,
+   * time left, retries. Sent as bytes arrive, between the per-tensor events.
+   */
+  download?: DownloadProgress;
 }
 
 /**

@@ -157,7 +157,13 @@ export function createModelSlice(
 
     async loadModel(source, label) {
       const seq = ++loadSeq;
-      const what = label ?? (source.kind === 'url' ? source.baseUrl : `${source.files.length} picked files`);
+      const what =
+        label ??
+        (source.kind === 'url'
+          ? source.baseUrl
+          : source.kind === 'hub'
+            ? source.repo
+            : `${source.files.length} picked files`);
       set({ modelLoad: { label: what, progress: null }, modelError: null });
       try {
         const info = await getEngine().loadModel(source, (progress) => {
