@@ -36,19 +36,16 @@ export function normProject(
   epilogue?: 'siluMulHalves',
 ): Tensor {
   if (isQuantized(weight)) return matmulQ4(ctx, x, weight, bias, ctx.variant, { norm, epilogue });
-  const h = rmsnorm(ctx, x, norm.weight, norm.eps);
-  const y = matmul(ctx, h, weight, bias);
-  ctx.release(h);
-  if (!epilogue) return y;
-  const out = siluMulHalves(ctx, y);
-  ctx.release(y);
-  return out;
+  return ctx.tidy(() => {
+    const y = matmul(ctx, rmsnorm(ctx, x, norm.weight, norm.eps), weight, bias);
+    return epilogue ? siluMulHalves(ctx, y) : y;
+  });
 }
 
 /** The residual update r += x·Wᵀ (a bias-free Linear), fused into the 4-bit kernels; returns r. */
 export function projectAdd(ctx: GpuContext, r: Tensor, x: Tensor, weight: LinearWeight): Tensor {
   if (isQuantized(weight)) return matmulQ4(ctx, x, weight, null, ctx.variant, { residual: r });
-  return addAndRelease(ctx, r, matmul(ctx, x, weight, null));
+  return ctx.tidy(() => add(ctx, r, matmul(ctx, x, weight, null), r));
 }
 
 /**
@@ -57,25 +54,24 @@ export function projectAdd(ctx: GpuContext, r: Tensor, x: Tensor, weight: Linear
  * once for plain parts.
  */
 export function projectParts(ctx: GpuContext, x: Tensor, parts: LinearWeight[], norm?: NormSpec): Tensor {
-  const fused = norm && parts.every(isQuantized) ? norm : undefined;
-  const h = norm && !fused ? rmsnorm(ctx, x, norm.weight, norm.eps) : x;
-  const run = (p: LinearWeight) => (fused ? normProject(ctx, h, fused, p, null) : project(ctx, h, p, null));
-  const ys = parts.map(run);
-  if (h !== x) ctx.release(h);
-  if (ys.length === 1) return ys[0];
-  const M = x.size / x.shape[x.shape.length - 1];
-  const V = ys.reduce((n, y) => n + y.shape[y.shape.length - 1], 0);
-  const out = ctx.empty([M, V], x.dtype);
-  const elem = out.byteLength / out.size;
-  let col = 0;
-  for (const y of ys) {
-    const Vi = y.shape[y.shape.length - 1];
-    // Part widths are kept even, so f16 rows stay whole 4-byte words for the copies.
-    for (let m = 0; m < M; m++) ctx.copyRegion(y, m * Vi * elem, out, (m * V + col) * elem, Vi * elem);
-    col += Vi;
-  }
-  ctx.release(...ys);
-  return out;
+  return ctx.tidy(() => {
+    const fused = norm && parts.every(isQuantized) ? norm : undefined;
+    const h = norm && !fused ? rmsnorm(ctx, x, norm.weight, norm.eps) : x;
+    const ys = parts.map((p) => (fused ? normProject(ctx, h, fused, p, null) : project(ctx, h, p, null)));
+    if (ys.length === 1) return ys[0];
+    const M = x.size / x.shape[x.shape.length - 1];
+    const V = ys.reduce((n, y) => n + y.shape[y.shape.length - 1], 0);
+    const out = ctx.empty([M, V], x.dtype);
+    const elem = out.byteLength / out.size;
+    let col = 0;
+    for (const y of ys) {
+      const Vi = y.shape[y.shape.length - 1];
+      // Part widths are kept even, so f16 rows stay whole 4-byte words for the copies.
+      for (let m = 0; m < M; m++) ctx.copyRegion(y, m * Vi * elem, out, (m * V + col) * elem, Vi * elem);
+      col += Vi;
+    }
+    return out;
+  });
 }
 
 /** Rows [from, to) of a [N, ...] tensor as a new tensor (a GPU copy). */
@@ -100,11 +96,4 @@ export function concatRows(ctx: GpuContext, parts: Tensor[]): Tensor {
     offset += t.byteLength;
   }
   return out;
-}
-
-/** Residual update x += y in place; releases y. */
-export function addAndRelease(ctx: GpuContext, x: Tensor, y: Tensor): Tensor {
-  add(ctx, x, y, x);
-  ctx.release(y);
-  return x;
 }

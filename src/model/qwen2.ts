@@ -24,7 +24,7 @@ function lastRows(ctx: GpuContext, x: Tensor, B: number, T: number): Tensor {
 
 /**
  * Qwen2 decoder (HF Qwen2ForCausalLM) over a KV cache. Letters: B sequences, T new tokens, C hidden,
- * H query heads, Hkv kv heads, D head dim, V vocab.
+ * H query heads, Hkv kv heads, D head dim, I MLP width, V vocab.
  * Batched decode (GRPO rollouts): a prompt is prefilled once as sequence 0, `fork(B)` copies its cache
  * to B sequences, and each step then takes B tokens. The sequences move in lockstep (all at the same
  * position), so positions and lengths stay plain numbers; a finished rollout keeps stepping on padding.
@@ -49,7 +49,9 @@ export class Qwen2 {
 
   private allocate(B: number): KvCache[] {
     const { layers, kvHeads: Hkv, headDim: D } = this.cfg;
-    return Array.from({ length: layers }, () => createKvCache(this.ctx, { B, Smax: this.maxLength, Hkv, D }));
+    // Long-lived: kept, so a fork recorded inside a caller's scope does not free them at its end.
+    const make = () => createKvCache(this.ctx, { B, Smax: this.maxLength, Hkv, D });
+    return Array.from({ length: layers }, () => this.ctx.keep(make()));
   }
 
   /** GPU bytes held by the KV caches. */
@@ -91,10 +93,11 @@ export class Qwen2 {
         const seq = c.k.byteLength / c.B;
         const n = rows(c);
         for (const t of [c.k, c.v]) {
-          const tmp = ctx.empty([n / 4], 'u32');
-          ctx.copyRegion(t, 0, tmp, 0, n);
-          for (let b = 1; b < B; b++) ctx.copyRegion(tmp, 0, t, b * seq, n);
-          ctx.release(tmp);
+          ctx.tidy(() => {
+            const tmp = ctx.empty([n / 4], 'u32');
+            ctx.copyRegion(t, 0, tmp, 0, n);
+            for (let b = 1; b < B; b++) ctx.copyRegion(tmp, 0, t, b * seq, n);
+          });
         }
       }
     }
@@ -111,16 +114,16 @@ export class Qwen2 {
 
   /**
    * Runs T new positions of each of the `batch` sequences through every layer, appending to the cache.
-   * x [B·T, C] (sequence-major) → the last layer's output [B·T, C] (the final norm is applied by
-   * logitsOfLast, fused into lm_head, on the rows that need it).
+   * x [B·T, C] (sequence-major) is the residual stream, updated in place and returned: the last
+   * layer's output (the final norm is applied by logitsOfLast, fused into lm_head, on the rows that
+   * need it).
    */
   forward(x: Tensor): Tensor {
-    const { cfg } = this;
     const T = x.shape[0] / this.batch;
     if (!Number.isInteger(T)) throw new Error(`forward: ${x.shape[0]} rows for ${this.batch} sequences`);
     if (this.length + T > this.maxLength)
       throw new Error(`context full: ${this.length} + ${T} > ${this.maxLength}`);
-    for (let l = 0; l < cfg.layers; l++) x = this.layer(l, x);
+    for (let l = 0; l < this.cfg.layers; l++) this.layer(l, x);
     this.length += T;
     return x;
   }
@@ -129,15 +132,16 @@ export class Qwen2 {
   logitsOfLast(hidden: Tensor): Tensor {
     const B = this.batch;
     const T = hidden.shape[0] / B;
-    const last = T === 1 ? hidden : lastRows(this.ctx, hidden, B, T);
     const head = this.cfg.tieWordEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight';
     const norm = { weight: this.w.get('model.norm.weight'), eps: this.cfg.eps };
-    const logits = projectParts(this.ctx, last, this.w.table(head), norm);
-    if (last !== hidden) this.ctx.release(last);
-    return logits;
+    return this.ctx.tidy(() => {
+      const last = T === 1 ? hidden : lastRows(this.ctx, hidden, B, T); // [B, C]
+      return projectParts(this.ctx, last, this.w.table(head), norm);
+    });
   }
 
-  private layer(l: number, x: Tensor): Tensor {
+  /** Decoder layer l on x [B·T, C], in place: x += attention block; x += MLP block. */
+  private layer(l: number, x: Tensor): void {
     const { ctx, cfg } = this;
     const w = this.w.scope(`model.layers.${l}.`);
     const B = this.batch;
@@ -145,36 +149,24 @@ export class Qwen2 {
     const T = BT / B;
     const { heads: H, kvHeads: Hkv, headDim: D } = cfg;
     const norm = (name: string) => ({ weight: w.get(name), eps: cfg.eps });
-    // input_layernorm → [q; k; v] projection → rope(q), and rope(k), v into the cache.
-    const qkv = normProject(
-      ctx,
-      x,
-      norm('input_layernorm.weight'),
-      w.linear('self_attn.qkv_proj.weight'),
-      w.get('self_attn.qkv_proj.bias'),
-    );
     const cache = this.cache(l);
-    const q = qkvRopeWrite(ctx, qkv.view([B, T, (H + 2 * Hkv) * D]), cache, this.length, cfg.ropeTheta, H);
-    ctx.release(qkv);
-    // Split-K over the cache when B·heads alone would leave the GPU idle (one token, few kv heads).
-    const a = attentionDecode(ctx, q, cache.k, cache.v, this.length + T, 1 / Math.sqrt(D), {
-      splits: 'auto',
+    // x += o_proj(attention(rope(q), cache)), with [q; k; v] = qkv_proj(input_layernorm(x)) and
+    // rope(k), v appended to the cache.
+    ctx.tidy(() => {
+      const qkvW = w.linear('self_attn.qkv_proj.weight');
+      const qkv = normProject(ctx, x, norm('input_layernorm.weight'), qkvW, w.get('self_attn.qkv_proj.bias'));
+      const q = qkvRopeWrite(ctx, qkv.view([B, T, (H + 2 * Hkv) * D]), cache, this.length, cfg.ropeTheta, H);
+      // Split-K over the cache when B·heads alone would leave the GPU idle (one token, few kv heads).
+      const scale = 1 / Math.sqrt(D);
+      const a = attentionDecode(ctx, q, cache.k, cache.v, this.length + T, scale, { splits: 'auto' }); // [B, T, H, D]
+      projectAdd(ctx, x, a.view([BT, H * D]), w.linear('self_attn.o_proj.weight'));
     });
-    ctx.release(q);
-    x = projectAdd(ctx, x, a.view([BT, H * D]), w.linear('self_attn.o_proj.weight'));
-    ctx.release(a);
-    // post_attention_layernorm → [gate; up] projection with the SiLU·mul epilogue → down.
-    const act = normProject(
-      ctx,
-      x,
-      norm('post_attention_layernorm.weight'),
-      w.linear('mlp.gate_up_proj.weight'),
-      null,
-      'siluMulHalves',
-    );
-    x = projectAdd(ctx, x, act, w.linear('mlp.down_proj.weight'));
-    ctx.release(act);
-    return x;
+    // x += down_proj(silu(gate)·up), with [gate; up] = gate_up_proj(post_attention_layernorm(x)).
+    ctx.tidy(() => {
+      const gateUp = w.linear('mlp.gate_up_proj.weight');
+      const act = normProject(ctx, x, norm('post_attention_layernorm.weight'), gateUp, null, 'siluMulHalves'); // [B·T, I]
+      projectAdd(ctx, x, act, w.linear('mlp.down_proj.weight'));
+    });
   }
 
   /** Forget the sequences (the cache memory is kept for the next ones). */

@@ -6,7 +6,7 @@ import { layernorm } from '../gpu/kernels/layernorm';
 import type { Tensor } from '../gpu/tensor';
 import type { ConnectorConfig } from './config';
 import type { WeightScope } from './gpu-weights';
-import { addAndRelease, concatRows, linear, project, sliceRows } from './layers';
+import { concatRows, linear, project, sliceRows } from './layers';
 import { chunkSizes } from './positional';
 
 /**
@@ -23,59 +23,57 @@ export function resamplerForward(
 ): Tensor {
   const Cv = features.shape[features.shape.length - 1];
   const N = features.size / Cv;
-  const x = linear(ctx, features.view([N, Cv]), w, 'linear'); // [N, C]
-  const outputs: Tensor[] = [];
-  let offset = 0;
-  for (const size of chunkSizes(N, c.group)) {
-    const chunk = sliceRows(ctx, x, offset, offset + size); // [n, C]
-    offset += size;
-    let lat = sliceRows(ctx, w.get('latents'), 0, c.latentsPerGroup); // [Q, C], a copy updated in place
-    for (let l = 0; l < c.layers; l++) {
-      lat = perceiverAttention(ctx, w.scope(`layers.${l}.0.`), c, chunk, lat);
-      lat = feedForward(ctx, w.scope(`layers.${l}.1.`), c, lat);
+  return ctx.tidy(() => {
+    const x = linear(ctx, features.view([N, Cv]), w, 'linear'); // [N, C]
+    const outputs: Tensor[] = [];
+    let offset = 0;
+    for (const n of chunkSizes(N, c.group)) {
+      outputs.push(ctx.tidy(() => resampleChunk(ctx, w, c, sliceRows(ctx, x, offset, offset + n)))); // [Q, C]
+      offset += n;
     }
-    outputs.push(layernorm(ctx, lat, w.get('norm.weight'), w.get('norm.bias'), c.eps));
-    ctx.release(chunk, lat);
-  }
-  ctx.release(x);
-  const out = concatRows(ctx, outputs); // [numQueries, C]
-  ctx.release(...outputs);
-  add(ctx, out, w.get('position_encoding'), out);
-  return out;
+    const out = concatRows(ctx, outputs); // [numQueries, C]
+    return add(ctx, out, w.get('position_encoding'), out); // out += position encoding
+  });
 }
 
+/** chunk [n, C] → its Q latents [Q, C], normalized: the learned latents attend to the chunk, layer by layer. */
+function resampleChunk(ctx: GpuContext, w: WeightScope, c: ConnectorConfig, chunk: Tensor): Tensor {
+  const lat = sliceRows(ctx, w.get('latents'), 0, c.latentsPerGroup); // [Q, C], a copy updated in place
+  for (let l = 0; l < c.layers; l++) {
+    perceiverAttention(ctx, w.scope(`layers.${l}.0.`), c, chunk, lat);
+    feedForward(ctx, w.scope(`layers.${l}.1.`), c, lat);
+  }
+  return layernorm(ctx, lat, w.get('norm.weight'), w.get('norm.bias'), c.eps);
+}
+
+/** lat [Q, C] += to_out(attention(q, k, v)): queries from the latents, keys and values from chunk and latents. */
 function perceiverAttention(
   ctx: GpuContext,
   w: WeightScope,
   c: ConnectorConfig,
   chunk: Tensor,
   lat: Tensor,
-): Tensor {
+): void {
   const Q = lat.shape[0];
   const n = chunk.shape[0];
   const { heads: H, dimHead: Dh } = c;
-  const media = layernorm(ctx, chunk, w.get('norm_media.weight'), w.get('norm_media.bias'), c.eps);
-  const latN = layernorm(ctx, lat, w.get('norm_latents.weight'), w.get('norm_latents.bias'), c.eps);
-  const q = project(ctx, latN, w.linear('to_q.weight'), null).view([Q, H, Dh]);
-  const kvIn = concatRows(ctx, [media, latN]); // keys see the chunk's tokens and the latents
-  ctx.release(media, latN);
-  const k = project(ctx, kvIn, w.linear('to_k.weight'), null).view([n + Q, H, Dh]);
-  const v = project(ctx, kvIn, w.linear('to_v.weight'), null).view([n + Q, H, Dh]);
-  ctx.release(kvIn);
-  const a = attention(ctx, q, k, v, { causal: false, scale: 1 / Math.sqrt(Dh) });
-  ctx.release(q, k, v);
-  const o = project(ctx, a.view([Q, H * Dh]), w.linear('to_out.weight'), null);
-  ctx.release(a);
-  return addAndRelease(ctx, lat, o);
+  ctx.tidy(() => {
+    const media = layernorm(ctx, chunk, w.get('norm_media.weight'), w.get('norm_media.bias'), c.eps); // [n, C]
+    const latN = layernorm(ctx, lat, w.get('norm_latents.weight'), w.get('norm_latents.bias'), c.eps); // [Q, C]
+    const q = project(ctx, latN, w.linear('to_q.weight'), null).view([Q, H, Dh]);
+    const kvIn = concatRows(ctx, [media, latN]); // [n + Q, C]: keys see the chunk's tokens and the latents
+    const k = project(ctx, kvIn, w.linear('to_k.weight'), null).view([n + Q, H, Dh]);
+    const v = project(ctx, kvIn, w.linear('to_v.weight'), null).view([n + Q, H, Dh]);
+    const a = attention(ctx, q, k, v, { causal: false, scale: 1 / Math.sqrt(Dh) }); // [Q, H, Dh]
+    add(ctx, lat, project(ctx, a.view([Q, H * Dh]), w.linear('to_out.weight'), null), lat);
+  });
 }
 
-function feedForward(ctx: GpuContext, w: WeightScope, c: ConnectorConfig, lat: Tensor): Tensor {
-  const h = layernorm(ctx, lat, w.get('0.weight'), w.get('0.bias'), c.eps);
-  const up = project(ctx, h, w.linear('1.weight'), null);
-  ctx.release(h);
-  const act = gelu(ctx, up, 'erf');
-  ctx.release(up);
-  const down = project(ctx, act, w.linear('3.weight'), null);
-  ctx.release(act);
-  return addAndRelease(ctx, lat, down);
+/** lat [Q, C] += W₃·gelu(W₁·LayerNorm(lat)). */
+function feedForward(ctx: GpuContext, w: WeightScope, c: ConnectorConfig, lat: Tensor): void {
+  ctx.tidy(() => {
+    const h = layernorm(ctx, lat, w.get('0.weight'), w.get('0.bias'), c.eps); // [Q, C]
+    const up = project(ctx, h, w.linear('1.weight'), null); // [Q, 4C]
+    add(ctx, lat, project(ctx, gelu(ctx, up, 'erf'), w.linear('3.weight'), null), lat);
+  });
 }

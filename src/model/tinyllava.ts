@@ -70,22 +70,10 @@ export class TinyLlavaVideo {
   /** Starts a new sequence: prefill [before ids | visual tokens | after ids]; returns logits [1, V] of the last position. */
   prefill(before: number[], visual: Tensor | null, after: number[]): Tensor {
     this.llm.reset();
-    const parts: Tensor[] = [];
-    for (const ids of [before, null, after]) {
-      if (ids === null) {
-        if (visual) parts.push(visual);
-        continue;
-      }
-      if (ids.length === 0) continue;
-      const idT = this.ctx.upload(Uint32Array.from(ids), [ids.length], 'u32');
-      parts.push(this.llm.embed(idT));
-      this.ctx.release(idT);
-    }
-    const x = concatRows(this.ctx, parts);
-    for (const p of parts) if (p !== visual) this.ctx.release(p);
-    const hidden = this.llm.forward(x);
-    const logits = this.llm.logitsOfLast(hidden);
-    this.ctx.release(hidden);
+    const logits = this.ctx.tidy(() => {
+      const parts = [this.embed(before), visual, this.embed(after)].filter((t) => t !== null);
+      return this.run(concatRows(this.ctx, parts)); // x [T, C]
+    });
     return this.dropScratch(logits);
   }
 
@@ -103,13 +91,18 @@ export class TinyLlavaVideo {
   stepBatch(ids: readonly number[]): Tensor {
     if (ids.length !== this.llm.batch)
       throw new Error(`stepBatch: ${ids.length} ids for ${this.llm.batch} sequences`);
-    const idT = this.ctx.upload(Uint32Array.from(ids), [ids.length], 'u32');
-    const x = this.llm.embed(idT);
-    this.ctx.release(idT);
-    const hidden = this.llm.forward(x);
-    const logits = this.llm.logitsOfLast(hidden);
-    this.ctx.release(hidden);
-    return logits;
+    return this.ctx.tidy(() => this.run(this.embed(ids)!)); // x [B, C]
+  }
+
+  /** Token ids → embeddings [T, C]; null for none. */
+  private embed(ids: readonly number[]): Tensor | null {
+    if (ids.length === 0) return null;
+    return this.llm.embed(this.ctx.upload(Uint32Array.from(ids), [ids.length], 'u32'));
+  }
+
+  /** x [B·T, C] through the language model → logits [B, V] of each sequence's last position. */
+  private run(x: Tensor): Tensor {
+    return this.llm.logitsOfLast(this.llm.forward(x));
   }
 
   destroy(): void {
