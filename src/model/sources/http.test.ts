@@ -232,6 +232,16 @@ describe('HttpWeightSource against a hub-like server', () => {
     expect(retries.length).toBe(2);
   });
 
+  it('a 401 (the hub: no such repo, or gated) is not retried and says what to check', async () => {
+    const s = await serve({ fault: (r) => (r.file === 'config.json' ? { status: 401 } : undefined) });
+    const { src, retries } = source(s);
+    await expect(src.has('config.json')).rejects.toMatchObject({
+      code: 'http',
+      message: expect.stringMatching(/HTTP 401.*repo id or revision is wrong, or the repo is gated/),
+    });
+    expect(retries).toEqual([]);
+  });
+
   it('cancels a read in flight and a backoff wait with the AbortSignal', async () => {
     const s = await serve({
       fault: (r) =>

@@ -448,7 +448,15 @@ function statusError(url: string, path: string, res: Response): Error {
     const ra = Number(res.headers.get('retry-after'));
     return new Retryable(what, Number.isFinite(ra) && ra > 0 ? ra * 1000 : undefined);
   }
-  return new WeightSourceError('http', path, what);
+  // The hub says why in X-Error-Code / X-Error-Message (RepoNotFound, GatedRepo, …).
+  const code = res.headers.get('x-error-code');
+  const msg = res.headers.get('x-error-message');
+  const why = [code, msg].filter(Boolean).join(': ');
+  const hint =
+    res.status === 401 || res.status === 403
+      ? ' (on the hub: the repo id or revision is wrong, or the repo is gated or private and needs a token)'
+      : '';
+  return new WeightSourceError('http', path, `${what}${why ? ` (${why})` : ''}${hint}`);
 }
 
 function closeCursor(cur: Cursor): void {
