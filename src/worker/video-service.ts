@@ -70,8 +70,7 @@ export function videoService(session: EngineSession, vision?: VisionHub): VideoS
   }
 
   if (vision)
-    vision.currentVideo = () =>
-      current?.visionAhead ? { key: current.key, frames: current.frames, rotation: 0 } : null;
+    vision.currentVideo = () => (current?.visionAhead ? { key: current.key, frames: current.frames } : null);
 
   /** Thumbnails, facts and bookkeeping shared by both paths; takes ownership of `frames`. */
   async function finish(
@@ -237,7 +236,7 @@ export function videoService(session: EngineSession, vision?: VisionHub): VideoS
   };
 
   const lookup: VideoLookup = (): VideoFrames | null =>
-    current ? { key: current.key, frames: current.frames, rotation: 0, decodeMs: current.decodeMs } : null;
+    current ? { key: current.key, frames: current.frames, decodeMs: current.decodeMs } : null;
 
   return { commands, lookup };
 }

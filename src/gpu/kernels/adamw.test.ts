@@ -19,9 +19,9 @@ describe('adamw', () => {
   for (const n of [1, 63, 65, 1000]) {
     it(`three steps of n=${n} with clipping scale and weight decay match torch's update`, async () => {
       const h = { ...ADAMW_DEFAULTS, lr: 0.05, weightDecay: 0.1 };
-      let p = randn(n, n, -1, 1);
-      let m = new Float32Array(n);
-      let v = new Float32Array(n);
+      let p: Float32Array = randn(n, n, -1, 1);
+      let m: Float32Array = new Float32Array(n);
+      let v: Float32Array = new Float32Array(n);
       const tp = ctx.upload(p, [n], 'f32');
       const tm = ctx.upload(m, [n], 'f32');
       const tv = ctx.upload(v, [n], 'f32');

@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import type { Variant } from '../../context';
+import { randn } from '../../random';
 import { asDtype, ctx, dtypes, expectClose } from '../../testing/kernel-suite';
-import { randn } from '../../testing/random';
 import { releaseQ4, uploadQ4 } from '../quant/format';
 import { quantizeQ4Cpu } from '../quant/quantize-cpu';
 import type { GemvKind } from './gemv-q4';
 import { type MatmulQ4Options, matmulQ4, matmulQ4FusedCpu } from './matmul-q4';
-import { q4Tol } from './testing';
+import { q4Tol } from './testing/q4';
 
 /**
  * matmulQ4's fusions (RMSNorm in front, siluMulHalves epilogue, both) against the f64 reference

@@ -1,7 +1,7 @@
 import { afterEach, describe, it } from 'vitest';
 import { dtypes, variants } from '../../testing/kernel-suite';
 import { type GemmFlatTile, setGemmFlatTile } from './gemm-q4';
-import { caseName, checkQ4, type Q4Case } from './testing';
+import { caseName, checkQ4, type Q4Case } from './testing/q4';
 
 /**
  * GEMM (prefill, batched decode: M > 4) on both variants: odd M and N (edges of the flat kernel's default

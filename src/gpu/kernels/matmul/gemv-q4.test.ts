@@ -1,7 +1,7 @@
 import { describe, it } from 'vitest';
 import { ctx, dtypes } from '../../testing/kernel-suite';
 import type { GemvKind } from './gemv-q4';
-import { caseName, checkQ4, type Q4Case } from './testing';
+import { caseName, checkQ4, type Q4Case } from './testing/q4';
 
 /**
  * GEMV (decode, M ≤ 4) on every kernel, each feature exercised a few times rather than in a full product
