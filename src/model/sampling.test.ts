@@ -60,17 +60,38 @@ describe('SamplerRng', () => {
 });
 
 describe('sampleCpu', () => {
-  it('greedy is argmax with ties to the lowest id; top-k 1 equals greedy', () => {
+  it('greedy is argmax with ties to the lowest id; top-k 1 draws among the ids tied at the max', () => {
     expect(sampleCpu([1, 3, 3, 2], GREEDY, null, 0.9)).toBe(1);
     expect(sampleCpu([5], GREEDY, null, 0)).toBe(0);
     const rng = new SamplerRng(1);
     for (let t = 0; t < 50; t++) {
       const row = Array.from({ length: 37 }, () => Math.round(rng.next() * 8));
       const g = sampleCpu(row, GREEDY, null, 0);
-      expect(row[g]).toBe(Math.max(...row));
+      const max = Math.max(...row);
+      expect(row[g]).toBe(max);
       expect(row.indexOf(row[g])).toBe(g);
-      expect(sampleCpu(row, opts({ topK: 1, temperature: 2 }), null, rng.next())).toBe(g);
+      // HF's top-k keeps every logit equal to the k-th largest: with k = 1, every maximum.
+      const k1 = sampleCpu(row, opts({ topK: 1, temperature: 2 }), null, rng.next());
+      expect(row[k1]).toBe(max);
+      if (row.filter((v) => v === max).length === 1) expect(k1).toBe(g);
     }
+    expect([0.1, 0.4, 0.7].map((u) => sampleCpu([1, 3, 3, 2, 3], opts({ topK: 1 }), null, u))).toEqual([
+      1, 2, 4,
+    ]);
+  });
+
+  it('top-k keeps every candidate tied with the k-th value (HF: removes only scores < the k-th)', () => {
+    const row = [0, 2, 1, 1, 5, 1, -1];
+    // Top 2 by value: 5 (id 4), 2 (id 1); top 3 ends at 1, tied at ids 2, 3, 5: five candidates.
+    const drawn = (topK: number) => {
+      const seen = new Set<number>();
+      for (let i = 0; i < 200; i++) seen.add(sampleCpu(row, opts({ topK, temperature: 100 }), null, i / 200));
+      return [...seen].sort();
+    };
+    expect(drawn(2)).toEqual([1, 4]);
+    expect(drawn(3)).toEqual([1, 2, 3, 4, 5]);
+    expect(drawn(5)).toEqual([1, 2, 3, 4, 5]);
+    expect(drawn(6)).toEqual([0, 1, 2, 3, 4, 5]);
   });
 
   it('applies the repetition penalty as HF: positive ÷ p, negative × p, each id once', () => {

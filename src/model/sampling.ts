@@ -6,12 +6,15 @@
  * ones multiplied; every id in the history once), then temperature, top-k, top-p. temperature ≤ 0
  * is greedy (argmax after the penalty). What we fix that HF leaves to torch:
  * - Order: candidates rank by (logit desc, id asc); ties go to the lower id, greedy included.
+ * - Top-k keeps every logit ≥ the k-th largest, as HF does: ids tied with the k-th value all stay
+ *   (after the first k, in id order), so k = 1 draws among the ids tied at the maximum.
  * - Top-p keeps ranked candidates while the mass before them is < topP (HF's rule), at least one.
  * - The draw is by inverse CDF with a host uniform u ∈ [0, 1): the first candidate, in rank order,
  *   whose cumulative weight exceeds u·total. With top-k off and topP = 1 the candidates are the whole
  *   vocabulary in id order (same distribution, no sort needed).
  * - Top-k is capped at MAX_TOP_K; with top-k off and topP < 1 the nucleus is taken within the top
- *   MAX_TOP_K candidates (a deviation from HF only where the nucleus would hold more than that).
+ *   MAX_TOP_K candidates and the ids tied with the last of them (a deviation from HF only where
+ *   the nucleus would hold more than that).
  * Logits below −FLT_MAX (−∞) count as −FLT_MAX, so fully masked rows still produce a token.
  */
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { randn, rng } from '../../random';
 import { asDtype, ctx, dtypes, variants } from '../../testing/kernel-suite';
-import { randn, rng } from '../../testing/random';
 import { type GpuSampling, sampleRowCpu, sampleToHost } from './sample';
 
 const greedy: GpuSampling = { mode: 'greedy', k: 1, topP: 1, invTemperature: 0, penalty: 1 };
@@ -78,10 +78,12 @@ describe('sample', () => {
         });
       }
 
-      it(`${tag} all-equal logits → id 0; top-k 1 = greedy`, async () => {
+      it(`${tag} all-equal logits → id 0; top-k 1 = greedy when the max is unique`, async () => {
         const flat = new Float32Array(2 * 1500).fill(0.25);
         await expectSameAsCpu(flat, 2, greedy, dtype, variant, [0.1, 0.9]);
-        const x = asDtype(logitsWithTies(2 * 1000, 11), dtype);
+        const x = asDtype(randn(2 * 1000, 11, -4, 4), dtype);
+        x[17] = 5;
+        x[1000 + 999] = 5;
         const us = [0.99, 0.01];
         const a = await sampleToHost(ctx, ctx.upload(x, [2, 1000], dtype), topk(1, 0.7), null, us, variant);
         const g = await sampleToHost(ctx, ctx.upload(x, [2, 1000], dtype), greedy, null, us, variant);
@@ -104,6 +106,68 @@ describe('sample', () => {
           await expectSameAsCpu(tile(row, B), B, full(0.6), dtype, variant, uniforms(B, V + 1));
         });
       }
+
+      it(`${tag} top-k keeps every id tied with the k-th value, across chunks (as HF)`, async () => {
+        // Top 5: ids 10, 20, then 1.0 at 100, 700, 1100; 1500, 2049, 2300 and 2499 tie with the 5th.
+        const V = 2500;
+        const row = asDtype(randn(V, 21, -3, 0.5), dtype);
+        row[10] = 3;
+        row[20] = 2.5;
+        const tied = [100, 700, 1100, 1500, 2049, 2300, 2499];
+        for (const i of tied) row[i] = 1;
+        const B = 16;
+        const us = Array.from({ length: B }, (_, b) => (b + 0.5) / B);
+        const got = await sampleToHost(
+          ctx,
+          ctx.upload(tile(row, B), [B, V], dtype),
+          topk(5, 1),
+          null,
+          us,
+          variant,
+        );
+        const want = us.map((u) => sampleRowCpu(row, topk(5, 1), null, u));
+        expect(Array.from(got)).toEqual(want);
+        // Cumulative mass in rank order: 10 0.39, 20 0.63, then 0.053 per tied id; the last uniforms
+        // land past the 5th candidate (1100), on the ids tied with it.
+        const ranked = [...new Array(6).fill(10), ...new Array(4).fill(20), 100, 700, 1100, 2049, 2300, 2499];
+        expect(want).toEqual(ranked);
+        // Top-p cuts inside the ties: the mass before 2049 is 0.84 < 0.85, before 2300 0.89.
+        await expectSameAsCpu(tile(row, B), B, topk(5, 1, 0.85), dtype, variant, us);
+        expect(sampleRowCpu(row, topk(5, 1, 0.85), null, 0.999)).toBe(2049);
+        // With the penalty, from the penalised row (10 falls to 2 and 20 leads).
+        await expectSameAsCpu(
+          tile(row, B),
+          B,
+          topk(5, 1, 0.85, 1.5),
+          dtype,
+          variant,
+          us,
+          new Uint32Array(B).fill(10),
+        );
+      });
+
+      it(`${tag} top-k 1 draws among the ids tied at the max; greedy takes the lowest`, async () => {
+        const V = 2500;
+        const row = asDtype(randn(V, 23, -3, 1), dtype);
+        for (const i of [3, 1500, 2400]) row[i] = 2;
+        const us = [0.1, 0.5, 0.9];
+        const s = topk(1, 0.8);
+        await expectSameAsCpu(tile(row, 3), 3, s, dtype, variant, us);
+        expect(us.map((u) => sampleRowCpu(row, s, null, u))).toEqual([3, 1500, 2400]);
+        await expectSameAsCpu(tile(row, 3), 3, greedy, dtype, variant, us);
+        expect(sampleRowCpu(row, greedy, null, 0.9)).toBe(3);
+      });
+
+      it(`${tag} top-k over all-equal logits draws from the whole row`, async () => {
+        const V = 1500;
+        const flat = new Float32Array(V).fill(0.25);
+        const us = [0, 0.3, 0.6, 0.999];
+        await expectSameAsCpu(tile(flat, 4), 4, topk(50, 1), dtype, variant, us);
+        expect(us.map((u) => sampleRowCpu(flat, topk(50, 1), null, u))).toEqual([0, 450, 900, 1498]);
+        // Top-p 0.5003 keeps the ids before which the mass is < 0.5003: 0..750.
+        await expectSameAsCpu(tile(flat, 4), 4, topk(50, 1, 0.5003), dtype, variant, us);
+        expect(us.map((u) => sampleRowCpu(flat, topk(50, 1, 0.5003), null, u))).toEqual([0, 225, 450, 750]);
+      });
 
       it(`${tag} repetition penalty (history with repeats and padding)`, async () => {
         const B = 2;
