@@ -121,6 +121,11 @@ describe('HttpWeightSource against a hub-like server', () => {
     expect(cdnGets.every((r) => r.status === 206 && r.range?.startsWith('bytes='))).toBe(true);
     expect(s.requests.some((r) => !r.cdn && r.file === shard1 && r.status === 302)).toBe(true);
     expect(s.requests.some((r) => r.file === 'config.json' && !r.cdn && r.status === 200)).toBe(true);
+    // The first answer names the commit; every later request is pinned to it.
+    expect(src.commit).toMatch(/^[0-9a-f]{40}$/);
+    const hub = s.requests.filter((r) => !r.cdn);
+    expect(hub[0].url).toBe(`/${REPO}/resolve/main/config.json`);
+    expect(hub.slice(1).every((r) => r.url.startsWith(`/${REPO}/resolve/${src.commit}/`))).toBe(true);
 
     expect(await src.has('tokenizer.json')).toBe(false);
     const tok = await readTokenizer(async (name) => ((await src.has(name)) ? readText(src, name) : null));

@@ -79,7 +79,8 @@ class Retryable extends Error {
  */
 export class HttpWeightSource implements WeightSource {
   readonly label: string;
-  private readonly base: string;
+  private base: string;
+  private readonly pinFrom: string | undefined;
   private readonly fetchFn: typeof fetch;
   private readonly headers: Record<string, string>;
   private readonly maxWhole: number;
@@ -93,6 +94,12 @@ export class HttpWeightSource implements WeightSource {
   private readonly cursors = new Map<string, Cursor>();
   /** Retries so far, all files. */
   retries = 0;
+  /**
+   * The commit the hub named (X-Repo-Commit). Under a hub-style base URL (`…/resolve/<revision>/`)
+   * every later request is pinned to `…/resolve/<commit>/`, so a branch that moves during a long
+   * download cannot mix two versions' files (huggingface_hub resolves the commit first, too).
+   */
+  commit: string | undefined;
 
   constructor(baseUrl: string, opts: HttpSourceOptions = {}) {
     this.base = baseUrl.endsWith('/') ? baseUrl : baseUrl + '/';
@@ -105,6 +112,7 @@ export class HttpWeightSource implements WeightSource {
     this.signal = opts.signal;
     this.onBytes = opts.onBytes;
     this.onRetry = opts.onRetry;
+    this.pinFrom = /\/resolve\/[^/]+\/$/.exec(this.base)?.[0];
   }
 
   url(path: string): string {
@@ -408,7 +416,22 @@ export class HttpWeightSource implements WeightSource {
     extra: Record<string, string> = {},
     signal: AbortSignal | undefined = this.signal,
   ): Promise<Response> {
-    return this.fetchFn(this.url(path), { method, headers: { ...this.headers, ...extra }, signal });
+    const res = await this.fetchFn(this.url(path), {
+      method,
+      headers: { ...this.headers, ...extra },
+      signal,
+    });
+    this.noteCommit(res);
+    return res;
+  }
+
+  /** Reads X-Repo-Commit (the hub exposes it; a CDN answer has none) and pins the revision to it. */
+  private noteCommit(res: Response): void {
+    if (this.commit !== undefined) return;
+    const c = res.headers.get('x-repo-commit');
+    if (!c || !/^[0-9a-f]{40}$/.test(c)) return;
+    this.commit = c;
+    if (this.pinFrom) this.base = this.base.slice(0, -this.pinFrom.length) + `/resolve/${c}/`;
   }
 
   private knowSize(path: string, n: number): void {

@@ -20,6 +20,8 @@ export interface HubRequest {
   file: string;
   /** Whether this was the CDN leg of a redirect. */
   cdn: boolean;
+  /** The request's path as sent. */
+  url: string;
   range: string | null;
   status: number;
   /** Body bytes written (before any drop). */
@@ -31,13 +33,15 @@ export interface HubRequest {
 export interface HubServerOptions {
   repo: string;
   revision?: string;
+  /** The commit the revision points at: sent as X-Repo-Commit, and `/resolve/<commit>/` serves too. */
+  commit?: string;
   files: ReadonlyMap<string, Uint8Array>;
   /** Honour Range requests (default true). Off: every GET gets the whole file with 200. */
   range?: boolean;
   /** Port to listen on, 127.0.0.1 (default 0: any free port). */
   port?: number;
   /** Decides a fault for a request (called for every request that would otherwise succeed). */
-  fault?: (req: Omit<HubRequest, 'status' | 'bytes'>) => Fault | undefined;
+  fault?: (req: Omit<HubRequest, 'status' | 'bytes' | 'url'>) => Fault | undefined;
 }
 
 export interface HubServer {
@@ -57,10 +61,12 @@ const CORS = {
 
 export async function startHubServer(opts: HubServerOptions): Promise<HubServer> {
   const revision = opts.revision ?? 'main';
+  const commit = opts.commit ?? 'c0ffee'.padEnd(40, '0');
   const rangeOk = opts.range ?? true;
   const requests: HubRequest[] = [];
   const counts = new Map<string, number>();
   const resolvePrefix = `/${opts.repo}/resolve/${encodeURIComponent(revision)}/`;
+  const commitPrefix = `/${opts.repo}/resolve/${commit}/`;
   const cdnPrefix = `/cdn/${opts.repo}/${encodeURIComponent(revision)}/`;
 
   const server = createServer((req, res) => {
@@ -73,13 +79,12 @@ export async function startHubServer(opts: HubServerOptions): Promise<HubServer>
       res.end();
       return;
     }
-    const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
+    const path = new URL(req.url ?? '/', 'http://x').pathname;
     const cdn = path.startsWith(cdnPrefix);
-    const file = cdn
-      ? path.slice(cdnPrefix.length)
-      : path.startsWith(resolvePrefix)
-        ? path.slice(resolvePrefix.length)
-        : null;
+    const prefix = cdn ? cdnPrefix : [resolvePrefix, commitPrefix].find((p) => path.startsWith(p));
+    const file = prefix ? decodeURIComponent(path.slice(prefix.length)) : null;
+    // The hub names the commit on every answer from resolve/ (not on the CDN's).
+    if (prefix && !cdn) res.setHeader('X-Repo-Commit', commit);
     const body = file === null ? undefined : opts.files.get(file);
     const key = `${cdn ? 'cdn' : 'hub'}:${req.method}:${file}`;
     const nth = (counts.get(key) ?? 0) + 1;
@@ -88,6 +93,7 @@ export async function startHubServer(opts: HubServerOptions): Promise<HubServer>
       method: req.method ?? 'GET',
       file: file ?? path,
       cdn,
+      url: path,
       range: req.headers.range ?? null,
       status: 0,
       bytes: 0,
@@ -106,7 +112,6 @@ export async function startHubServer(opts: HubServerOptions): Promise<HubServer>
       res.writeHead(302, {
         Location: `${cdnPrefix}${file.split('/').map(encodeURIComponent).join('/')}`,
         'X-Linked-Size': String(body.byteLength),
-        'X-Repo-Commit': 'f'.repeat(40),
       });
       res.end();
       return;
