@@ -62,6 +62,14 @@ export function targetShape(cfg: TextConfig, t: LoraTarget): [number, number] {
   }
 }
 
+/** PEFT's init of A [r, in]: kaiming-uniform, U(−1/√in, 1/√in). */
+function kaimingUniform(r: number, inn: number, rand: () => number): Float32Array {
+  const bound = 1 / Math.sqrt(inn);
+  const a = new Float32Array(r * inn);
+  for (let i = 0; i < a.length; i++) a[i] = (2 * rand() - 1) * bound;
+  return a;
+}
+
 /** One wrapped projection: its factors and their gradients (f32, accumulated until zeroed). */
 export interface LoraPair {
   A: Tensor; // [r, in]
@@ -70,15 +78,20 @@ export interface LoraPair {
   dB: Tensor;
 }
 
+/** Given values of one pair's factors (a loaded file): A [r, in] and B [out, r], row-major. */
+export type LoraFactors = (layer: number, target: LoraTarget) => { A: Float32Array; B: Float32Array };
+
 export class LoraAdapter {
   /** layers[l][target]: the pair wrapping that projection, if targeted. */
   readonly layers: Partial<Record<LoraTarget, LoraPair>>[];
   readonly scale: number;
 
+  /** PEFT's initialisation from config.seed, or the given factors (checked against the shapes). */
   constructor(
     private readonly ctx: GpuContext,
     readonly text: TextConfig,
     readonly config: LoraConfig,
+    factors?: LoraFactors,
   ) {
     const { r, alpha, dropout, rslora, targets } = config;
     if (!(Number.isInteger(r) && r > 0)) throw new Error(`LoRA rank ${r}: a positive integer`);
@@ -88,16 +101,21 @@ export class LoraAdapter {
         throw new Error(`LoRA target '${t}' is not one of ${Object.keys(LORA_TARGETS).join(', ')}`);
     this.scale = rslora ? alpha / Math.sqrt(r) : alpha / r;
     const rand = rng(config.seed);
-    this.layers = Array.from({ length: text.layers }, () => {
+    this.layers = Array.from({ length: text.layers }, (_, l) => {
       const pairs: Partial<Record<LoraTarget, LoraPair>> = {};
       for (const t of targets) {
         const [out, inn] = targetShape(text, t);
-        const bound = 1 / Math.sqrt(inn);
-        const a = new Float32Array(r * inn);
-        for (let i = 0; i < a.length; i++) a[i] = (2 * rand() - 1) * bound;
+        const { A, B } = factors?.(l, t) ?? {
+          A: kaimingUniform(r, inn, rand),
+          B: new Float32Array(out * r),
+        };
+        if (A.length !== r * inn || B.length !== out * r)
+          throw new Error(
+            `LoRA layer ${l} ${t}: factors of ${A.length} and ${B.length} values, expected [${r}, ${inn}] and [${out}, ${r}]`,
+          );
         pairs[t] = {
-          A: ctx.upload(a, [r, inn], 'f32'),
-          B: ctx.upload(new Float32Array(out * r), [out, r], 'f32'),
+          A: ctx.upload(A, [r, inn], 'f32'),
+          B: ctx.upload(B, [out, r], 'f32'),
           dA: ctx.upload(new Float32Array(r * inn), [r, inn], 'f32'),
           dB: ctx.upload(new Float32Array(out * r), [out, r], 'f32'),
         };
@@ -110,6 +128,14 @@ export class LoraAdapter {
   *pairs(): Generator<{ layer: number; target: LoraTarget; pair: LoraPair }> {
     for (const [layer, pairs] of this.layers.entries())
       for (const target of this.config.targets) yield { layer, target, pair: pairs[target]! };
+  }
+
+  /** The factors' values, read back, in pairs() order (files, checkpoints). */
+  async read(): Promise<{ layer: number; target: LoraTarget; A: Float32Array; B: Float32Array }[]> {
+    const out = [];
+    for (const { layer, target, pair } of this.pairs())
+      out.push({ layer, target, A: await this.ctx.read(pair.A), B: await this.ctx.read(pair.B) });
+    return out;
   }
 
   /** Sets every gradient to zero (before accumulating a batch). */
