@@ -171,6 +171,37 @@ test.describe('model', () => {
     await askAndWait(page, 'Again?');
   });
 
+  test('the demo model says what it is; a hub repo id loads from the hub endpoint set in the page', async ({
+    page,
+  }) => {
+    // A stand-in hub at the app's origin: /hub/{repo}/resolve/{revision}/{file}.
+    await serveFiles(page, '/hub/someone/tiny-model/resolve/v1/', fixtureFiles('tiny-b'));
+    await openApp(page);
+    const note = page.getByTestId('demo-model-note');
+    await expect(note).toContainText('random weights');
+    await expect(page.getByTestId('load-real-model')).toContainText('Zhang199/TinyLLaVA-Video-R1 (7.6 GB)');
+    await page.getByTestId('model-panel').screenshot({ path: 'artifacts/model-panel-demo.png' });
+
+    await page.getByTestId('model-url-input').fill('not a model name?');
+    await page.getByTestId('hub-endpoint-input').evaluate((i) => {
+      (i.closest('details') as HTMLDetailsElement).open = true;
+    });
+    await page.getByTestId('hub-endpoint-input').fill('ftp://nowhere');
+    await page.getByTestId('model-url-load').click();
+    await expect(page.getByTestId('model-spec-error')).toContainText('not an http(s) URL');
+    await expect(page.getByTestId('model-name')).toHaveText('tiny-a');
+
+    const origin = new URL(page.url()).origin;
+    await page.getByTestId('hub-endpoint-input').fill(`${origin}/hub`);
+    await page.getByTestId('model-url-input').fill('someone/tiny-model@v1');
+    await page.getByTestId('model-url-load').click();
+    await expect(page.getByTestId('model-name')).toHaveText('someone/tiny-model@v1', { timeout: 120_000 });
+    await expect(page.getByTestId('model-source')).toContainText('someone/tiny-model');
+    await expect(note).toBeHidden();
+    await setMaxTokens(page, 3);
+    await askAndWait(page, 'Loaded from the hub?');
+  });
+
   test('a picked folder replaces the model', async ({ page }) => {
     await openApp(page);
     await page

@@ -13,8 +13,9 @@ const SRC = resolve(import.meta.dirname);
 const VALUE_EDGES: Record<string, string[]> = {
   ui: ['engine-client'],
   widget: ['ui', 'engine-client'],
-  // The client runs on the page: the <video>-element fallback (src/video) runs there, not in the worker.
-  'engine-client': ['engine-client/protocol', 'video'],
+  // The client runs on the page: the <video>-element fallback (src/video) runs there, not in the
+  // worker, and so does naming a model (the one resolver, a pure function).
+  'engine-client': ['engine-client/protocol', 'video', 'model/sources/resolve'],
   // The contract maps the layers' typed errors to EngineError where they cross the boundary.
   'engine-client/protocol': ['gpu/errors', 'video/errors'],
   worker: ['engine-client/protocol', 'rl-lite', 'model', 'video', 'gpu'],

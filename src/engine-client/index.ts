@@ -1,6 +1,7 @@
 // The UI's only door to the engine: the client, the error type and the protocol's plain-data types.
 
 export { connectEngine, createEngineClient, type EngineClient } from './client';
+export { DEFAULT_REPO, HUB_ENDPOINT, KNOWN_REPOS, ModelSpecError, modelSourceFor } from './model-source';
 export type {
   AdapterSummary,
   AskDump,

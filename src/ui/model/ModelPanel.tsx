@@ -1,5 +1,12 @@
 import { type FormEvent, type ReactNode, useEffect, useId, useState } from 'react';
-import type { EngineErrorInfo, ModelInfo, ModelLoadProgress } from '../../engine-client';
+import {
+  DEFAULT_REPO,
+  type EngineErrorInfo,
+  HUB_ENDPOINT,
+  type ModelInfo,
+  type ModelLoadProgress,
+  modelSourceFor,
+} from '../../engine-client';
 import { Badge } from '../components/Badge';
 import { formatBytes, formatCount, formatMs } from '../format';
 import { useApp } from '../store';
@@ -38,12 +45,53 @@ export function ModelPanel() {
           <Badge tone="info">{load ? 'Loading…' : 'None loaded'}</Badge>
         )}
       </div>
+      {model && model.source === defaultModelUrl() && !load && <DemoNote disabled={!adapterReady} />}
       {model ? <ModelFacts info={model} /> : !load && <p className="muted">No model is loaded yet.</p>}
       {load && <LoadProgress label={load.label} progress={load.progress} />}
       {error && <ModelError error={error} stillLoaded={model?.name ?? null} />}
       <LoadControls disabled={!adapterReady} />
     </section>
   );
+}
+
+/** The shipped demo model says what it is, and offers the real one with what it costs before it starts. */
+function DemoNote({ disabled }: { disabled: boolean }) {
+  const loadModel = useApp((s) => s.loadModel);
+  const real = () => {
+    const { source, label } = modelSourceFor(DEFAULT_REPO, { endpoint: hubEndpoint() });
+    void loadModel(source, label);
+  };
+  return (
+    <div className="callout callout-info" data-testid="demo-model-note">
+      <p>
+        This is the <strong>demo model</strong>: a tiny model with random weights, shipped so you can try the
+        app without a download. Its answers are noise.
+      </p>
+      <p className="callout-hint">
+        For real answers load <strong>{DEFAULT_REPO}</strong> from the Hugging Face hub: about 7.6 GB to
+        download and about 3 GB of GPU memory once its language model is quantized to 4 bits.
+      </p>
+      <button
+        type="button"
+        className="button"
+        disabled={disabled}
+        onClick={real}
+        data-testid="load-real-model"
+      >
+        Load {DEFAULT_REPO} (7.6 GB)
+      </button>
+    </div>
+  );
+}
+
+/** The hub endpoint the model field uses (a mirror or a self-hosted hub), kept across visits. */
+const ENDPOINT_KEY = 'video-reasoner.hub-endpoint';
+function hubEndpoint(): string {
+  try {
+    return localStorage.getItem(ENDPOINT_KEY) || HUB_ENDPOINT;
+  } catch {
+    return HUB_ENDPOINT;
+  }
 }
 
 function ModelFacts({ info }: { info: ModelInfo }) {
@@ -154,46 +202,79 @@ function errorTitle(e: EngineErrorInfo): string {
 
 function LoadControls({ disabled }: { disabled: boolean }) {
   const loadModel = useApp((s) => s.loadModel);
-  const [url, setUrl] = useState('');
-  const urlId = useId();
-  const submitUrl = (e: FormEvent) => {
+  const [spec, setSpec] = useState('');
+  const [endpoint, setEndpoint] = useState(hubEndpoint);
+  const [specError, setSpecError] = useState<string | null>(null);
+  const specId = useId();
+  const endpointId = useId();
+  const submit = (e: FormEvent) => {
     e.preventDefault();
-    const raw = url.trim() || defaultModelUrl();
-    let baseUrl: string;
     try {
-      baseUrl = new URL(raw, document.baseURI).href;
-    } catch {
-      baseUrl = raw;
+      const { source, label } = modelSourceFor(spec.trim() || defaultModelUrl(), {
+        endpoint,
+        base: document.baseURI,
+      });
+      setSpecError(null);
+      try {
+        localStorage.setItem(ENDPOINT_KEY, endpoint.trim());
+      } catch {
+        // storage off (private mode): the setting lasts for this page only
+      }
+      void loadModel(source, label);
+    } catch (err) {
+      setSpecError((err as Error).message);
     }
-    void loadModel({ kind: 'url', baseUrl }, baseUrl);
   };
   const pick = (files: FileList | null, what: string) => {
     if (files && files.length > 0) void loadModel({ kind: 'files', files: [...files] }, what);
   };
   return (
     <div className="model-load">
-      <form className="model-url" onSubmit={submitUrl}>
-        <label htmlFor={urlId}>Load from URL</label>
+      <form className="model-url" onSubmit={submit}>
+        <label htmlFor={specId}>Load a model</label>
         <div className="model-url-row">
           <input
-            id={urlId}
-            // type=text: relative URLs (/models/x/) are fine, and type=url would refuse them.
+            id={specId}
+            // type=text: repo ids and relative URLs (/models/x/) are fine; type=url would refuse them.
             type="text"
-            inputMode="url"
             spellCheck={false}
+            autoCapitalize="off"
             className="text-input"
-            placeholder={defaultModelUrl()}
-            value={url}
-            onChange={(e) => setUrl(e.target.value)}
+            placeholder={`e.g. ${DEFAULT_REPO}`}
+            value={spec}
+            onChange={(e) => setSpec(e.target.value)}
+            aria-invalid={specError ? true : undefined}
+            aria-describedby={`${specId}-note`}
             data-testid="model-url-input"
           />
           <button type="submit" className="button" disabled={disabled} data-testid="model-url-load">
             Load
           </button>
         </div>
-        <p className="muted model-note">
-          A folder URL holding config.json, the safetensors files and the tokenizer (HTTP Range requests).
+        {specError && (
+          <p className="field-error" role="alert" data-testid="model-spec-error">
+            {specError}
+          </p>
+        )}
+        <p className="muted model-note" id={`${specId}-note`}>
+          A Hugging Face repo id such as {DEFAULT_REPO} (add @revision for a branch, tag or commit), or the
+          URL of a folder holding config.json, the safetensors files and the tokenizer. Empty: the demo model.
         </p>
+        <details className="model-endpoint">
+          <summary>Hub endpoint</summary>
+          <label htmlFor={endpointId}>Where repo ids are fetched from (a mirror or a self-hosted hub)</label>
+          <input
+            id={endpointId}
+            type="text"
+            inputMode="url"
+            spellCheck={false}
+            className="text-input"
+            placeholder={HUB_ENDPOINT}
+            value={endpoint}
+            onChange={(e) => setEndpoint(e.target.value)}
+            data-testid="hub-endpoint-input"
+          />
+        </details>
       </form>
       <div className="model-pick">
         <label className={`button file-button${disabled ? ' is-disabled' : ''}`}>
