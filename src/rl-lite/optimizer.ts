@@ -1,12 +1,14 @@
 /**
- * AdamW over an adapter's factors with global gradient-norm clipping (torch's clip_grad_norm_:
- * scale = max_norm / (‖g‖ + 1e-6) when ‖g‖ > max_norm) and the learning-rate schedules TRL users
- * know (constant, linear, cosine; warmup as a ratio of the steps).
+ * AdamW over an adapter's factors, or over any list of {param, grad} tensors (full fine-tuning),
+ * with global gradient-norm clipping (torch's clip_grad_norm_: scale = max_norm / (‖g‖ + 1e-6) when
+ * ‖g‖ > max_norm) and the learning-rate schedules TRL users know (constant, linear, cosine; warmup
+ * as a ratio of the steps).
  */
 import type { GpuContext } from '../gpu/context';
 import { type AdamWHyper, adamwStep, sumSquaresInto, sumSquaresParts } from '../gpu/kernels/adamw';
 import type { Tensor } from '../gpu/tensor';
-import type { LoraAdapter } from './lora';
+import { LoraAdapter } from './lora';
+import { type Param, zeroTensors } from './params';
 
 export type LrSchedule = 'constant' | 'linear' | 'cosine';
 
@@ -36,7 +38,7 @@ export function learningRate(
 /** Serializable optimizer state, for checkpoints that resume bit-exactly. */
 export interface OptimizerState {
   step: number;
-  /** m, v of each parameter in the adapter's order (A then B per pair). */
+  /** m, v of each parameter in the adapter's order (A then B per pair), or the list's. */
   moments: { m: Float32Array; v: Float32Array }[];
 }
 
@@ -45,19 +47,26 @@ export class AdamW {
   private readonly params: { p: Tensor; g: Tensor; m: Tensor; v: Tensor }[] = [];
   private readonly parts: Tensor;
 
+  /** The adapter it steps; null when given a list of parameters. */
+  readonly lora: LoraAdapter | null;
+
   constructor(
     private readonly ctx: GpuContext,
-    readonly lora: LoraAdapter,
+    trainable: LoraAdapter | readonly Param[],
     readonly config: OptimizerConfig,
   ) {
-    for (const { pair } of lora.pairs())
-      for (const [p, g] of [
-        [pair.A, pair.dA],
-        [pair.B, pair.dB],
-      ] as const) {
-        const zeros = () => ctx.upload(new Float32Array(p.size), p.shape, 'f32');
-        this.params.push({ p, g, m: zeros(), v: zeros() });
-      }
+    this.lora = trainable instanceof LoraAdapter ? trainable : null;
+    const list: { p: Tensor; g: Tensor }[] =
+      trainable instanceof LoraAdapter
+        ? [...trainable.pairs()].flatMap(({ pair }) => [
+            { p: pair.A, g: pair.dA },
+            { p: pair.B, g: pair.dB },
+          ])
+        : [...trainable];
+    for (const { p, g } of list) {
+      const zeros = () => ctx.upload(new Float32Array(p.size), p.shape, 'f32');
+      this.params.push({ p, g, m: zeros(), v: zeros() });
+    }
     const n = this.params.reduce((s, q) => s + sumSquaresParts(q.g.size), 0);
     this.parts = ctx.upload(new Float32Array(n), [n], 'f32');
   }
@@ -85,8 +94,16 @@ export class AdamW {
     const lr = learningRate(this.config, this.step);
     for (const { p, g, m, v } of this.params)
       adamwStep(this.ctx, p, g, m, v, { ...this.config, lr }, this.step, scale);
-    this.lora.zeroGrads();
+    this.zeroGrads();
     return { gradNorm, lr };
+  }
+
+  /** Sets every gradient to zero. */
+  zeroGrads(): void {
+    zeroTensors(
+      this.ctx,
+      this.params.map((q) => q.g),
+    );
   }
 
   async state(): Promise<OptimizerState> {

@@ -7,20 +7,29 @@
  * reverse, recomputing one layer's activations at a time, so memory grows with one layer, not all.
  * Activations stay in the model's dtype; gradients flow in f32 (dW of the adapters too).
  *
- * The base weights are frozen. The loader fuses q/k/v and gate/up for inference; the policy keeps
- * its own split copies of every projection (plain weights only: a 4-bit base needs a transposed
- * 4-bit kernel for dX, which does not exist yet), so an adapter can be merged into the inference
- * model's weights for rollouts (mergeInto) while the base here stays as loaded.
+ * With an adapter the base weights are frozen. The loader fuses q/k/v and gate/up for inference; the
+ * policy keeps its own split copies of every projection and q/k/v bias (plain weights only: a 4-bit
+ * base needs a transposed 4-bit kernel for dX, which does not exist yet), so an adapter can be merged
+ * into the inference model's weights for rollouts (mergeInto) while the base here stays as loaded.
+ *
+ * Full fine-tuning (small models): trainAll() gives every weight an f32 gradient — projections,
+ * biases, norms, the embedding table and lm_head (tied: one table, both gradients add) — and the
+ * backward adds to them; the weights must be f32. The norms and the table are the inference model's
+ * own tensors; the projections and biases reach it through mergeInto(model, null).
  */
 import type { GpuContext } from '../gpu/context';
 import { siluMul, siluMulBackward } from '../gpu/kernels/activations';
 import { add, axpy } from '../gpu/kernels/add';
 import { attention, attentionBackward } from '../gpu/kernels/attention/attention';
 import { copy } from '../gpu/kernels/copy';
-import { embedding } from '../gpu/kernels/embedding';
+import { embedding, embeddingBackward } from '../gpu/kernels/embedding';
 import { logprobs, logprobsBackward } from '../gpu/kernels/logprobs';
 import { matmul } from '../gpu/kernels/matmul/matmul';
-import { matmulBackwardInput, matmulBackwardWeight } from '../gpu/kernels/matmul/matmul-backward';
+import {
+  matmulBackwardBias,
+  matmulBackwardInput,
+  matmulBackwardWeight,
+} from '../gpu/kernels/matmul/matmul-backward';
 import { rmsnorm, rmsnormBackward } from '../gpu/kernels/rmsnorm';
 import { rope, ropeBackward } from '../gpu/kernels/rope';
 import type { Tensor } from '../gpu/tensor';
@@ -30,7 +39,8 @@ import { isQuantized, type LinearWeight, type WeightScope } from '../model/gpu-w
 import { sliceRows } from '../model/layers';
 import type { TinyLlavaVideo } from '../model/tinyllava';
 import { PREFIX } from '../model/weight-manifest';
-import type { LoraAdapter, LoraPair, LoraTarget } from './lora';
+import { LORA_TARGETS, type LoraAdapter, type LoraPair, type LoraTarget } from './lora';
+import type { Param } from './params';
 
 /** One decoder layer's frozen weights, split per projection. */
 interface LayerWeights {
@@ -38,6 +48,15 @@ interface LayerWeights {
   postNorm: Tensor;
   proj: Record<LoraTarget, Tensor>;
   bias: { q: Tensor; k: Tensor; v: Tensor };
+}
+
+/** f32 gradients of every weight, for full fine-tuning (the shapes of the weights). */
+interface FullGrads {
+  layers: LayerWeights[];
+  table: Tensor;
+  /** The untied lm_head's; null when tied (its gradient adds to the table's). */
+  head: Tensor | null;
+  finalNorm: Tensor;
 }
 
 /** A projection's output and, when an adapter wraps it, the adapter's inner activation u = x·Aᵀ [T, r]. */
@@ -80,6 +99,8 @@ export class Policy {
   private readonly table: Tensor;
   private readonly head: Tensor;
   private readonly finalNorm: Tensor;
+  private full: FullGrads | null = null;
+  private fullParams: Param[] = [];
 
   constructor(
     private readonly ctx: GpuContext,
@@ -110,6 +131,60 @@ export class Policy {
     );
   }
 
+  /** Full fine-tuning: adds dRows [n, C] (of embed(ids)) to the embedding table's gradient. */
+  embedBackward(ids: readonly number[], dRows: Tensor): void {
+    const { ctx } = this;
+    if (!this.full) throw new Error('embedBackward: call trainAll() first');
+    const V = this.table.shape[0];
+    ctx.tidy(() => axpy(ctx, this.full!.table, embeddingBackward(ctx, dRows, Uint32Array.from(ids), V), 1));
+  }
+
+  /**
+   * Makes every weight of the language model trainable (full fine-tuning): allocates their f32
+   * gradients (once) and returns them as parameters under their checkpoint names.
+   */
+  trainAll(): Param[] {
+    if (this.full) return this.fullParams;
+    const { ctx } = this;
+    const zeros = (t: Tensor) => {
+      if (t.dtype !== 'f32') throw new Error('full fine-tuning needs f32 weights: load the model in f32');
+      return ctx.upload(new Float32Array(t.size), t.shape, 'f32');
+    };
+    const full: FullGrads = {
+      layers: this.layers.map((p) => ({
+        inNorm: zeros(p.inNorm),
+        postNorm: zeros(p.postNorm),
+        proj: Object.fromEntries(Object.entries(p.proj).map(([t, w]) => [t, zeros(w)])) as Record<
+          LoraTarget,
+          Tensor
+        >,
+        bias: { q: zeros(p.bias.q), k: zeros(p.bias.k), v: zeros(p.bias.v) },
+      })),
+      table: zeros(this.table),
+      head: this.head === this.table ? null : zeros(this.head),
+      finalNorm: zeros(this.finalNorm),
+    };
+    const m = `${PREFIX.text}model.`;
+    const params: Param[] = [{ name: `${m}embed_tokens.weight`, p: this.table, g: full.table }];
+    for (const [l, p] of this.layers.entries()) {
+      const g = full.layers[l];
+      const at = `${m}layers.${l}.`;
+      params.push(
+        { name: `${at}input_layernorm.weight`, p: p.inNorm, g: g.inNorm },
+        { name: `${at}post_attention_layernorm.weight`, p: p.postNorm, g: g.postNorm },
+      );
+      for (const t of Object.keys(LORA_TARGETS) as LoraTarget[])
+        params.push({ name: `${at}${LORA_TARGETS[t]}.weight`, p: p.proj[t], g: g.proj[t] });
+      for (const t of ['q', 'k', 'v'] as const)
+        params.push({ name: `${at}${LORA_TARGETS[t]}.bias`, p: p.bias[t], g: g.bias[t] });
+    }
+    params.push({ name: `${m}norm.weight`, p: this.finalNorm, g: full.finalNorm });
+    if (full.head) params.push({ name: `${PREFIX.text}lm_head.weight`, p: this.head, g: full.head });
+    this.full = full;
+    this.fullParams = params;
+    return params;
+  }
+
   /**
    * log p(targets[j] | positions ≤ first + j) for j < n, from inputs x0 [T, C]: the log-probs of a
    * completion whose first token sits at position first + 1. Forward only; `lora` null = the base.
@@ -135,16 +210,20 @@ export class Policy {
   /**
    * Forward with the adapter, then the backward of L = Σ_j g_j · logp_j, where g = grad(logp) is
    * computed on the host from the forward's log-probs (the GRPO / SFT loss). Adds dL/dA and dL/dB to
-   * the adapter's gradients. Returns the log-probs.
+   * the adapter's gradients, and after trainAll() dL/dW of every weight (`lora` may then be null).
+   * With `dX0` [T, C] f32, adds dL/dx0 to it (the input embeddings': text rows, visual tokens).
+   * Returns the log-probs.
    */
   async backward(
     x0: Tensor,
     first: number,
     targets: readonly number[],
-    lora: LoraAdapter,
+    lora: LoraAdapter | null,
     grad: (logp: Float32Array) => Float32Array,
+    dX0?: Tensor,
   ): Promise<Float32Array> {
     const { ctx, cfg } = this;
+    if (!lora && !this.full) throw new Error('backward: nothing to train (no adapter, no trainAll())');
     const pos = positions(ctx, x0.shape[0]);
     // Forward, keeping each layer's input (checkpoints).
     const inputs: Tensor[] = [];
@@ -168,13 +247,20 @@ export class Policy {
         head.targets,
         head.lp,
       );
-      const dRows = rmsnormBackward(
+      const norm = rmsnormBackward(
         ctx,
         matmulBackwardInput(ctx, dLogits, this.head),
         head.rows,
         this.finalNorm,
         cfg.eps,
-      ).dX;
+      );
+      if (this.full) {
+        // logits = rmsnorm(rows)·headᵀ: dHead = dLogitsᵀ·rmsnorm(rows) (the table's, when tied)
+        const normed = rmsnorm(ctx, head.rows, this.finalNorm, cfg.eps);
+        axpy(ctx, this.full.head ?? this.full.table, matmulBackwardWeight(ctx, dLogits, normed), 1);
+        axpy(ctx, this.full.finalNorm, norm.dW, 1);
+      }
+      const dRows = norm.dX;
       const C = cfg.hidden;
       const dHidden = ctx.upload(new Float32Array(x0.shape[0] * C), [x0.shape[0], C], 'f32');
       ctx.copyRegion(dRows, 0, dHidden, first * C * 4, dRows.byteLength);
@@ -189,6 +275,7 @@ export class Policy {
       ctx.release(dOut);
       if (inputs[l] !== x0) ctx.release(inputs[l]);
     }
+    if (dX0) axpy(ctx, dX0, dx, 1);
     ctx.release(dx, pos);
     return logp;
   }
@@ -236,14 +323,31 @@ export class Policy {
     return { x, h1, q, k, v, qr, kr, a, o, x2, h2, gate, up, m, down, out };
   }
 
-  /** dOut [T, C] f32 → dX [T, C] f32, adding the layer's adapter gradients. */
-  private layerBackward(l: number, dOut: Tensor, f: LayerActs, pos: Tensor, lora: LoraAdapter): Tensor {
+  /** dOut [T, C] f32 → dX [T, C] f32, adding the layer's adapter gradients (and the weights', when full). */
+  private layerBackward(
+    l: number,
+    dOut: Tensor,
+    f: LayerActs,
+    pos: Tensor,
+    lora: LoraAdapter | null,
+  ): Tensor {
     const { ctx, cfg } = this;
     const p = this.layers[l];
-    const pairs = lora.layers[l];
-    const back = (dy: Tensor, h: Tensor, t: LoraTarget, pr: Projected) =>
-      projectBackward(ctx, dy, h, p.proj[t], pairs[t], pr.u, lora.scale);
-    const { heads: H, kvHeads: Hkv, headDim: D, eps, ropeTheta } = cfg;
+    const pairs = lora?.layers[l] ?? {};
+    const full = this.full?.layers[l];
+    const back = (dy: Tensor, h: Tensor, t: LoraTarget, pr: Projected) => {
+      if (full) {
+        axpy(ctx, full.proj[t], matmulBackwardWeight(ctx, dy, h), 1);
+        if (t === 'q' || t === 'k' || t === 'v') axpy(ctx, full.bias[t], matmulBackwardBias(ctx, dy), 1);
+      }
+      return projectBackward(ctx, dy, h, p.proj[t], pairs[t], pr.u, lora?.scale ?? 0);
+    };
+    const normBack = (dy: Tensor, x: Tensor, w: Tensor, dW: Tensor | undefined) => {
+      const r = rmsnormBackward(ctx, dy, x, w, cfg.eps);
+      if (dW) axpy(ctx, dW, r.dW, 1);
+      return r.dX;
+    };
+    const { heads: H, kvHeads: Hkv, headDim: D, ropeTheta } = cfg;
     const T = dOut.shape[0];
     // out = x2 + down(silu(gate(h2))·up(h2)), h2 = norm(x2)
     const dx2 = copy(ctx, dOut);
@@ -251,7 +355,7 @@ export class Policy {
     const { dGate, dUp } = siluMulBackward(ctx, dm, f.gate.y, f.up.y);
     const dh2 = back(dGate, f.h2, 'gate', f.gate);
     axpy(ctx, dh2, back(dUp, f.h2, 'up', f.up), 1);
-    axpy(ctx, dx2, rmsnormBackward(ctx, dh2, f.x2, p.postNorm, eps).dX, 1);
+    axpy(ctx, dx2, normBack(dh2, f.x2, p.postNorm, full?.postNorm), 1);
     // x2 = x + o(attention(rope(q(h1)), rope(k(h1)), v(h1))), h1 = norm(x)
     const da = back(dx2, f.a, 'o', f.o).view([T, H, D]);
     const g = attentionBackward(ctx, da, f.qr, f.kr, f.v.y.view([T, Hkv, D]), {
@@ -263,13 +367,14 @@ export class Policy {
     const dh1 = back(dq, f.h1, 'q', f.q);
     axpy(ctx, dh1, back(dk, f.h1, 'k', f.k), 1);
     axpy(ctx, dh1, back(g.dV.view([T, Hkv * D]), f.h1, 'v', f.v), 1);
-    axpy(ctx, dx2, rmsnormBackward(ctx, dh1, f.x, p.inNorm, eps).dX, 1);
+    axpy(ctx, dx2, normBack(dh1, f.x, p.inNorm, full?.inNorm), 1);
     return dx2;
   }
 
   /**
    * Writes base + s·B·A of every projection into the inference model's weights (the fused q/k/v and
    * gate/up rows included), so generate samples from the adapted policy; with `lora` null, the base.
+   * The q/k/v biases too (they change only under full fine-tuning).
    */
   mergeInto(model: TinyLlavaVideo, lora: LoraAdapter | null): void {
     const { ctx, cfg } = this;
@@ -298,12 +403,18 @@ export class Policy {
           ctx.copyRegion(merged, 0, dest, row * rowBytes, merged.byteLength);
         });
       }
+      const bias = lw.get(`${FUSED.qkv.name}.bias`);
+      for (const t of ['q', 'k', 'v'] as const) {
+        const elem = bias.byteLength / bias.size;
+        ctx.copyRegion(p.bias[t], 0, bias, place[t][1] * elem, p.bias[t].byteLength);
+      }
     }
   }
 
   destroy(): void {
     for (const p of this.layers)
       for (const t of [...Object.values(p.proj), p.bias.q, p.bias.k, p.bias.v]) this.ctx.release(t);
+    for (const { g } of this.fullParams) this.ctx.release(g);
   }
 }
 

@@ -1,0 +1,121 @@
+/**
+ * Full fine-tuning of a small model: every weight of the language model and of the connector is
+ * trained; the vision tower is frozen, so a clip's vision features are computed once and cached.
+ * The loss's gradient flows from the log-probs through the LLM into its input embeddings: the text
+ * rows reach the embedding table, the visual rows go back through the connector.
+ * Letters: T positions, C hidden, Q visual tokens, n completion tokens.
+ */
+import type { GpuContext } from '../gpu/context';
+import type { Tensor } from '../gpu/tensor';
+import { concatRows, sliceRows } from '../model/layers';
+import type { TinyLlavaVideo } from '../model/tinyllava';
+import { ConnectorTrainer } from './connector';
+import { sftLoss } from './grpo-loss';
+import type { AdamW } from './optimizer';
+import type { Param } from './params';
+import { Policy } from './policy';
+
+/** A prompt whose video is given as cached vision features [F, P', Cv] (null: text only). */
+export interface FeaturePrompt {
+  before: number[];
+  features: Tensor | null;
+  after: number[];
+}
+
+export class FullTrainer {
+  readonly policy: Policy;
+  readonly connector: ConnectorTrainer;
+  readonly params: Param[];
+
+  constructor(
+    private readonly ctx: GpuContext,
+    readonly model: TinyLlavaVideo,
+  ) {
+    this.policy = new Policy(ctx, model);
+    this.connector = new ConnectorTrainer(ctx, model);
+    this.params = [...this.policy.trainAll(), ...this.connector.params];
+  }
+
+  /** log p of each target after the prompt (forward only). */
+  async logprobs(p: FeaturePrompt, targets: readonly number[]): Promise<Float32Array> {
+    const x = this.inputs(p, targets);
+    const lp = await this.policy.logprobs(x.x0, x.first, targets, null);
+    this.ctx.release(x.x0);
+    return lp;
+  }
+
+  /**
+   * Forward, then the backward of L = Σ_j g_j · logp_j (g = grad(logp) on the host), adding dL/dW to
+   * every parameter's gradient. Returns the log-probs.
+   */
+  async backward(
+    p: FeaturePrompt,
+    targets: readonly number[],
+    grad: (logp: Float32Array) => Float32Array,
+  ): Promise<Float32Array> {
+    const { ctx, policy } = this;
+    const x = this.inputs(p, targets);
+    const [T, C] = x.x0.shape;
+    const dX0 = ctx.upload(new Float32Array(T * C), [T, C], 'f32'); // [T, C]
+    const logp = await policy.backward(x.x0, x.first, targets, null, grad, dX0);
+    ctx.tidy(() => {
+      // dX0's rows: [before | visual | after + targets but the last]
+      const b = p.before.length;
+      const q = x.visualRows;
+      if (b) policy.embedBackward(p.before, sliceRows(ctx, dX0, 0, b));
+      if (p.features && q) this.connector.backward(p.features, sliceRows(ctx, dX0, b, b + q));
+      const tail = [...p.after, ...targets.slice(0, -1)];
+      if (tail.length) policy.embedBackward(tail, sliceRows(ctx, dX0, b + q, T));
+    });
+    ctx.release(x.x0, dX0);
+    return logp;
+  }
+
+  /**
+   * One supervised step: cross-entropy on each completion's tokens (per-sequence mean, batch mean),
+   * then the optimizer's update. Returns the mean loss.
+   */
+  async sftStep(
+    items: (FeaturePrompt & { completion: number[] })[],
+    optimizer: AdamW,
+  ): Promise<{ loss: number; gradNorm: number; lr: number }> {
+    let loss = 0;
+    for (const item of items) {
+      if (!item.completion.length) continue;
+      const w = 1 / (item.completion.length * items.length);
+      await this.backward(item, item.completion, (lp) => {
+        const l = sftLoss(lp, w);
+        loss += l.loss;
+        return l.grad;
+      });
+    }
+    const { gradNorm, lr } = await optimizer.update();
+    return { loss, gradNorm, lr };
+  }
+
+  /** Writes the trained projections and biases into the inference model (norms, table, connector are shared). */
+  syncModel(): void {
+    this.policy.mergeInto(this.model, null);
+  }
+
+  /** [before | visual | after | targets but the last] embedded, and the row that predicts targets[0]. */
+  private inputs(p: FeaturePrompt, targets: readonly number[]) {
+    const { ctx, policy } = this;
+    return ctx.tidy(() => {
+      const parts: Tensor[] = [];
+      if (p.before.length) parts.push(policy.embed(p.before));
+      const visual = p.features ? this.connector.forward(p.features) : null; // [Q, C]
+      if (visual) parts.push(visual);
+      const tail = [...p.after, ...targets.slice(0, -1)];
+      if (tail.length) parts.push(policy.embed(tail));
+      const x0 = concatRows(ctx, parts);
+      const visualRows = visual?.shape[0] ?? 0;
+      return { x0, first: p.before.length + visualRows + p.after.length - 1, visualRows };
+    });
+  }
+
+  destroy(): void {
+    this.connector.destroy();
+    this.policy.destroy();
+  }
+}
