@@ -19,11 +19,9 @@
  * after one unmeasured run that compiles the shaders. Prints decode and vision times per run and the
  * medians.
  */
-import { createReadStream, existsSync, statSync, writeFileSync } from 'node:fs';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { existsSync, statSync, writeFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { Plugin } from 'vite';
 import type {
   AskEvent,
   AskStats,
@@ -35,6 +33,7 @@ import type {
 import { hubBaseUrl, ModelSpecError, resolveModel } from '../src/model/sources/resolve';
 import { importInPage, openHarness } from './browser/harness';
 import type { DropRun, InferArgs, InferOutput } from './browser/pages/infer';
+import { serveFilesPlugin } from './browser/serve-files';
 
 const PAGE_MODULE = '/scripts/browser/pages/infer.ts';
 
@@ -131,62 +130,8 @@ function parse() {
 
 // ---- HTTP: the model folder and the inputs, with Range support ----------------------------------
 
-function serveFile(req: IncomingMessage, res: ServerResponse, path: string): void {
-  if (!existsSync(path) || !statSync(path).isFile()) {
-    res.statusCode = 404;
-    res.end('not found');
-    return;
-  }
-  const size = statSync(path).size;
-  res.setHeader('Accept-Ranges', 'bytes');
-  res.setHeader('Content-Type', 'application/octet-stream');
-  res.setHeader('Cache-Control', 'no-store');
-  const m = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? '');
-  let start = 0;
-  let end = size - 1;
-  if (m) {
-    start = Number(m[1]);
-    end = Math.min(m[2] ? Number(m[2]) : size - 1, size - 1);
-    if (start >= size) {
-      res.statusCode = 416;
-      res.setHeader('Content-Range', `bytes */${size}`);
-      res.end();
-      return;
-    }
-    res.statusCode = 206;
-    res.setHeader('Content-Range', `bytes ${start}-${end}/${size}`);
-  }
-  res.setHeader('Content-Length', String(end - start + 1));
-  if (req.method === 'HEAD' || size === 0) {
-    res.end();
-    return;
-  }
-  createReadStream(path, { start, end }).pipe(res);
-}
-
 /** A local model folder is served at MODEL_PREFIX<folder name>/, so the app names it after the folder. */
 const MODEL_PREFIX = '/__infer/models/';
-
-function inferPlugin(files: { modelDir?: string; video?: string; frames?: string }): Plugin {
-  return {
-    name: 'infer-files',
-    configureServer(server) {
-      server.middlewares.use((req, res, next) => {
-        const url = new URL(req.url ?? '/', 'http://x');
-        const p = decodeURIComponent(url.pathname);
-        if (p.startsWith(MODEL_PREFIX) && files.modelDir) {
-          const rel = p.slice(MODEL_PREFIX.length).split('/').slice(1).join('/');
-          if (rel.split('/').includes('..')) {
-            res.statusCode = 403;
-            res.end();
-          } else serveFile(req, res, join(files.modelDir, rel));
-        } else if (p === '/__infer/video' && files.video) serveFile(req, res, files.video);
-        else if (p === '/__infer/frames' && files.frames) serveFile(req, res, files.frames);
-        else next();
-      });
-    },
-  };
-}
 
 // ---- printing ------------------------------------------------------------------------------------
 
@@ -389,7 +334,11 @@ async function main(): Promise<number> {
     process.stdout.write(`source   hub ${model.repo}@${model.revision} (${remoteUrl})\n`);
   const harness = await openHarness({
     plugins: [
-      inferPlugin({ modelDir, video: a.video && resolve(a.video), frames: a.frames && resolve(a.frames) }),
+      serveFilesPlugin('infer-files', {
+        [`${MODEL_PREFIX}${basename(modelDir ?? '')}/`]: modelDir,
+        '/__infer/video': a.video && resolve(a.video),
+        '/__infer/frames': a.frames && resolve(a.frames),
+      }),
     ],
   });
   const { page, origin: base } = harness;
