@@ -6,7 +6,7 @@
  * Also the cold-start SFT step on the same machinery.
  */
 import type { GpuContext } from '../gpu/context';
-import { rng } from '../gpu/random';
+import { Mulberry32 } from '../gpu/random';
 import type { Tensor } from '../gpu/tensor';
 import { generate } from '../model/generate';
 import { concatRows } from '../model/layers';
@@ -84,10 +84,18 @@ export interface StepMetrics {
   completions: Completion[];
 }
 
+/** What a resumed trainer needs beyond the adapter and the optimizer to take the same next step. */
+export interface TrainerRngState {
+  /** Seed of the next rollout's sampling (one per prompt, counting up). */
+  rolloutSeed: number;
+  /** The advantage-noise generator's state. */
+  noiseState: number;
+}
+
 const now = () => performance.now();
 
 export class Trainer {
-  private readonly random: () => number;
+  private readonly noise: Mulberry32;
   private rolloutSeed: number;
 
   constructor(
@@ -100,8 +108,17 @@ export class Trainer {
     readonly optimizer: AdamW,
     readonly config: GrpoConfig = GRPO_PAPER,
   ) {
-    this.random = rng(config.seed + 1);
+    this.noise = new Mulberry32(config.seed + 1);
     this.rolloutSeed = config.seed;
+  }
+
+  get rngState(): TrainerRngState {
+    return { rolloutSeed: this.rolloutSeed, noiseState: this.noise.state };
+  }
+
+  set rngState(s: TrainerRngState) {
+    this.rolloutSeed = s.rolloutSeed;
+    this.noise.state = s.noiseState;
   }
 
   /** One GRPO step on these prompts (each with its own G completions). */
@@ -140,7 +157,7 @@ export class Trainer {
     const rewards = scores.map((s) =>
       c.reward_weights ? c.reward_weights[0] * s.accuracy + c.reward_weights[1] * s.format : s.total,
     );
-    const adv = advantages(rewards, G, c.scale_rewards, c.advantage_noise, this.random);
+    const adv = advantages(rewards, G, c.scale_rewards, c.advantage_noise, () => this.noise.next());
     const weights = tokenWeights(
       rolled.map((r) => r.targets.length),
       c,

@@ -38,7 +38,7 @@ const TARGET_OF_MODULE = new Map(
   (Object.entries(LORA_TARGETS) as [LoraTarget, string][]).map(([t, m]) => [m, t] as const),
 );
 
-/** A bad adapter: the file and, where one is to blame, the key or tensor it names. */
+/** A bad adapter or checkpoint: the file and, where one is to blame, the key or tensor it names. */
 export class AdapterError extends Error {
   constructor(
     message: string,
@@ -111,7 +111,12 @@ export interface PeftAdapter {
   factors: Map<string, { A: Float32Array; B: Float32Array }>;
 }
 
+/** Files by path (bytes or picked Files), or any WeightSource (a hub repository over HTTP). */
 export type AdapterFiles = ReadonlyMap<string, FileContents> | WeightSource;
+
+export function adapterSource(files: AdapterFiles, label: string): WeightSource {
+  return 'read' in files ? files : new MapWeightSource(files, label);
+}
 
 /**
  * Reads adapter_config.json and adapter_model.safetensors and checks every key, name, dtype and
@@ -122,7 +127,7 @@ export async function readPeftAdapter(
   files: AdapterFiles,
   label = 'the adapter',
 ): Promise<PeftAdapter> {
-  const src = 'read' in files ? files : new MapWeightSource(files, label);
+  const src = adapterSource(files, label);
   if (!(await src.has(ADAPTER_CONFIG)))
     throw new AdapterError(
       `no ${ADAPTER_CONFIG} in ${src.label}: is this a PEFT adapter folder?`,
