@@ -31,6 +31,7 @@ const SHAPES: [number, number, number][] = [
   [33, 7, 64],
   [130, 3, 100],
   [2, 300, 17],
+  [70, 40, 33], // past GEMM_MIN_WORK: dX and dW on the forward's GEMM over transposes
 ];
 
 describe('matmulBackward', () => {

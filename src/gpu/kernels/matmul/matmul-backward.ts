@@ -2,6 +2,8 @@ import { type GpuContext, grid, wgslTypes } from '../../context';
 import { memoShader } from '../../pipeline-cache';
 import { assertDtype, assertShape, type DType, fmt, type Tensor } from '../../tensor';
 import { layoutOf, type QTensor } from '../quant/format';
+import { transpose } from '../transpose';
+import { matmul } from './matmul';
 
 /**
  * Backward of the plain linear layer in matmul.ts, y = x·wᵀ + bias, with x [M, K] (any leading dims),
@@ -9,9 +11,10 @@ import { layoutOf, type QTensor } from '../quant/format';
  *   dX = dY·w          [M, K], in dY's dtype (an activation gradient, f32 or f16)
  *   dW = dYᵀ·x         [N, K], f32 (LoRA A and B, or full weights of a small model)
  *   dB = Σ_m dY[m, :]  [N],    f32
- * Each is its own function, so a frozen layer asks only for dX. One thread per output element looping
- * over the reduction dimension in order, f32 accumulation, no barriers and no atomics; the column index
- * is the fastest thread index, so the operand read along it is coalesced and the other is a broadcast.
+ * Each is its own function, so a frozen layer asks only for dX. Small products: one thread per output
+ * element looping over the reduction dimension in order, f32 accumulation, no barriers and no atomics;
+ * the column index is the fastest thread index, so the operand read along it is coalesced and the other
+ * is a broadcast. Larger ones (GEMM_MIN_WORK) run on the forward's GEMM with transposed operands.
  * Entry points: matmul_backward_dx, matmul_backward_dw, matmul_backward_db; matmulQ4BackwardInput gives dX
  * through a frozen 4-bit weight (matmul_q4_backward_dx).
  */
@@ -93,12 +96,19 @@ function rowsOf(name: string, dY: Tensor): [number, number] {
   return [dY.size / N, N];
 }
 
+/**
+ * Above this many multiply-adds, dX and dW run on the forward's GEMM over transposed operands (the
+ * one-thread-per-output loops read a strided operand and are ~15× slower on software adapters).
+ */
+const GEMM_MIN_WORK = 1 << 16;
+
 /** dX = dY·w: dY [..., N], w [N, K] → dX [..., K] in dY's dtype. */
 export function matmulBackwardInput(ctx: GpuContext, dY: Tensor, w: Tensor): Tensor {
   const [M, N] = rowsOf('matmulBackwardInput', dY);
   assertDtype('matmulBackwardInput.w', w, 'f32', 'f16');
   assertShape('matmulBackwardInput.w', w, [N, undefined]);
   const K = w.shape[1];
+  if (M * N * K >= GEMM_MIN_WORK) return ctx.tidy(() => matmul(ctx, dY, transpose(ctx, w), null)); // dY·(wᵀ)ᵀ
   return run(ctx, 'dx', dY, w, ctx.empty([...dY.shape.slice(0, -1), K], dY.dtype), M, N, K);
 }
 
@@ -108,6 +118,9 @@ export function matmulBackwardWeight(ctx: GpuContext, dY: Tensor, x: Tensor): Te
   assertDtype('matmulBackwardWeight.x', x, 'f32', 'f16');
   const K = x.shape[x.shape.length - 1];
   assertShape('matmulBackwardWeight.x', x, [...dY.shape.slice(0, -1), K]);
+  // The GEMM's output takes its first operand's dtype: dYᵀ, so f32 dY only.
+  if (dY.dtype === 'f32' && M * N * K >= GEMM_MIN_WORK)
+    return ctx.tidy(() => matmul(ctx, transpose(ctx, dY), transpose(ctx, x), null)); // (dYᵀ)·(xᵀ)ᵀ
   return run(ctx, 'dw', dY, x, ctx.empty([N, K], 'f32'), M, N, K);
 }
 
