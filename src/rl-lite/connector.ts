@@ -22,7 +22,7 @@ import {
 import type { Tensor } from '../gpu/tensor';
 import type { ConnectorConfig } from '../model/config';
 import { isQuantized } from '../model/gpu-weights';
-import { concatRows, sliceRows } from '../model/layers';
+import { sliceRows } from '../model/layers';
 import { chunkSizes } from '../model/positional';
 import type { TinyLlavaVideo } from '../model/tinyllava';
 import { PREFIX } from '../model/weight-manifest';
@@ -46,17 +46,69 @@ export function connectorParamNames(c: ConnectorConfig): string[] {
   return names;
 }
 
-/** One perceiver layer's saved values: its input latents, and the feed-forward's input. */
+/** What one layer's backward needs of its forward, for a batch of B chunks of n tokens. */
 interface LayerActs {
-  latIn: Tensor; // [Q, C]
-  ffIn: Tensor; // [Q, C]
+  latIn: Tensor; // [B, Q, C] the layer's input latents
+  latN: Tensor; // [B, Q, C] LayerNorm(latIn)
+  kvIn: Tensor; // [B, n + Q, C] [LayerNorm(chunk); latN]
+  q: Tensor; // [B, Q, H, Dh]
+  k: Tensor; // [B, n + Q, H, Dh]
+  v: Tensor; // [B, n + Q, H, Dh]
+  a: Tensor; // [B, Q, I] attention output
+  ffIn: Tensor; // [B, Q, C] latents after the attention's residual
+  h: Tensor; // [B, Q, C] LayerNorm(ffIn)
+  up: Tensor; // [B, Q, F]
+  act: Tensor; // [B, Q, F] gelu(up)
 }
 
-/** One chunk's forward record (recomputed in the backward, one chunk at a time). */
+/** The forward of B equal-size chunks at once (the batch dimension of every kernel). */
 interface ChunkActs {
   layers: LayerActs[];
-  out: Tensor; // [Q, C] before the final norm
-  y: Tensor; // [Q, C] normalized
+  out: Tensor; // [B, Q, C] before the final norm
+  y: Tensor; // [B, Q, C] normalized
+}
+
+/** Chunks of one size, consecutive in the token sequence: chunkSizes gives at most two sizes. */
+interface ChunkBatch {
+  first: number; // index of the first chunk
+  B: number; // chunks
+  n: number; // tokens a chunk
+  offset: number; // first token row
+}
+
+function chunkBatches(N: number, group: number): ChunkBatch[] {
+  const out: ChunkBatch[] = [];
+  let offset = 0;
+  for (const [j, n] of chunkSizes(N, group).entries()) {
+    const last = out[out.length - 1];
+    if (last && last.n === n) last.B++;
+    else out.push({ first: j, B: 1, n, offset });
+    offset += n;
+  }
+  return out;
+}
+
+/** [B, n, C] and [B, Q, C] → [B, n + Q, C], each chunk's rows followed by its latents. */
+function concatPerChunk(ctx: GpuContext, a: Tensor, b: Tensor): Tensor {
+  const [B, n, C] = a.shape;
+  const Q = b.shape[1];
+  const e = a.byteLength / a.size;
+  const out = ctx.empty([B, n + Q, C], a.dtype);
+  for (let i = 0; i < B; i++) {
+    ctx.copyRegion(a, i * n * C * e, out, i * (n + Q) * C * e, n * C * e);
+    ctx.copyRegion(b, i * Q * C * e, out, (i * (n + Q) + n) * C * e, Q * C * e);
+  }
+  return out;
+}
+
+/** Rows [from, to) of every chunk of x [B, m, C] → [B, to − from, C]. */
+function rowsPerChunk(ctx: GpuContext, x: Tensor, from: number, to: number): Tensor {
+  const [B, m, C] = x.shape;
+  const e = x.byteLength / x.size;
+  const out = ctx.empty([B, to - from, C], x.dtype);
+  for (let i = 0; i < B; i++)
+    ctx.copyRegion(x, (i * m + from) * C * e, out, i * (to - from) * C * e, (to - from) * C * e);
+  return out;
 }
 
 export class ConnectorTrainer {
@@ -102,12 +154,14 @@ export class ConnectorTrainer {
 
   /** features [F, P', Cv] → visual tokens [numQueries, C], the model's connector recomputed here. */
   forward(features: Tensor): Tensor {
-    const { ctx } = this;
+    const { ctx, c } = this;
     return ctx.tidy(() => {
-      const x = this.project(features);
-      const outs: Tensor[] = [];
-      this.eachChunk(x, (chunk) => outs.push(this.chunkForward(chunk).y));
-      const out = concatRows(ctx, outs);
+      const x = this.project(features); // [N, C]
+      const out = ctx.empty([c.numQueries, c.dim], x.dtype);
+      for (const b of chunkBatches(x.shape[0], c.group)) {
+        const y = this.chunkForward(this.chunks(x, b)).y; // [B, Q, C]
+        ctx.copyRegion(y, 0, out, (b.first * y.byteLength) / b.B, y.byteLength);
+      }
       return add(ctx, out, this.pe, out);
     });
   }
@@ -120,16 +174,15 @@ export class ConnectorTrainer {
       const x = this.project(features); // [N, C]
       const [N, C] = x.shape;
       const dx = ctx.empty([N, C], 'f32'); // every row is written by its chunk
-      let chunkIndex = 0;
-      this.eachChunk(x, (chunk, offset) => {
-        const j = chunkIndex++;
+      for (const b of chunkBatches(N, c.group)) {
         ctx.tidy(() => {
           // The positions are added after the concat: dTokens' rows pass to each chunk unchanged.
-          const dY = sliceRows(ctx, dTokens, j * Q, (j + 1) * Q);
-          const dChunk = this.chunkBackward(chunk, this.chunkForward(chunk), dY);
-          ctx.copyRegion(dChunk, 0, dx, offset * C * 4, dChunk.byteLength);
+          const dY = sliceRows(ctx, dTokens, b.first * Q, (b.first + b.B) * Q).view([b.B, Q, C]);
+          const chunk = this.chunks(x, b);
+          const dChunk = this.chunkBackward(chunk, this.chunkForward(chunk), dY); // [B, n, C]
+          ctx.copyRegion(dChunk, 0, dx, b.offset * C * 4, dChunk.byteLength);
         });
-      });
+      }
       // x = features·Wᵀ + b
       const f = features.view([N, features.size / N]);
       axpy(ctx, this.g.get('linear.weight')!, matmulBackwardWeight(ctx, dx, f), 1);
@@ -141,148 +194,94 @@ export class ConnectorTrainer {
   private project(features: Tensor): Tensor {
     const Cv = features.shape[features.shape.length - 1];
     const N = features.size / Cv;
-    return matmul(this.ctx, features.view([N, Cv]), this.p.get('linear.weight')!, this.p.get('linear.bias')!);
+    return matmul(this.ctx, features.view([N, Cv]), this.w('linear.weight'), this.w('linear.bias'));
   }
 
-  /** Calls fn for each chunk of x (a copy of its rows) with its first row, as the forward cuts them. */
-  private eachChunk(x: Tensor, fn: (chunk: Tensor, offset: number) => void): void {
-    let offset = 0;
-    for (const n of chunkSizes(x.shape[0], this.c.group)) {
-      fn(sliceRows(this.ctx, x, offset, offset + n), offset);
-      offset += n;
-    }
+  /** The batch's chunks of x: [B, n, C] (a copy of consecutive rows). */
+  private chunks(x: Tensor, b: ChunkBatch): Tensor {
+    return sliceRows(this.ctx, x, b.offset, b.offset + b.B * b.n).view([b.B, b.n, x.shape[1]]);
   }
 
   private w(name: string): Tensor {
     return this.p.get(name)!;
   }
 
-  /** chunk [n, C] → its Q latents, keeping each layer's input latents. */
+  /** chunks [B, n, C] → their Q latents each, keeping what the backward needs. */
   private chunkForward(chunk: Tensor): ChunkActs {
     const { ctx, c } = this;
+    const [B, n, C] = chunk.shape;
+    const { latentsPerGroup: Q, heads: H, dimHead: Dh } = c;
+    const ln = (x: Tensor, name: string) =>
+      layernorm(ctx, x, this.w(`${name}.weight`), this.w(`${name}.bias`), c.eps);
+    const mm = (x: Tensor, name: string) => matmul(ctx, x, this.w(`${name}.weight`), null);
     const layers: LayerActs[] = [];
-    let lat = sliceRows(ctx, this.w('latents'), 0, c.latentsPerGroup); // [Q, C]
+    // The learned latents, one copy per chunk: [B, Q, C]
+    let lat = ctx.empty([B, Q, C], chunk.dtype);
+    const latents = this.w('latents');
+    for (let i = 0; i < B; i++) ctx.copyRegion(latents, 0, lat, (i * lat.byteLength) / B, lat.byteLength / B);
     for (let l = 0; l < c.layers; l++) {
+      const a0 = `layers.${l}.0.`;
+      const f1 = `layers.${l}.1.`;
       const latIn = lat;
-      const attn = this.attentionForward(l, chunk, latIn);
-      const ffIn = add(ctx, latIn, matmul(ctx, attn.a, this.w(`layers.${l}.0.to_out.weight`), null));
-      lat = add(ctx, ffIn, this.feedForward(l, ffIn).y);
-      layers.push({ latIn, ffIn });
+      // Perceiver attention: queries from the latents, keys and values from the chunk and the latents.
+      const latN = ln(latIn, `${a0}norm_latents`);
+      const kvIn = concatPerChunk(ctx, ln(chunk, `${a0}norm_media`), latN); // [B, n + Q, C]
+      const q = mm(latN, `${a0}to_q`).view([B, Q, H, Dh]);
+      const k = mm(kvIn, `${a0}to_k`).view([B, n + Q, H, Dh]);
+      const v = mm(kvIn, `${a0}to_v`).view([B, n + Q, H, Dh]);
+      const a = attention(ctx, q, k, v, { causal: false, scale: 1 / Math.sqrt(Dh) }).view([B, Q, H * Dh]);
+      const ffIn = add(ctx, latIn, mm(a, `${a0}to_out`));
+      // Feed-forward: W₃·gelu(W₁·LayerNorm(ffIn)), erf GELU.
+      const h = ln(ffIn, `${f1}0`);
+      const up = mm(h, `${f1}1`);
+      const act = gelu(ctx, up, 'erf');
+      lat = add(ctx, ffIn, mm(act, `${f1}3`));
+      layers.push({ latIn, latN, kvIn, q, k, v, a, ffIn, h, up, act });
     }
-    const y = layernorm(ctx, lat, this.w('norm.weight'), this.w('norm.bias'), c.eps);
-    return { layers, out: lat, y };
+    return { layers, out: lat, y: ln(lat, 'norm') };
   }
 
-  /** Perceiver attention of layer l up to before to_out: a [Q, I], with its inputs. */
-  private attentionForward(l: number, chunk: Tensor, lat: Tensor) {
-    const { ctx, c } = this;
-    const p = `layers.${l}.0.`;
-    const Q = lat.shape[0];
-    const n = chunk.shape[0];
-    const { heads: H, dimHead: Dh } = c;
-    const media = layernorm(
-      ctx,
-      chunk,
-      this.w(`${p}norm_media.weight`),
-      this.w(`${p}norm_media.bias`),
-      c.eps,
-    );
-    const latN = layernorm(
-      ctx,
-      lat,
-      this.w(`${p}norm_latents.weight`),
-      this.w(`${p}norm_latents.bias`),
-      c.eps,
-    );
-    const kvIn = concatRows(ctx, [media, latN]); // [n + Q, C]
-    const q = matmul(ctx, latN, this.w(`${p}to_q.weight`), null).view([Q, H, Dh]);
-    const k = matmul(ctx, kvIn, this.w(`${p}to_k.weight`), null).view([n + Q, H, Dh]);
-    const v = matmul(ctx, kvIn, this.w(`${p}to_v.weight`), null).view([n + Q, H, Dh]);
-    const a = attention(ctx, q, k, v, { causal: false, scale: 1 / Math.sqrt(Dh) }).view([Q, H * Dh]);
-    return { latN, kvIn, q, k, v, a };
-  }
-
-  /** The feed-forward branch of layer l: y = W₃·gelu(W₁·LayerNorm(lat)), with h and up. */
-  private feedForward(l: number, lat: Tensor) {
-    const { ctx, c } = this;
-    const p = `layers.${l}.1.`;
-    const h = layernorm(ctx, lat, this.w(`${p}0.weight`), this.w(`${p}0.bias`), c.eps); // [Q, C]
-    const up = matmul(ctx, h, this.w(`${p}1.weight`), null); // [Q, F]
-    const act = gelu(ctx, up, 'erf');
-    return { h, up, act, y: matmul(ctx, act, this.w(`${p}3.weight`), null) };
-  }
-
-  /** The forward of one chunk in reverse: dY [Q, C] → dChunk [n, C], adding the weights' gradients. */
+  /** The forward of the chunks in reverse: dY [B, Q, C] → dChunk [B, n, C], adding the weights' gradients. */
   private chunkBackward(chunk: Tensor, f: ChunkActs, dY: Tensor): Tensor {
     const { ctx, c } = this;
+    const [B, n, C] = chunk.shape;
+    const { latentsPerGroup: Q, heads: H, dimHead: Dh } = c;
     const acc = (name: string, d: Tensor) => axpy(ctx, this.g.get(name)!, d, 1);
-    const { heads: H, dimHead: Dh } = c;
-    const n = chunk.shape[0];
-    const Q = c.latentsPerGroup;
-    // y = LayerNorm(out)
-    const fin = layernormBackward(ctx, dY, f.out, this.w('norm.weight'), c.eps);
-    acc('norm.weight', fin.dW);
-    acc('norm.bias', fin.dB);
-    const dLat = fin.dX; // [Q, C], flows down the residual stream
+    /** LayerNorm `name`'s backward: adds dW, dB; returns dX. */
+    const lnBack = (dy: Tensor, x: Tensor, name: string) => {
+      const r = layernormBackward(ctx, dy, x, this.w(`${name}.weight`), c.eps);
+      acc(`${name}.weight`, r.dW);
+      acc(`${name}.bias`, r.dB);
+      return r.dX;
+    };
+    /** y = x·Wᵀ: adds dW = dYᵀ·x; returns dX = dY·W. */
+    const mmBack = (dy: Tensor, x: Tensor, name: string) => {
+      acc(`${name}.weight`, matmulBackwardWeight(ctx, dy, x));
+      return matmulBackwardInput(ctx, dy, this.w(`${name}.weight`));
+    };
+    const dLat = lnBack(dY, f.out, 'norm'); // [B, Q, C], flows down the residual stream
     let dChunk: Tensor | null = null;
     for (let l = c.layers - 1; l >= 0; l--) {
-      const { latIn, ffIn } = f.layers[l];
+      const a0 = `layers.${l}.0.`;
+      const f1 = `layers.${l}.1.`;
+      const L = f.layers[l];
       // lat = ffIn + W₃·gelu(W₁·LN(ffIn))
-      const fp = `layers.${l}.1.`;
-      const ff = this.feedForward(l, ffIn);
-      acc(`${fp}3.weight`, matmulBackwardWeight(ctx, dLat, ff.act));
-      const dUp = geluBackward(ctx, matmulBackwardInput(ctx, dLat, this.w(`${fp}3.weight`)), ff.up, 'erf');
-      acc(`${fp}1.weight`, matmulBackwardWeight(ctx, dUp, ff.h));
-      const ln = layernormBackward(
-        ctx,
-        matmulBackwardInput(ctx, dUp, this.w(`${fp}1.weight`)),
-        ffIn,
-        this.w(`${fp}0.weight`),
-        c.eps,
-      );
-      acc(`${fp}0.weight`, ln.dW);
-      acc(`${fp}0.bias`, ln.dB);
-      axpy(ctx, dLat, ln.dX, 1);
-      // ffIn = latIn + W_o·attention(q(LN(latIn)), k(kvIn), v(kvIn)), kvIn = [LN(chunk); LN(latIn)]
-      const ap = `layers.${l}.0.`;
-      const at = this.attentionForward(l, chunk, latIn);
-      acc(`${ap}to_out.weight`, matmulBackwardWeight(ctx, dLat, at.a));
-      const da = matmulBackwardInput(ctx, dLat, this.w(`${ap}to_out.weight`)).view([Q, H, Dh]);
-      const g = attentionBackward(ctx, da, at.q, at.k, at.v, { causal: false, scale: 1 / Math.sqrt(Dh) });
-      const dq = g.dQ.view([Q, H * Dh]);
-      const dk = g.dK.view([n + Q, H * Dh]);
-      const dv = g.dV.view([n + Q, H * Dh]);
-      acc(`${ap}to_q.weight`, matmulBackwardWeight(ctx, dq, at.latN));
-      acc(`${ap}to_k.weight`, matmulBackwardWeight(ctx, dk, at.kvIn));
-      acc(`${ap}to_v.weight`, matmulBackwardWeight(ctx, dv, at.kvIn));
-      const dKvIn = matmulBackwardInput(ctx, dk, this.w(`${ap}to_k.weight`)); // [n + Q, C]
-      axpy(ctx, dKvIn, matmulBackwardInput(ctx, dv, this.w(`${ap}to_v.weight`)), 1);
-      const dLatN = sliceRows(ctx, dKvIn, n, n + Q);
-      axpy(ctx, dLatN, matmulBackwardInput(ctx, dq, this.w(`${ap}to_q.weight`)), 1);
-      const lnL = layernormBackward(ctx, dLatN, latIn, this.w(`${ap}norm_latents.weight`), c.eps);
-      acc(`${ap}norm_latents.weight`, lnL.dW);
-      acc(`${ap}norm_latents.bias`, lnL.dB);
-      axpy(ctx, dLat, lnL.dX, 1);
-      const lnM = layernormBackward(
-        ctx,
-        sliceRows(ctx, dKvIn, 0, n),
-        chunk,
-        this.w(`${ap}norm_media.weight`),
-        c.eps,
-      );
-      acc(`${ap}norm_media.weight`, lnM.dW);
-      acc(`${ap}norm_media.bias`, lnM.dB);
-      if (dChunk) axpy(ctx, dChunk, lnM.dX, 1);
-      else dChunk = lnM.dX;
+      const dUp = geluBackward(ctx, mmBack(dLat, L.act, `${f1}3`), L.up, 'erf');
+      axpy(ctx, dLat, lnBack(mmBack(dUp, L.h, `${f1}1`), L.ffIn, `${f1}0`), 1);
+      // ffIn = latIn + W_o·attention(q(latN), k(kvIn), v(kvIn))
+      const da = mmBack(dLat, L.a, `${a0}to_out`).view([B, Q, H, Dh]);
+      const g = attentionBackward(ctx, da, L.q, L.k, L.v, { causal: false, scale: 1 / Math.sqrt(Dh) });
+      const dKvIn = mmBack(g.dK.view([B, n + Q, H * Dh]), L.kvIn, `${a0}to_k`); // [B, n + Q, C]
+      axpy(ctx, dKvIn, mmBack(g.dV.view([B, n + Q, H * Dh]), L.kvIn, `${a0}to_v`), 1);
+      const dLatN = rowsPerChunk(ctx, dKvIn, n, n + Q); // [B, Q, C]
+      axpy(ctx, dLatN, mmBack(g.dQ.view([B, Q, H * Dh]), L.latN, `${a0}to_q`), 1);
+      axpy(ctx, dLat, lnBack(dLatN, L.latIn, `${a0}norm_latents`), 1);
+      const dMedia = lnBack(rowsPerChunk(ctx, dKvIn, 0, n), chunk, `${a0}norm_media`); // [B, n, C]
+      if (dChunk) axpy(ctx, dChunk, dMedia, 1);
+      else dChunk = dMedia;
     }
-    // lat₀ = latents[0..Q)
-    const dLatents = this.g.get('latents')!;
-    if (dLatents.shape[0] === Q) axpy(ctx, dLatents, dLat, 1);
-    else {
-      const rows = sliceRows(ctx, dLatents, 0, Q);
-      axpy(ctx, rows, dLat, 1);
-      ctx.copyRegion(rows, 0, dLatents, 0, rows.byteLength);
-    }
+    // lat₀ = latents for every chunk: dLatents = Σ over the chunks (column sums of [B, Q·C])
+    axpy(ctx, this.g.get('latents')!.view([Q * C]), matmulBackwardBias(ctx, dLat.view([B, Q * C])), 1);
     if (!dChunk) throw new Error('connector backward: no resampler layers');
     return dChunk;
   }
