@@ -19,9 +19,14 @@ test('shows the adapter and every kernel passes the in-page self-test', async ({
   await expect(page.getByTestId('adapter-subgroups')).toContainText(/Yes|No/);
   await expect(page.getByTestId('adapter-max-binding')).toContainText(/iB/);
 
-  // The self-test starts by itself once the adapter is ready.
+  // The self-test starts by itself once the adapter is ready; it sits in the folded GPU details.
+  const details = page.getByTestId('gpu-details');
+  await expect(details).not.toHaveAttribute('open');
   const status = page.getByTestId('selftest-status');
   await expect(status).toHaveAttribute('data-state', 'done', { timeout: 150_000 });
+  await expect(page.getByTestId('gpu-details-status')).toContainText(/kernels (pass|failed)/);
+  await details.locator('summary').click();
+  await expect(page.getByTestId('selftest-run')).toBeVisible();
   const rows = page.getByTestId('selftest-row');
   const total = await rows.count();
   const failedRows = page.locator('[data-testid="selftest-row"][data-ok="false"]');
@@ -99,4 +104,15 @@ test('without a GPU adapter the page says so', async ({ page }) => {
   await expect(error).toHaveAttribute('data-kind', 'no-adapter');
   await expect(error).toContainText('no GPU adapter');
   await expect(page.getByTestId('selftest-status')).toHaveAttribute('data-state', 'idle');
+});
+
+test('question presets fill the question box, from the keyboard too', async ({ page }) => {
+  await page.goto('/');
+  const question = page.getByTestId('question-input');
+  await page.getByTestId('preset-describe').click();
+  await expect(question).toHaveValue('What is happening in this video? Describe it.');
+  await expect(question).toBeFocused();
+  await page.getByTestId('preset-count').focus();
+  await page.keyboard.press('Enter');
+  await expect(question).toHaveValue(/^How many/);
 });

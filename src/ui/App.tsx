@@ -1,8 +1,7 @@
 import { useEffect } from 'react';
-import { AdapterPanel } from './components/AdapterPanel';
 import { DeviceErrorBanner } from './components/DeviceErrorBanner';
+import { GpuDetails } from './components/GpuDetails';
 import { Header } from './components/Header';
-import { SelfTestPanel } from './components/SelfTestPanel';
 import { AskPanel } from './model/AskPanel';
 import { ModelPanel } from './model/ModelPanel';
 import { useApp } from './store';
@@ -27,10 +26,7 @@ export function App() {
           <ModelPanel />
           <AskPanel />
         </div>
-        <div className="panels">
-          <AdapterPanel />
-          <SelfTestPanel />
-        </div>
+        <GpuDetails />
       </main>
       <footer className="app-footer">
         Everything runs on this device: your video never leaves the browser.

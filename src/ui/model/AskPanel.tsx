@@ -13,6 +13,15 @@ const PHASE_TEXT: Record<AskPhase, string> = {
   decode: 'Writing',
 };
 
+/** Questions people ask about videos, one click away (the text stays editable). */
+export const QUESTION_PRESETS: { label: string; question: string }[] = [
+  { label: 'Describe', question: 'What is happening in this video? Describe it.' },
+  { label: 'First', question: 'What happens first in this video?' },
+  { label: 'Next', question: 'What happens at the end of this video, after what came before?' },
+  { label: 'Count', question: 'How many people are in this video?' },
+  { label: 'Why', question: 'Why is this happening in the video?' },
+];
+
 /** The question box (Enter asks, Shift+Enter breaks the line), optional options, settings, Ask / Stop. */
 export function AskPanel() {
   const hasModel = useApp((s) => s.model !== null);
@@ -74,6 +83,22 @@ export function AskPanel() {
         <p id={`${qId}-hint`} className="muted ask-hint">
           Enter asks; Shift+Enter starts a new line.
         </p>
+        <div className="ask-presets" role="group" aria-label="Example questions">
+          {QUESTION_PRESETS.map((p) => (
+            <button
+              key={p.label}
+              type="button"
+              className="chip"
+              onClick={() => {
+                setQuestion(p.question);
+                document.getElementById(qId)?.focus();
+              }}
+              data-testid={`preset-${p.label.toLowerCase()}`}
+            >
+              {p.label}
+            </button>
+          ))}
+        </div>
         <label htmlFor={oId}>
           Options <span className="muted">(optional, one per line: A, B, C, …)</span>
         </label>
