@@ -168,7 +168,18 @@ test.describe('model', () => {
     await expect(page.getByTestId('stop-button')).toHaveCount(0);
     // And the next question runs normally.
     await setMaxTokens(page, 3);
-    await askAndWait(page, 'Again?');
+    const first = await askAndWait(page, 'Again?');
+
+    // Copy puts the output on the clipboard; Regenerate asks the same question with the next seed.
+    await page.context().grantPermissions(['clipboard-read', 'clipboard-write']);
+    await page.getByTestId('copy-answer').click();
+    await expect(page.getByTestId('copy-answer')).toHaveText('Copied');
+    expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(first);
+    const seed = Number(await page.getByTestId('seed-input').inputValue());
+    await page.getByTestId('regenerate').click();
+    await expect(page.getByTestId('ask-status')).toHaveAttribute('data-state', 'done', { timeout: 150_000 });
+    await expect(page.getByTestId('seed-input')).toHaveValue(String(seed + 1));
+    await expect(page.getByTestId('question-input')).toHaveValue('Again?');
   });
 
   test('the demo model says what it is; a hub repo id loads from the hub endpoint set in the page', async ({

@@ -1,3 +1,4 @@
+import { useEffect, useRef, useState } from 'react';
 import type { AskStats } from '../../engine-client';
 import { Badge } from '../components/Badge';
 import { formatMs } from '../format';
@@ -32,12 +33,64 @@ export function AnswerView() {
         </pre>
       </details>
       {a.stats && <StatsLine stats={a.stats} />}
+      {a.status !== 'running' && <AnswerActions a={a} />}
+    </div>
+  );
+}
+
+/** Copy what the model wrote; ask the same question again with the next seed (another sample). */
+function AnswerActions({ a }: { a: AnswerState }) {
+  const ask = useApp((s) => s.askQuestion);
+  const setSampling = useApp((s) => s.setSampling);
+  const seed = useApp((s) => s.sampling.seed);
+  const [copied, setCopied] = useState<'yes' | 'failed' | null>(null);
+  const copy = async () => {
+    try {
+      await navigator.clipboard.writeText(a.text);
+      setCopied('yes');
+    } catch {
+      setCopied('failed'); // no clipboard permission (an insecure context, a denied prompt)
+    }
+    setTimeout(() => setCopied(null), 2000);
+  };
+  const regenerate = () => {
+    setSampling({ seed: seed + 1 });
+    void ask(a.question, a.options);
+  };
+  return (
+    <div className="answer-actions">
+      <button
+        type="button"
+        className="button"
+        onClick={() => void copy()}
+        disabled={!a.text}
+        data-testid="copy-answer"
+      >
+        {copied === 'yes' ? 'Copied' : copied === 'failed' ? 'Could not copy' : 'Copy'}
+      </button>
+      <button
+        type="button"
+        className="button"
+        onClick={regenerate}
+        disabled={!a.question}
+        data-testid="regenerate"
+      >
+        Regenerate
+      </button>
+      <span className="muted answer-actions-note">Regenerate asks again with seed {seed + 1}.</span>
     </div>
   );
 }
 
 function ThinkingPanel({ a }: { a: AnswerState }) {
   const live = a.status === 'running' && a.answer === '';
+  // Follows the stream to its end unless the reader scrolled up to read.
+  const ref = useRef<HTMLPreElement>(null);
+  const follow = useRef(true);
+  useEffect(() => {
+    const el = ref.current;
+    if (el && follow.current) el.scrollTop = el.scrollHeight;
+  });
   return (
     <details className="thinking" open data-testid="thinking-panel">
       <summary>
@@ -46,7 +99,16 @@ function ThinkingPanel({ a }: { a: AnswerState }) {
           · {a.thinkTokens} tokens{live ? '…' : ''}
         </span>
       </summary>
-      <pre className="stream-text" aria-live="off" data-testid="thinking-text">
+      <pre
+        ref={ref}
+        className="stream-text thinking-text"
+        aria-live="off"
+        onScroll={(e) => {
+          const el = e.currentTarget;
+          follow.current = el.scrollHeight - el.scrollTop - el.clientHeight < 24;
+        }}
+        data-testid="thinking-text"
+      >
         {a.think || (a.status === 'running' ? '' : '—')}
       </pre>
     </details>
