@@ -6,6 +6,7 @@
 
 import { EngineError, toEngineError } from '../engine-client/protocol';
 import { ConfigError } from '../model/config';
+import { EngineFormatError } from '../model/engine-format';
 import { SafetensorsError } from '../model/safetensors';
 import { TokenizerError } from '../model/tokenizer';
 import { WeightManifestError } from '../model/weight-manifest';
@@ -51,6 +52,12 @@ export function modelError(e: unknown, source = 'the checkpoint'): EngineError {
       );
     return new EngineError('model-invalid', e.message, REDOWNLOAD);
   }
+  if (e instanceof EngineFormatError)
+    return new EngineError(
+      'model-invalid',
+      e.message,
+      'Convert the checkpoint again with this version (npm run convert), or load the bf16 checkpoint.',
+    );
   if (e instanceof WeightSourceError) {
     switch (e.code) {
       case 'not-found':

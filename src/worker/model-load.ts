@@ -8,8 +8,9 @@
 import type { ModelInfo, ModelLoadProgress, ModelSource, WeightFormat } from '../engine-client/protocol';
 import { EngineError } from '../engine-client/protocol';
 import type { GpuContext } from '../gpu/context';
-import { openCheckpoint } from '../model/checkpoint';
+import { type OpenedCheckpoint, openCheckpoint } from '../model/checkpoint';
 import { ENGINE_Q4, isQuantizable, loadWeights } from '../model/load';
+import type { CacheKey } from '../model/model-cache';
 import { pickedFiles, pickedFolder } from '../model/sources/files';
 import { type HttpSourceOptions, HttpWeightSource } from '../model/sources/http';
 import { DownloadMeter } from '../model/sources/progress';
@@ -17,6 +18,7 @@ import { describeModel, hubBaseUrl } from '../model/sources/resolve';
 import { TinyLlavaVideo } from '../model/tinyllava';
 import { readTokenizer, type TextTokenizer } from '../model/tokenizer';
 import { readText, type WeightSource } from '../model/weight-source';
+import type { ModelCache } from './model-cache';
 
 /** Above this many quantizable parameters, 'auto' loads 4-bit weights (the 3B model has ~3 billion). */
 export const AUTO_Q4_PARAMS = 500_000_000;
@@ -68,6 +70,19 @@ export function sourceName(source: ModelSource): string {
   return pickedFolder(source.files) ?? 'picked files';
 }
 
+/** The offline cache's key of a hub or URL source (picked files are local already: none). */
+export function cacheKeyOf(source: ModelSource): CacheKey | undefined {
+  if (source.kind === 'hub') return { id: source.repo, revision: source.revision ?? 'main' };
+  if (source.kind === 'url')
+    return { id: new URL(source.baseUrl, globalThis.location?.href).href, revision: '' };
+  return undefined;
+}
+
+/**
+ * Loads a model. With a `cache` (OPFS), a hub or URL model that loads 4-bit is read from its offline
+ * copy when there is one (no network), and otherwise converted into the cache as it downloads and then
+ * loaded from there, so the first and every later load read the same 4-bit files.
+ */
 export async function loadCheckpoint(
   ctx: GpuContext,
   source: ModelSource,
@@ -75,6 +90,7 @@ export async function loadCheckpoint(
   onProgress?: (p: ModelLoadProgress) => void,
   signal?: AbortSignal,
   format: WeightFormat = 'auto',
+  cache?: ModelCache | null,
 ): Promise<LoadedModel> {
   const t0 = performance.now();
   let last: ModelLoadProgress = { phase: 'open', loadedBytes: 0, totalBytes: 0 };
@@ -90,12 +106,67 @@ export async function loadCheckpoint(
     onRetry: (r) => meter.retried(r),
   });
   const http = src instanceof HttpWeightSource;
+  const key = cache && format !== 'full' ? cacheKeyOf(source) : undefined;
   try {
+    if (cache && key) {
+      const hit = await cache.open(key);
+      if (hit) {
+        const io = { src: hit.src, onProgress: report, meter, http: false, t0 };
+        return await loadFrom(ctx, source, id, io, signal, 'q4', undefined, 'read');
+      }
+      report({ phase: 'open', loadedBytes: 0, totalBytes: 0 });
+      const ckpt = await openCheckpoint(src);
+      signal?.throwIfAborted();
+      if (!ckpt.converted && wantsQ4(ckpt, format)) {
+        meter.plan(filePlan(ckpt));
+        const commit = src instanceof HttpWeightSource ? src.commit : undefined;
+        const stored = await cache.store(
+          key,
+          ckpt,
+          {
+            source: sourceName(source),
+            ...(source.kind === 'hub' ? { repo: source.repo, revision: commit ?? key.revision } : {}),
+          },
+          (loadedBytes, totalBytes) =>
+            report({ phase: 'cache', loadedBytes, totalBytes, download: meter.snapshot() }),
+          signal,
+        );
+        const io = { src: stored.src, onProgress: report, meter, http: false, t0 };
+        return await loadFrom(ctx, source, id, io, signal, 'q4', undefined, 'written');
+      }
+      return await loadFrom(
+        ctx,
+        source,
+        id,
+        { src, onProgress: report, meter, http, t0 },
+        signal,
+        format,
+        ckpt,
+      );
+    }
     return await loadFrom(ctx, source, id, { src, onProgress: report, meter, http, t0 }, signal, format);
   } finally {
     if (http) src.close();
   }
 }
+
+/** Whether the Linear weights load 4-bit: asked for, or 'auto' and the model is large. */
+function wantsQ4(ckpt: OpenedCheckpoint, format: WeightFormat): boolean {
+  const quantizable = ckpt.report.used
+    .filter((t) => isQuantizable(t.name, t.shape))
+    .reduce((n, t) => n + numel(t.shape), 0);
+  // A converted folder (engine-format.ts) is 4-bit whatever the format asked.
+  return !!ckpt.converted || format === 'q4' || (format === 'auto' && quantizable > AUTO_Q4_PARAMS);
+}
+
+/** What the upload reads of each file: the download's plan. */
+function filePlan(ckpt: OpenedCheckpoint): Map<string, number> {
+  const plan = new Map<string, number>();
+  for (const e of ckpt.usedEntries()) plan.set(e.file, (plan.get(e.file) ?? 0) + (e.end - e.start));
+  return plan;
+}
+
+const numel = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
 
 /** One load's source and reporting: the progress callback, the download meter (HTTP sources). */
 interface LoadIo {
@@ -113,9 +184,11 @@ async function loadFrom(
   { src, onProgress, meter, http, t0 }: LoadIo,
   signal: AbortSignal | undefined,
   format: WeightFormat,
+  opened?: OpenedCheckpoint,
+  cached?: ModelInfo['cached'],
 ): Promise<LoadedModel> {
   onProgress({ phase: 'open', loadedBytes: 0, totalBytes: 0 });
-  const ckpt = await openCheckpoint(src);
+  const ckpt = opened ?? (await openCheckpoint(src));
   signal?.throwIfAborted();
 
   onProgress({ phase: 'tokenizer', loadedBytes: 0, totalBytes: 0 });
@@ -131,17 +204,8 @@ async function loadFrom(
     );
   signal?.throwIfAborted();
 
-  const numel = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
-  const quantizable = ckpt.report.used
-    .filter((t) => isQuantizable(t.name, t.shape))
-    .reduce((n, t) => n + numel(t.shape), 0);
-  const quantized = format === 'q4' || (format === 'auto' && quantizable > AUTO_Q4_PARAMS);
-  // What the upload reads of each file: the download's plan.
-  const plan = new Map<string, number>();
-  for (const t of ckpt.report.used) {
-    const e = ckpt.weights.entry(t.name);
-    plan.set(e.file, (plan.get(e.file) ?? 0) + (e.end - e.start));
-  }
+  const quantized = wantsQ4(ckpt, format);
+  const plan = filePlan(ckpt);
   meter.plan(plan);
   const download = () => (http ? { download: meter.snapshot() } : {});
   onProgress({ phase: 'upload', loadedBytes: 0, totalBytes: sum(plan.values()), ...download() });
@@ -193,6 +257,7 @@ async function loadFrom(
       maxLength: ckpt.config.maxLength,
     },
     eosTokenIds: eosIds,
+    ...(cached ? { cached } : {}),
   };
   return { id, model, tokenizer, eosIds, info };
 }

@@ -7,6 +7,7 @@
 import type { AskResult, ModelCommands } from '../engine-client/protocol';
 import { EngineError } from '../engine-client/protocol';
 import { runAsk, type VisualCache } from './model-ask';
+import { ModelCache } from './model-cache';
 import { isAbort, modelError } from './model-errors';
 import { type LoadedModel, loadCheckpoint, weightSource } from './model-load';
 import { noVideo, type VideoLookup } from './model-video';
@@ -24,6 +25,8 @@ export function modelCommands(
   let asking: { abort: AbortController; done: Promise<AskResult> } | null = null;
   const cache: { current: VisualCache | null } = { current: null };
   let nextId = 1;
+  const storage = session.env.storage?.();
+  const offline = storage ? new ModelCache(storage) : null;
 
   /** Frees a replaced model once no question uses it any more. */
   async function retire(old: LoadedModel): Promise<void> {
@@ -46,7 +49,15 @@ export function modelCommands(
       let label = 'the checkpoint';
       try {
         label = weightSource(source).label;
-        const next = await loadCheckpoint(ctx, source, nextId++, onProgress, ac.signal, options.weights);
+        const next = await loadCheckpoint(
+          ctx,
+          source,
+          nextId++,
+          onProgress,
+          ac.signal,
+          options.weights,
+          offline,
+        );
         if (ac.signal.aborted) {
           next.model.destroy();
           throw new EngineError('cancelled', 'Loading was replaced by another load.', '');
@@ -108,6 +119,14 @@ export function modelCommands(
 
     async stop() {
       asking?.abort.abort();
+    },
+
+    async cachedModels() {
+      return offline ? offline.list() : [];
+    },
+
+    async deleteCachedModel(id) {
+      return offline ? offline.remove(id) : 0;
     },
   };
 }

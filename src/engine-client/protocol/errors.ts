@@ -17,7 +17,9 @@ export type ModelErrorKind =
   | 'no-model'
   | 'busy'
   | 'cancelled'
-  | 'bad-request';
+  | 'bad-request'
+  /** Browser storage (OPFS) too small for the offline copy of a model, or it ran out while writing. */
+  | 'storage-full';
 
 /**
  * The one error shape, as plain data (what the UI keeps in its store). EngineError carries it; the

@@ -3,10 +3,12 @@
  * the loaded video, streaming phases, tokens and reasoning events. Plain data only (it crosses the
  * worker boundary); implemented by src/worker/model-service.ts and joined into `Engine` in protocol.ts.
  */
+import type { CachedModel } from '../../model/model-cache';
 import type { DoneEvent, ReasoningEvent } from '../../model/reasoning-parser';
 import type { SamplingOptions } from '../../model/sampling';
 import type { DownloadProgress } from '../../model/sources/progress';
 
+export type { CachedModel } from '../../model/model-cache';
 export type { DoneEvent, ReasoningEvent } from '../../model/reasoning-parser';
 export type { SamplingOptions } from '../../model/sampling';
 export type { DownloadProgress } from '../../model/sources/progress';
@@ -23,8 +25,11 @@ export type ModelSource =
   | { kind: 'hub'; repo: string; revision?: string; endpoint?: string };
 
 export interface ModelLoadProgress {
-  /** open: config, headers and manifest check; tokenizer; upload: weights to the GPU. */
-  phase: 'open' | 'tokenizer' | 'upload';
+  /**
+   * open: config, headers and manifest check; tokenizer; upload: weights to the GPU; cache: the
+   * download converted into the offline copy (OPFS) before the upload reads it.
+   */
+  phase: 'open' | 'tokenizer' | 'upload' | 'cache';
   loadedBytes: number;
   totalBytes: number;
   /** The tensor just uploaded (upload phase). */
@@ -72,6 +77,8 @@ export interface ModelInfo {
     maxLength: number;
   };
   eosTokenIds: number[];
+  /** Loaded from its offline copy ('read', no network) or just downloaded into one ('written'). */
+  cached?: 'read' | 'written';
 }
 
 /** Frames already preprocessed to the model's input ([F, 3, S, S], normalised): infer --frames, tests. */
@@ -199,4 +206,8 @@ export interface ModelCommands {
   ask(request: AskRequest, onEvent?: (e: AskEvent) => void): Promise<AskResult>;
   /** Stops the running question at the next token (its ask resolves with stoppedBy 'cancel'). */
   stop(): Promise<void>;
+  /** The models kept offline (OPFS), newest first; [] where the browser has no OPFS. */
+  cachedModels(): Promise<CachedModel[]>;
+  /** Deletes every offline revision of a model id (a repo id or URL); returns how many. */
+  deleteCachedModel(id: string): Promise<number>;
 }

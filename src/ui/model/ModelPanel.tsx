@@ -138,6 +138,7 @@ const PHASE_TEXT: Record<ModelLoadProgress['phase'], string> = {
   open: 'Checking config and weight headers',
   tokenizer: 'Reading the tokenizer',
   upload: 'Uploading weights to the GPU',
+  cache: 'Downloading and converting into the offline copy',
 };
 
 function LoadProgress({ label, progress }: { label: string; progress: ModelLoadProgress | null }) {

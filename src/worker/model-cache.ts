@@ -1,0 +1,209 @@
+/**
+ * The offline model cache in OPFS: a model downloaded from the hub or a URL is converted while it
+ * streams (src/model/convert.ts: 4-bit, the engine's format) into <OPFS>/models/<id@revision>/, and the
+ * GPU load then reads that folder; the next load of the same id + revision reads it with no network.
+ * The rules (what is complete, space, names) are src/model/model-cache.ts; this file holds the storage.
+ * - The manifest is written last, so a folder without a valid one is never taken for a model; a
+ *   failed or cancelled write removes its folder, and listing removes any such leftovers.
+ * - navigator.storage.persist() is asked once; estimate() is checked against the converted size
+ *   before the weights are downloaded.
+ */
+import { EngineError } from '../engine-client/protocol';
+import type { OpenedCheckpoint } from '../model/checkpoint';
+import { type ConvertSink, convertCheckpoint } from '../model/convert';
+import { convertedBytes, ENGINE_MANIFEST, type EngineManifest } from '../model/engine-format';
+import { ENGINE_Q4 } from '../model/load';
+import {
+  CACHE_DIR,
+  type CachedModel,
+  type CacheKey,
+  cacheFolder,
+  checkCachedFolder,
+  checkSpace,
+  describeCached,
+  keyOfFolder,
+  type StorageEstimateLike,
+} from '../model/model-cache';
+import { MapWeightSource } from '../model/sources/map';
+import type { WeightSource } from '../model/weight-source';
+
+/** What the cache uses of navigator.storage (a stub in tests). */
+export interface StorageLike {
+  getDirectory(): Promise<FileSystemDirectoryHandle>;
+  estimate?(): Promise<StorageEstimateLike>;
+  persist?(): Promise<boolean>;
+  persisted?(): Promise<boolean>;
+}
+
+/** Tensor data beyond which the tokenizer, configs and headers never go (added to the space check). */
+const SMALL_FILES_BYTES = 16e6;
+
+export class ModelCache {
+  private persistAsked = false;
+
+  constructor(private readonly storage: StorageLike) {}
+
+  private async models(): Promise<FileSystemDirectoryHandle> {
+    const root = await this.storage.getDirectory();
+    return root.getDirectoryHandle(CACHE_DIR, { create: true });
+  }
+
+  /** Complete cached models; folders that are not (unfinished writes, old formats) are removed. */
+  async list(): Promise<CachedModel[]> {
+    const dir = await this.models();
+    const out: CachedModel[] = [];
+    for await (const [name, handle] of dir.entries()) {
+      if (handle.kind !== 'directory') continue;
+      const found = await readFolder(handle as FileSystemDirectoryHandle, name);
+      if ('problem' in found) await dir.removeEntry(name, { recursive: true }).catch(() => {});
+      else out.push(describeCached(name, found.manifest, found.manifestBytes));
+    }
+    return out.sort((a, b) => (a.when < b.when ? 1 : -1));
+  }
+
+  /** The cached model's files as a WeightSource, or null when it is not (completely) cached. */
+  async open(key: CacheKey): Promise<{ src: WeightSource; manifest: EngineManifest } | null> {
+    const dir = await this.models();
+    const name = cacheFolder(key);
+    let folder: FileSystemDirectoryHandle;
+    try {
+      folder = await dir.getDirectoryHandle(name);
+    } catch {
+      return null;
+    }
+    const found = await readFolder(folder, name);
+    if ('problem' in found) {
+      await dir.removeEntry(name, { recursive: true }).catch(() => {});
+      return null;
+    }
+    const files = new Map<string, File>();
+    for await (const [f, h] of folder.entries())
+      if (h.kind === 'file') files.set(f, await (h as FileSystemFileHandle).getFile());
+    return {
+      src: new MapWeightSource(files, `the offline copy of ${describeKey(key)}`),
+      manifest: found.manifest,
+    };
+  }
+
+  /** Removes every cached revision of `id` (or one folder by its name); returns how many. */
+  async remove(id: string): Promise<number> {
+    const dir = await this.models();
+    let n = 0;
+    for await (const name of dir.keys()) {
+      if (name === id || keyOfFolder(name)?.id === id) {
+        await dir.removeEntry(name, { recursive: true });
+        n++;
+      }
+    }
+    return n;
+  }
+
+  /**
+   * Converts an opened network checkpoint into the cache: checks the space first (refusing with the
+   * bytes needed), asks for persistent storage, writes, and returns the cached copy. On any failure
+   * (quota, network, cancel) the folder is removed and the error rethrown.
+   */
+  async store(
+    key: CacheKey,
+    ckpt: OpenedCheckpoint,
+    model: EngineManifest['model'],
+    onProgress?: (doneBytes: number, totalBytes: number) => void,
+    signal?: AbortSignal,
+  ): Promise<{ src: WeightSource; manifest: EngineManifest }> {
+    const needed = convertedBytes(ckpt.report.used, ENGINE_Q4) + SMALL_FILES_BYTES;
+    const space = checkSpace(await this.storage.estimate?.().catch(() => undefined), needed);
+    if (!space.ok)
+      throw new EngineError(
+        'storage-full',
+        `${describeKey(key)}: ${space.message}`,
+        'Free browser storage (delete cached models or other site data), or load the model from a folder.',
+      );
+    if (!this.persistAsked) {
+      this.persistAsked = true;
+      await this.storage.persist?.().catch(() => false);
+    }
+    const dir = await this.models();
+    const name = cacheFolder(key);
+    await dir.removeEntry(name, { recursive: true }).catch(() => {});
+    const folder = await dir.getDirectoryHandle(name, { create: true });
+    const sink = opfsSink(folder);
+    try {
+      await convertCheckpoint(ckpt, sink, {
+        model,
+        signal,
+        onProgress: (p) => onProgress?.(p.doneBytes, p.totalBytes),
+      });
+    } catch (e) {
+      await sink.abort();
+      await dir.removeEntry(name, { recursive: true }).catch(() => {});
+      if (isQuotaError(e))
+        throw new EngineError(
+          'storage-full',
+          `${describeKey(key)}: browser storage ran out while caching the model (it needs about ${(needed / 1e6).toFixed(0)} MB); nothing was kept.`,
+          'Free browser storage (delete cached models or other site data) and load it again.',
+        );
+      throw e;
+    }
+    const opened = await this.open(key);
+    if (!opened)
+      throw new EngineError(
+        'model-invalid',
+        `${describeKey(key)}: the offline copy did not verify after writing.`,
+        'Load it again.',
+      );
+    return opened;
+  }
+}
+
+export function describeKey(key: CacheKey): string {
+  return key.revision ? `${key.id}@${key.revision}` : key.id;
+}
+
+function isQuotaError(e: unknown): boolean {
+  const name = (e as { name?: string } | null)?.name;
+  return name === 'QuotaExceededError' || /quota/i.test((e as Error)?.message ?? '');
+}
+
+async function readFolder(
+  folder: FileSystemDirectoryHandle,
+  label: string,
+): Promise<{ manifest: EngineManifest; manifestBytes: number } | { problem: string }> {
+  const sizes = new Map<string, number>();
+  let text: string | undefined;
+  for await (const [f, h] of folder.entries()) {
+    if (h.kind !== 'file') continue;
+    const file = await (h as FileSystemFileHandle).getFile();
+    if (f === ENGINE_MANIFEST) text = await file.text();
+    else sizes.set(f, file.size);
+  }
+  const r = checkCachedFolder(text, sizes, label);
+  return 'problem' in r
+    ? r
+    : { manifest: r.manifest, manifestBytes: new TextEncoder().encode(text).byteLength };
+}
+
+/**
+ * Files written with createWritable (each goes to a swap file and lands whole on close); `abort`
+ * discards the ones still open, so their folder can be removed.
+ */
+function opfsSink(folder: FileSystemDirectoryHandle): ConvertSink & { abort(): Promise<void> } {
+  const open = new Set<FileSystemWritableFileStream>();
+  return {
+    async create(path) {
+      const handle = await folder.getFileHandle(path, { create: true });
+      const w = await handle.createWritable();
+      open.add(w);
+      return {
+        write: (b) => w.write(b as Uint8Array<ArrayBuffer>),
+        close: async () => {
+          await w.close();
+          open.delete(w);
+        },
+      };
+    },
+    async abort() {
+      for (const w of open) await w.abort().catch(() => {});
+      open.clear();
+    },
+  };
+}
