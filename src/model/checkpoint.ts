@@ -53,11 +53,17 @@ export interface OpenedCheckpoint {
   loadRows(name: string, r0: number, r1: number): Promise<LoadedTensor>;
 }
 
-export async function openCheckpoint(given: WeightSource): Promise<OpenedCheckpoint> {
+/** `trusted`: a converted folder this engine wrote and completed itself (OPFS): sizes are checked, not hashes. */
+export async function openCheckpoint(
+  given: WeightSource,
+  opts: { trusted?: boolean } = {},
+): Promise<OpenedCheckpoint> {
   const manifest = (await given.has(ENGINE_MANIFEST))
     ? parseManifest(await readJson(given, ENGINE_MANIFEST), given.label)
     : undefined;
-  const verified = manifest ? new VerifiedSource(given, manifest.files) : undefined;
+  const verified = manifest
+    ? new VerifiedSource(given, manifest.files, { hashes: !opts.trusted })
+    : undefined;
   const src = verified ?? given;
   if (!(await src.has('config.json')))
     throw new ConfigError(

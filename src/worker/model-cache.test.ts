@@ -8,6 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ModelLoadProgress, ModelSource } from '../engine-client/protocol';
 import { ctx } from '../gpu/testing/kernel-suite';
+import { convertFixture } from '../model/testing/convert';
 import { fixtureFiles, readGoldenFrames, readGoldenIndex } from '../model/testing/goldens';
 import { type HubServer, startHubServer } from '../model/testing/hub-server';
 import { modelCommands } from './model-service';
@@ -111,5 +112,42 @@ describe(`offline model cache (${ctx.actDtype})`, () => {
     await w.close();
     expect(await engine(fake.storage).cachedModels()).toEqual([]);
     expect(fake.root.paths()).toEqual(['models/']);
+  });
+
+  it('copies a converted folder as it is; a corrupt file fails naming it and nothing is kept', async () => {
+    const { files: converted, manifest } = await convertFixture('tiny-b');
+    const repo = 'someone/tiny-b-q4';
+    const good = await startHubServer({ repo, files: converted });
+    const shard = Object.keys(manifest.files).find((f) => f.endsWith('.safetensors'))!;
+    const broken = new Map(converted);
+    const bad = converted.get(shard)!.slice();
+    bad[bad.length >> 1] ^= 1;
+    broken.set(shard, bad);
+    const corrupt = await startHubServer({ repo, files: broken });
+    try {
+      const fake = fakeStorage({ quota: 1e9 });
+      const m = engine(fake.storage);
+      const err = await m
+        .loadModel({ kind: 'hub', repo, endpoint: corrupt.endpoint }, undefined)
+        .catch((e) => e);
+      expect(err).toMatchObject({ kind: 'model-invalid' });
+      expect(err.message).toContain(
+        `${shard} in ${corrupt.endpoint}/${repo}/resolve/main/ does not match its manifest`,
+      );
+      expect(fake.root.paths()).toEqual(['models/']);
+
+      const info = await m.loadModel({ kind: 'hub', repo, endpoint: good.endpoint });
+      expect(info).toMatchObject({ quantized: true, cached: 'written' });
+      const [cached] = await m.cachedModels();
+      expect(cached.bytes).toBe(
+        Object.values(manifest.files).reduce((n, f) => n + f.size, 0) +
+          converted.get('engine-manifest.json')!.byteLength,
+      );
+      await good.close();
+      const again = await engine(fake.storage).loadModel({ kind: 'hub', repo, endpoint: good.endpoint });
+      expect(again.cached).toBe('read');
+    } finally {
+      await corrupt.close();
+    }
   });
 });

@@ -35,6 +35,9 @@ export interface StorageLike {
   persisted?(): Promise<boolean>;
 }
 
+/** Bytes per read when copying a converted model into the cache. */
+const COPY_CHUNK = 8 << 20;
+
 /** Tensor data beyond which the tokenizer, configs and headers never go (added to the space check). */
 const SMALL_FILES_BYTES = 16e6;
 
@@ -99,9 +102,7 @@ export class ModelCache {
   }
 
   /**
-   * Converts an opened network checkpoint into the cache: checks the space first (refusing with the
-   * bytes needed), asks for persistent storage, writes, and returns the cached copy. On any failure
-   * (quota, network, cancel) the folder is removed and the error rethrown.
+   * Converts an opened network checkpoint into the cache (see write) and returns the cached copy.
    */
   async store(
     key: CacheKey,
@@ -111,6 +112,26 @@ export class ModelCache {
     signal?: AbortSignal,
   ): Promise<{ src: WeightSource; manifest: EngineManifest }> {
     const needed = convertedBytes(ckpt.report.used, ENGINE_Q4) + SMALL_FILES_BYTES;
+    return this.write(key, needed, signal, async (sink) => {
+      await convertCheckpoint(ckpt, sink, {
+        model,
+        signal,
+        onProgress: (p) => onProgress?.(p.doneBytes, p.totalBytes),
+      });
+    });
+  }
+
+  /**
+   * Writes a model's folder with `fill` (which writes the manifest last): checks the space first
+   * (refusing with the bytes needed), asks for persistent storage; on any failure (quota, network,
+   * a bad file, cancel) removes the folder and rethrows.
+   */
+  private async write(
+    key: CacheKey,
+    needed: number,
+    signal: AbortSignal | undefined,
+    fill: (sink: ConvertSink) => Promise<void>,
+  ): Promise<{ src: WeightSource; manifest: EngineManifest }> {
     const space = checkSpace(await this.storage.estimate?.().catch(() => undefined), needed);
     if (!space.ok)
       throw new EngineError(
@@ -122,17 +143,14 @@ export class ModelCache {
       this.persistAsked = true;
       await this.storage.persist?.().catch(() => false);
     }
+    signal?.throwIfAborted();
     const dir = await this.models();
     const name = cacheFolder(key);
     await dir.removeEntry(name, { recursive: true }).catch(() => {});
     const folder = await dir.getDirectoryHandle(name, { create: true });
     const sink = opfsSink(folder);
     try {
-      await convertCheckpoint(ckpt, sink, {
-        model,
-        signal,
-        onProgress: (p) => onProgress?.(p.doneBytes, p.totalBytes),
-      });
+      await fill(sink);
     } catch (e) {
       await sink.abort();
       await dir.removeEntry(name, { recursive: true }).catch(() => {});
@@ -144,11 +162,50 @@ export class ModelCache {
         );
       throw e;
     }
+    return this.reopen(key);
+  }
+
+  /**
+   * Copies a checkpoint that is already in the converted format (a self-hosted `npm run convert`
+   * folder) into the cache as it is: space checked first, each file checked against its manifest
+   * size and SHA-256 as it is copied (a bad file fails naming it, and nothing is kept), the manifest
+   * written last.
+   */
+  async storeConverted(
+    key: CacheKey,
+    ckpt: OpenedCheckpoint,
+    onProgress?: (doneBytes: number, totalBytes: number) => void,
+    signal?: AbortSignal,
+  ): Promise<{ src: WeightSource; manifest: EngineManifest }> {
+    const files = Object.entries(ckpt.converted?.manifest.files ?? {});
+    const total = files.reduce((n, [, f]) => n + f.size, 0);
+    return this.write(key, total, signal, async (sink) => {
+      // ckpt.source checks each file's size and hash as its bytes pass.
+      const src = ckpt.source;
+      let done = 0;
+      for (const [name, f] of files) {
+        const w = await sink.create(name);
+        for (let at = 0; at < f.size; at += COPY_CHUNK) {
+          signal?.throwIfAborted();
+          const n = Math.min(COPY_CHUNK, f.size - at);
+          await w.write(await src.read(name, at, n));
+          done += n;
+          onProgress?.(done, total);
+        }
+        await w.close();
+      }
+      const m = await sink.create(ENGINE_MANIFEST);
+      await m.write(await src.read(ENGINE_MANIFEST, 0, await src.size(ENGINE_MANIFEST)));
+      await m.close();
+    });
+  }
+
+  private async reopen(key: CacheKey): Promise<{ src: WeightSource; manifest: EngineManifest }> {
     const opened = await this.open(key);
     if (!opened)
       throw new EngineError(
         'model-invalid',
-        `${describeKey(key)}: the offline copy did not verify after writing.`,
+        `${describeKey(key)}: the offline copy did not check out after writing.`,
         'Load it again.',
       );
     return opened;

@@ -117,7 +117,16 @@ export async function loadCheckpoint(
       report({ phase: 'open', loadedBytes: 0, totalBytes: 0 });
       const ckpt = await openCheckpoint(src);
       signal?.throwIfAborted();
-      if (!ckpt.converted && wantsQ4(ckpt, format)) {
+      const cacheProgress = (loadedBytes: number, totalBytes: number) =>
+        report({ phase: 'cache', loadedBytes, totalBytes, download: meter.snapshot() });
+      if (ckpt.converted) {
+        // Already converted (a self-hosted `npm run convert` folder): copied into the cache as it is.
+        meter.plan(new Map(Object.entries(ckpt.converted.manifest.files).map(([f, e]) => [f, e.size])));
+        const stored = await cache.storeConverted(key, ckpt, cacheProgress, signal);
+        const io = { src: stored.src, onProgress: report, meter, http: false, t0 };
+        return await loadFrom(ctx, source, id, io, signal, 'q4', undefined, 'written');
+      }
+      if (wantsQ4(ckpt, format)) {
         meter.plan(filePlan(ckpt));
         const commit = src instanceof HttpWeightSource ? src.commit : undefined;
         const stored = await cache.store(
@@ -127,8 +136,7 @@ export async function loadCheckpoint(
             source: sourceName(source),
             ...(source.kind === 'hub' ? { repo: source.repo, revision: commit ?? key.revision } : {}),
           },
-          (loadedBytes, totalBytes) =>
-            report({ phase: 'cache', loadedBytes, totalBytes, download: meter.snapshot() }),
+          cacheProgress,
           signal,
         );
         const io = { src: stored.src, onProgress: report, meter, http: false, t0 };
@@ -188,7 +196,8 @@ async function loadFrom(
   cached?: ModelInfo['cached'],
 ): Promise<LoadedModel> {
   onProgress({ phase: 'open', loadedBytes: 0, totalBytes: 0 });
-  const ckpt = opened ?? (await openCheckpoint(src));
+  // The offline copy was checked when it was written: sizes only, not every hash again.
+  const ckpt = opened ?? (await openCheckpoint(src, { trusted: cached !== undefined }));
   signal?.throwIfAborted();
 
   onProgress({ phase: 'tokenizer', loadedBytes: 0, totalBytes: 0 });

@@ -1,0 +1,157 @@
+/**
+ * The offline model cache (OPFS) in the built app. A converted model (npm run convert's format,
+ * tiny-a) served by page.route at a URL: the first load copies it into OPFS, checked file by file;
+ * after a page reload and with the context offline, loading the same URL reads OPFS (not one request)
+ * and the model answers as before. A quota too small for it (navigator.storage.estimate stubbed in the
+ * engine worker) refuses before any weight is downloaded, saying how much is needed; a corrupt file
+ * fails naming it. Neither leaves anything in OPFS.
+ * (Reloading the app shell itself offline is the service worker's part, in its own spec.)
+ */
+import { expect, type Page, type Route, test } from '@playwright/test';
+import { convertFixture } from '../src/model/testing/convert';
+
+const PREFIX = '/converted/tiny-a-q4/';
+
+/** Serves `files` under `prefix` (HEAD, GET, byte ranges, 404s); returns the requests it saw. */
+async function serveFiles(page: Page, prefix: string, files: Map<string, Uint8Array>) {
+  const seen: { method: string; file: string; range?: string }[] = [];
+  await page.route(`**${prefix}**`, async (route: Route) => {
+    const req = route.request();
+    const file = decodeURIComponent(new URL(req.url()).pathname.slice(prefix.length));
+    seen.push({ method: req.method(), file, range: req.headers().range });
+    const body = files.get(file);
+    if (!body) return route.fulfill({ status: 404, body: 'not found' });
+    const base = { 'accept-ranges': 'bytes', 'content-type': 'application/octet-stream' };
+    if (req.method() === 'HEAD')
+      return route.fulfill({ status: 200, headers: { ...base, 'content-length': String(body.byteLength) } });
+    const m = /^bytes=(\d+)-(\d*)$/.exec(req.headers().range ?? '');
+    if (!m) return route.fulfill({ status: 200, headers: base, body: Buffer.from(body) });
+    const start = Number(m[1]);
+    const end = Math.min(m[2] ? Number(m[2]) : body.byteLength - 1, body.byteLength - 1);
+    return route.fulfill({
+      status: 206,
+      headers: { ...base, 'content-range': `bytes ${start}-${end}/${body.byteLength}` },
+      body: Buffer.from(body.subarray(start, end + 1)),
+    });
+  });
+  return seen;
+}
+
+async function openApp(page: Page): Promise<void> {
+  await page.goto('/');
+  await expect(page.getByTestId('model-panel')).toHaveAttribute('data-state', 'ready', { timeout: 150_000 });
+}
+
+async function loadUrl(page: Page, url: string): Promise<void> {
+  await page.getByTestId('model-url-input').fill(url);
+  await page.getByTestId('model-url-load').click();
+}
+
+async function askAndWait(page: Page, question: string): Promise<string> {
+  await page.getByTestId('sampling-settings').evaluate((d) => {
+    (d as HTMLDetailsElement).open = true;
+  });
+  await page.getByTestId('max-tokens-input').fill('6');
+  await page.getByTestId('question-input').fill(question);
+  await page.getByTestId('ask-button').click();
+  await expect(page.getByTestId('ask-status')).toHaveAttribute('data-state', 'done', { timeout: 150_000 });
+  return (await page.getByTestId('raw-output').textContent()) ?? '';
+}
+
+/** Every path under OPFS's models/ folder ('' when it does not exist). */
+async function opfsModels(page: Page): Promise<string[]> {
+  return page.evaluate(async () => {
+    const root = await navigator.storage.getDirectory();
+    const out: string[] = [];
+    const walk = async (d: FileSystemDirectoryHandle, p: string) => {
+      for await (const [name, h] of (
+        d as unknown as { entries(): AsyncIterable<[string, FileSystemHandle]> }
+      ).entries()) {
+        out.push(p + name + (h.kind === 'directory' ? '/' : ''));
+        if (h.kind === 'directory') await walk(h as FileSystemDirectoryHandle, `${p}${name}/`);
+      }
+    };
+    const models = await root.getDirectoryHandle('models').catch(() => null);
+    if (models) await walk(models, '');
+    return out;
+  });
+}
+
+test.describe('offline model cache', () => {
+  test('a converted model is cached, then loads from OPFS offline and answers the same', async ({
+    page,
+    context,
+  }) => {
+    test.setTimeout(400_000);
+    const { files } = await convertFixture('tiny-a', 1 << 20);
+    const seen = await serveFiles(page, PREFIX, files);
+    await openApp(page);
+    await loadUrl(page, PREFIX);
+    await expect(page.getByTestId('model-name')).toHaveText('tiny-a-q4', { timeout: 150_000 });
+    const cached = await opfsModels(page);
+    expect(cached.filter((p) => p.endsWith('/engine-manifest.json'))).toHaveLength(1);
+    expect(cached.filter((p) => p.endsWith('.safetensors')).length).toBeGreaterThan(1);
+    const answer = await askAndWait(page, 'What moves?');
+
+    // A new page load, then offline: the same URL now comes from OPFS.
+    await page.reload();
+    await expect(page.getByTestId('model-panel')).toHaveAttribute('data-state', 'ready', {
+      timeout: 150_000,
+    });
+    const before = seen.length;
+    await context.setOffline(true);
+    await loadUrl(page, PREFIX);
+    await expect(page.getByTestId('model-name')).toHaveText('tiny-a-q4', { timeout: 150_000 });
+    expect(seen.length).toBe(before);
+    expect(await askAndWait(page, 'What moves?')).toBe(answer);
+    await context.setOffline(false);
+  });
+
+  test('a small quota refuses before downloading; a corrupt file fails naming it; neither leaves anything', async ({
+    page,
+  }) => {
+    test.setTimeout(300_000);
+    const { files, manifest } = await convertFixture('tiny-a', 1 << 20);
+    const shard = Object.keys(manifest.files).find((f) => f.endsWith('.safetensors'))!;
+    // The engine worker asks navigator.storage.estimate(): its script gets a stub with 2 MB free.
+    let stubQuota = true;
+    await page.route('**/assets/engine.worker-*.js', async (route) => {
+      const res = await route.fetch();
+      const stub = stubQuota
+        ? "Object.defineProperty(navigator.storage, 'estimate', { value: async () => ({ quota: 2e6, usage: 0 }) });\n"
+        : '';
+      await route.fulfill({ response: res, body: stub + (await res.text()) });
+    });
+    const seen = await serveFiles(page, PREFIX, files);
+    await openApp(page);
+    await loadUrl(page, PREFIX);
+    const error = page.getByTestId('model-error');
+    await expect(error).toBeVisible({ timeout: 60_000 });
+    await expect(error).toHaveAttribute('data-kind', 'storage-full');
+    await expect(page.getByTestId('model-error-message')).toContainText(
+      /needs [\d.]+ MB of browser storage; 2\.0 MB is free/,
+    );
+    // Of the shards only their headers were read (the first 256 kB each), before the check refused.
+    const shardReads = seen.filter((r) => r.file.endsWith('.safetensors') && r.method === 'GET');
+    expect(shardReads.length).toBeGreaterThan(0);
+    expect(shardReads.filter((r) => r.range !== 'bytes=0-262143')).toEqual([]);
+    expect(await opfsModels(page)).toEqual([]);
+
+    // Room enough now, but a shard is corrupt: the copy stops at that file and is removed.
+    stubQuota = false;
+    const bad = files.get(shard)!.slice();
+    bad[bad.length >> 1] ^= 1;
+    files.set(shard, bad);
+    await page.reload();
+    await expect(page.getByTestId('model-panel')).toHaveAttribute('data-state', 'ready', {
+      timeout: 150_000,
+    });
+    await loadUrl(page, PREFIX);
+    await expect(error).toBeVisible({ timeout: 60_000 });
+    await expect(error).toHaveAttribute('data-kind', 'model-invalid');
+    await expect(page.getByTestId('model-error-message')).toContainText(`${shard} in`);
+    await expect(page.getByTestId('model-error-message')).toContainText('does not match its manifest');
+    expect(await opfsModels(page)).toEqual([]);
+    await expect(page.getByTestId('model-name')).toHaveText('tiny-a');
+  });
+});
