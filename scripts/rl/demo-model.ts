@@ -1,0 +1,146 @@
+/**
+ * The demo model of `rl:demo`: the TinyLLaVA-Video architecture at toy size, written as a hub
+ * checkpoint (config.json with the upstream keys, generation_config.json, model.safetensors, and
+ * the moving-squares tokenizer), with random initial weights or the weights a run trained.
+ *
+ * Geometry: 128 px frames, patch 16 (8×8 patches, 63 tokens a frame once the first is dropped),
+ * SigLIP width 64 with 2 layers (features = layer 1's output, as hidden_states[-2]); the connector
+ * cuts 16 frames into 16 chunks of 4 latents (64 visual tokens), 1 resampler layer; Qwen2 with
+ * d = 64, 2 layers, 4 heads over 2 KV heads, MLP 192, tied embeddings, the tokenizer's 486 ids.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { GpuContext } from '../../src/gpu/context';
+import { parseModelConfig } from '../../src/model/config';
+import { encodeSafetensors, type TensorToWrite } from '../../src/model/safetensors-writer';
+import { REPO_ROOT } from '../../src/model/testing/goldens';
+import { expectedTensors } from '../../src/model/weight-manifest';
+import type { Param } from '../../src/rl-lite/params';
+import { type FixtureSpec, hubConfig } from '../fixtures/spec';
+
+export const DEMO_FRAMES = 16;
+export const TOKENIZER_DIR = join(REPO_ROOT, 'test-data/tokenizer-shapes');
+/** `<|endoftext|>` of the moving-squares tokenizer: eos, pad. */
+export const DEMO_EOS = 485;
+const VOCAB = 486;
+
+const SPEC: FixtureSpec = {
+  name: 'tiny-r1-shapes',
+  seed: 12,
+  vision: { imageSize: 128, patchSize: 16, hidden: 64, layers: 2, heads: 4, mlp: 128 },
+  connector: { group: DEMO_FRAMES, numQueries: 4 * DEMO_FRAMES, layers: 1 },
+  text: { hidden: 64, layers: 2, heads: 4, kvHeads: 2, mlp: 192, ropeTheta: 10000, eps: 1e-6, tied: true },
+  withVisionHead: false,
+  shards: 1,
+  goldenFrames: DEMO_FRAMES,
+};
+
+/** config.json: the hub layout with this vocabulary and end token, prompts up to 512 tokens. */
+export function demoConfig(): Record<string, unknown> {
+  const c = hubConfig(SPEC);
+  const text = c.text_config as Record<string, unknown>;
+  Object.assign(text, { vocab_size: VOCAB, bos_token_id: DEMO_EOS, eos_token_id: DEMO_EOS });
+  text._name_or_path = 'tiny-r1-shapes';
+  return {
+    ...c,
+    vocab_size: VOCAB,
+    pad_token_id: DEMO_EOS,
+    tokenizer_model_max_length: 512,
+    llm_model_name_or_path: 'tiny-r1-shapes',
+    tokenizer_name_or_path: 'tiny-r1-shapes',
+  };
+}
+
+/**
+ * Initial weights for training from scratch: Linear and conv weights N(0, 1/fan_in), biases 0, norm
+ * gains 1, embeddings N(0, 0.02²) (a GPT-2 style start), latents and positions N(0, 1).
+ */
+function initial(name: string, shape: number[], rand: () => number): Float32Array {
+  const n = shape.reduce((a, b) => a * b, 1);
+  const out = new Float32Array(n);
+  const isNorm =
+    /(norm|layernorm|layer_norm\d|norm_media|norm_latents)\.(weight|bias)$|\.1\.0\.(weight|bias)$/.test(name);
+  if (isNorm) return out.fill(name.endsWith('.weight') ? 1 : 0);
+  if (name.endsWith('bias')) return out;
+  const std = name.endsWith('embed_tokens.weight')
+    ? 0.02
+    : /latents$|position_embedding\.weight$/.test(name)
+      ? 1
+      : 1 / Math.sqrt(shape.slice(1).reduce((a, b) => a * b, 1));
+  for (let i = 0; i < n; i++) out[i] = std * rand();
+  return out;
+}
+
+/** The checkpoint's files: given weights by name (f32), or a random start for the ones not given. */
+export function demoFiles(
+  weights: ReadonlyMap<string, Float32Array> = new Map(),
+  seed = SPEC.seed,
+): Map<string, Uint8Array> {
+  const json = demoConfig();
+  const cfg = parseModelConfig(json);
+  const rand = gaussian(seed);
+  const tensors: TensorToWrite[] = [];
+  for (const e of expectedTensors(cfg)) {
+    if (!e.used) continue;
+    if (e.name.endsWith('inv_freq') || e.name.endsWith('position_ids') || e.name.endsWith('lm_head.weight'))
+      continue;
+    const start = initial(e.name, e.shape, rand); // drawn always, so the stream does not depend on `weights`
+    const data = weights.get(e.name) ?? start;
+    if (data.length !== start.length)
+      throw new Error(`${e.name}: ${data.length} values, expected ${start.length}`);
+    tensors.push({
+      name: e.name,
+      dtype: 'F32',
+      shape: e.shape,
+      data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+    });
+  }
+  const enc = new TextEncoder();
+  const text = (o: unknown) => enc.encode(`${JSON.stringify(o, null, 2)}\n`);
+  return new Map<string, Uint8Array>([
+    ['config.json', text(json)],
+    [
+      'generation_config.json',
+      text({ bos_token_id: DEMO_EOS, eos_token_id: DEMO_EOS, pad_token_id: DEMO_EOS }),
+    ],
+    ['model.safetensors', encodeSafetensors(tensors, { format: 'pt' })],
+    ['tokenizer.json', new Uint8Array(readFileSync(join(TOKENIZER_DIR, 'tokenizer.json')))],
+    ['tokenizer_config.json', new Uint8Array(readFileSync(join(TOKENIZER_DIR, 'tokenizer_config.json')))],
+  ]);
+}
+
+/** mulberry32 uniforms → Box–Muller normals. */
+function gaussian(seed: number): () => number {
+  let a = seed >>> 0;
+  const uniform = () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  return () => Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform());
+}
+
+/**
+ * The trained tensors of a run, by checkpoint name, read back from the GPU: every parameter, with the
+ * connector's to_k / to_v halves joined back into to_kv (k's rows, then v's) as the hub stores it.
+ */
+export async function trainedWeights(
+  ctx: GpuContext,
+  params: readonly Param[],
+): Promise<Map<string, Float32Array>> {
+  const out = new Map<string, Float32Array>();
+  for (const { name, p } of params) out.set(name, await ctx.read(p));
+  for (const name of [...out.keys()]) {
+    if (!name.endsWith('.to_k.weight')) continue;
+    const v = name.replace(/to_k\.weight$/, 'to_v.weight');
+    const kv = new Float32Array(out.get(name)!.length * 2);
+    kv.set(out.get(name)!);
+    kv.set(out.get(v)!, out.get(name)!.length);
+    out.set(name.replace(/to_k\.weight$/, 'to_kv.weight'), kv);
+    out.delete(name);
+    out.delete(v);
+  }
+  return out;
+}
