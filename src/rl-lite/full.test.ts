@@ -55,15 +55,11 @@ describe('full fine-tuning (tiny-a, f32)', () => {
     await trainer.backward(prompt, targets, () => g);
     const checks: [string, number | null][] = [
       ['model.embed_tokens.weight', 198 * 64 + 5], // an input row that is also a target (tied head)
-      ['model.embed_tokens.weight', null],
       ['model.layers.0.self_attn.q_proj.weight', null],
       ['model.layers.0.self_attn.k_proj.bias', null],
-      ['model.layers.1.self_attn.v_proj.weight', null],
       ['model.layers.1.mlp.down_proj.weight', null],
       ['model.layers.0.post_attention_layernorm.weight', null],
-      ['model.layers.1.input_layernorm.weight', null],
       ['model.norm.weight', null],
-      ['connector._connector.linear.weight', null],
       ['connector._connector.layers.0.0.to_q.weight', null],
       ['connector._connector.latents', null],
     ];
