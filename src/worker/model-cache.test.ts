@@ -98,6 +98,18 @@ describe(`offline model cache (${ctx.actDtype})`, () => {
     expect(await m.cachedModels()).toEqual([]);
   });
 
+  it('where OPFS cannot be opened, the model loads from the network as without a cache', async () => {
+    const refused = {
+      getDirectory: async () => {
+        throw new DOMException('not here', 'SecurityError');
+      },
+    };
+    const m = engine(refused);
+    const info = await m.loadModel(source(), undefined, { weights: 'q4' });
+    expect(info.quantized).toBe(true);
+    expect(info.cached).toBeUndefined();
+  });
+
   it('a folder without its manifest (an unfinished write) is not a model, and is removed', async () => {
     const fake = fakeStorage({ quota: 1e9 });
     const models = (await (

@@ -46,6 +46,19 @@ export class ModelCache {
 
   constructor(private readonly storage: StorageLike) {}
 
+  /**
+   * Whether OPFS can be opened here (some private modes and embedded contexts refuse it): where it
+   * cannot, models load from the network as without a cache.
+   */
+  async usable(): Promise<boolean> {
+    try {
+      await this.models();
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   private async models(): Promise<FileSystemDirectoryHandle> {
     const root = await this.storage.getDirectory();
     return root.getDirectoryHandle(CACHE_DIR, { create: true });

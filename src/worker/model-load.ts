@@ -108,7 +108,7 @@ export async function loadCheckpoint(
   const http = src instanceof HttpWeightSource;
   const key = cache && format !== 'full' ? cacheKeyOf(source) : undefined;
   try {
-    if (cache && key) {
+    if (cache && key && (await cache.usable())) {
       const hit = await cache.open(key);
       if (hit) {
         const io = { src: hit.src, onProgress: report, meter, http: false, t0 };
