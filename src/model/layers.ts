@@ -23,9 +23,13 @@ export interface NormSpec {
   eps: number;
 }
 
+/** The activation dtype projections write (f16 on the f16 path), whatever the residual stream's. */
+const actOf = (ctx: GpuContext) => ctx.actDtype as 'f32' | 'f16';
+
 /**
  * RMSNorm(x)·γ then x·Wᵀ (+ b), optionally with W = [gate; up] and y = silu(x·gateᵀ)·(x·upᵀ).
- * 4-bit weights run it fused in one kernel; plain weights as separate kernels.
+ * x may be the f32 residual stream; y is in the activation dtype. 4-bit weights run it fused in one
+ * kernel; plain weights as separate kernels (the normed x rounded to the activation dtype between).
  */
 export function normProject(
   ctx: GpuContext,
@@ -35,33 +39,38 @@ export function normProject(
   bias: Tensor | null,
   epilogue?: 'siluMulHalves',
 ): Tensor {
-  if (isQuantized(weight)) return matmulQ4(ctx, x, weight, bias, ctx.variant, { norm, epilogue });
+  if (isQuantized(weight))
+    return matmulQ4(ctx, x, weight, bias, ctx.variant, { norm, epilogue, out: actOf(ctx) });
   return ctx.tidy(() => {
-    const y = matmul(ctx, rmsnorm(ctx, x, norm.weight, norm.eps), weight, bias);
+    const y = matmul(ctx, rmsnorm(ctx, x, norm.weight, norm.eps, ctx.variant, actOf(ctx)), weight, bias);
     return epilogue ? siluMulHalves(ctx, y) : y;
   });
 }
 
-/** The residual update r += x·Wᵀ (a bias-free Linear), fused into the 4-bit kernels; returns r. */
+/**
+ * The residual update r += x·Wᵀ (a bias-free Linear), fused into the 4-bit kernels; returns r. r may be
+ * f32 with x f16: the product is summed in f32 and added without passing through f16.
+ */
 export function projectAdd(ctx: GpuContext, r: Tensor, x: Tensor, weight: LinearWeight): Tensor {
   if (isQuantized(weight)) return matmulQ4(ctx, x, weight, null, ctx.variant, { residual: r });
-  return ctx.tidy(() => add(ctx, r, matmul(ctx, x, weight, null), r));
+  const out = r.dtype as 'f32' | 'f16';
+  return ctx.tidy(() => add(ctx, r, matmul(ctx, x, weight, null, ctx.variant, out), r));
 }
 
 /**
  * x·Wᵀ for W given as row parts [V_0, K], [V_1, K], … (a vocabulary-sized lm_head): each part's columns
  * land side by side in y [M, ΣV_i]. `norm`: RMSNorm(x)·γ first — inside each 4-bit part's kernel, or
- * once for plain parts.
+ * once for plain parts; y is then in the activation dtype (x may be the f32 residual stream).
  */
 export function projectParts(ctx: GpuContext, x: Tensor, parts: LinearWeight[], norm?: NormSpec): Tensor {
   return ctx.tidy(() => {
     const fused = norm && parts.every(isQuantized) ? norm : undefined;
-    const h = norm && !fused ? rmsnorm(ctx, x, norm.weight, norm.eps) : x;
+    const h = norm && !fused ? rmsnorm(ctx, x, norm.weight, norm.eps, ctx.variant, actOf(ctx)) : x;
     const ys = parts.map((p) => (fused ? normProject(ctx, h, fused, p, null) : project(ctx, h, p, null)));
     if (ys.length === 1) return ys[0];
     const M = x.size / x.shape[x.shape.length - 1];
     const V = ys.reduce((n, y) => n + y.shape[y.shape.length - 1], 0);
-    const out = ctx.empty([M, V], x.dtype);
+    const out = ctx.empty([M, V], ys[0].dtype);
     const elem = out.byteLength / out.size;
     let col = 0;
     for (const y of ys) {

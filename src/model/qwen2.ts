@@ -5,6 +5,7 @@ import {
   type KvCache,
   releaseKvCache,
 } from '../gpu/kernels/attention/kv-cache';
+import { cast } from '../gpu/kernels/cast';
 import { embedding } from '../gpu/kernels/embedding';
 import { embeddingQ4 } from '../gpu/kernels/embedding-q4';
 import { qkvRopeWrite } from '../gpu/kernels/qkv-rope';
@@ -12,6 +13,11 @@ import { Tensor } from '../gpu/tensor';
 import type { TextConfig } from './config';
 import { isQuantized, type WeightScope } from './gpu-weights';
 import { normProject, projectAdd, projectParts, sliceRows } from './layers';
+
+/** x widened to the residual stream's f32 (x itself when already f32). */
+export function toStream(ctx: GpuContext, x: Tensor): Tensor {
+  return x.dtype === 'f32' ? x : cast(ctx, x, 'f32');
+}
 
 /** Row T−1 of each of B blocks of T rows: [B·T, C] → [B, C]. */
 function lastRows(ctx: GpuContext, x: Tensor, B: number, T: number): Tensor {
@@ -104,31 +110,37 @@ export class Qwen2 {
     this.batch = B;
   }
 
-  /** Token ids → embeddings [T, C] in the activation dtype. */
+  /** Token ids → embeddings [T, C] f32, as the residual stream holds them (a 4-bit table dequantizes to f32). */
   embed(ids: Tensor): Tensor {
     const parts = this.w.table('model.embed_tokens.weight');
-    if (parts.every(isQuantized)) return embeddingQ4(this.ctx, ids, parts);
+    if (parts.every(isQuantized)) return embeddingQ4(this.ctx, ids, parts, 'f32');
     if (parts.some(isQuantized)) throw new Error('embed: mixed plain and 4-bit table parts');
-    return embedding(this.ctx, ids, parts as Tensor[]);
+    return this.ctx.tidy(() => toStream(this.ctx, embedding(this.ctx, ids, parts as Tensor[])));
   }
 
   /**
    * Runs T new positions of each of the `batch` sequences through every layer, appending to the cache.
-   * x [B·T, C] (sequence-major) is the residual stream, updated in place and returned: the last
-   * layer's output (the final norm is applied by logitsOfLast, fused into lm_head, on the rows that
-   * need it).
+   * x [B·T, C] (sequence-major): the input embeddings. The residual stream is f32 on every path (Qwen2's
+   * massive activations pass f16's 65504; projections' other activations stay in the activation dtype):
+   * an f32 x is the stream itself, updated in place; an f16 x is widened into a new one. Returns the
+   * stream: the last layer's output (the final norm is applied by logitsOfLast, fused into lm_head, on
+   * the rows that need it).
    */
   forward(x: Tensor): Tensor {
     const T = x.shape[0] / this.batch;
     if (!Number.isInteger(T)) throw new Error(`forward: ${x.shape[0]} rows for ${this.batch} sequences`);
     if (this.length + T > this.maxLength)
       throw new Error(`context full: ${this.length} + ${T} > ${this.maxLength}`);
-    for (let l = 0; l < this.cfg.layers; l++) this.layer(l, x);
+    const h = toStream(this.ctx, x); // [B·T, C] f32
+    for (let l = 0; l < this.cfg.layers; l++) this.layer(l, h);
     this.length += T;
-    return x;
+    return h;
   }
 
-  /** Logits [B, V] of each sequence's last row of hidden [B·T, C] (forward's output), final norm included. */
+  /**
+   * Logits [B, V] (activation dtype) of each sequence's last row of hidden [B·T, C] (forward's f32
+   * output), final norm included.
+   */
   logitsOfLast(hidden: Tensor): Tensor {
     const B = this.batch;
     const T = hidden.shape[0] / B;
@@ -140,7 +152,7 @@ export class Qwen2 {
     });
   }
 
-  /** Decoder layer l on x [B·T, C], in place: x += attention block; x += MLP block. */
+  /** Decoder layer l on the f32 residual stream x [B·T, C], in place: x += attention block; x += MLP block. */
   private layer(l: number, x: Tensor): void {
     const { ctx, cfg } = this;
     const w = this.w.scope(`model.layers.${l}.`);

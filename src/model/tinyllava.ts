@@ -5,7 +5,7 @@ import type { ModelConfig } from './config';
 import type { GpuWeights } from './gpu-weights';
 import { concatRows } from './layers';
 import { type FramePreprocess, framePreprocess } from './preprocess';
-import { Qwen2 } from './qwen2';
+import { Qwen2, toStream } from './qwen2';
 import { resamplerForward } from './resampler';
 import { VisionStream } from './vision-stream';
 import { PREFIX } from './weight-manifest';
@@ -71,8 +71,9 @@ export class TinyLlavaVideo {
   prefill(before: number[], visual: Tensor | null, after: number[]): Tensor {
     this.llm.reset();
     const logits = this.ctx.tidy(() => {
-      const parts = [this.embed(before), visual, this.embed(after)].filter((t) => t !== null);
-      return this.run(concatRows(this.ctx, parts)); // x [T, C]
+      const vis = visual && toStream(this.ctx, visual); // [Q, C] f32, as the embeddings
+      const parts = [this.embed(before), vis, this.embed(after)].filter((t) => t !== null);
+      return this.run(concatRows(this.ctx, parts)); // x [T, C] f32
     });
     return this.dropScratch(logits);
   }
@@ -94,7 +95,7 @@ export class TinyLlavaVideo {
     return this.ctx.tidy(() => this.run(this.embed(ids)!)); // x [B, C]
   }
 
-  /** Token ids → embeddings [T, C]; null for none. */
+  /** Token ids → embeddings [T, C] f32; null for none. */
   private embed(ids: readonly number[]): Tensor | null {
     if (ids.length === 0) return null;
     return this.llm.embed(this.ctx.upload(Uint32Array.from(ids), [ids.length], 'u32'));

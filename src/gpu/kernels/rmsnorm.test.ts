@@ -22,6 +22,29 @@ describe('rmsnorm', () => {
       }
 });
 
+// The decoder's f32 residual stream (values past f16's range) normed into f16 activations with f16 γ,
+// and f16 x into an f32 y.
+if (dtypes.includes('f16'))
+  describe('rmsnorm, mixed dtypes', () => {
+    for (const variant of variants)
+      for (const [xd, wd, yd, scale] of [
+        ['f32', 'f16', 'f16', 1e5],
+        ['f16', 'f16', 'f32', 3],
+        ['f32', 'f32', 'f16', 3],
+      ] as const)
+        for (const [R, C] of [
+          [7, 33],
+          [3, 1000],
+        ])
+          it(`${variant} x:${xd}·${scale} w:${wd} → y:${yd} R=${R} C=${C}`, async () => {
+            const x = asDtype(randn(R * C, R * 31 + C, -scale, scale), xd);
+            const w = asDtype(randn(C, C + 1, 0.5, 1.5), wd);
+            const y = rmsnorm(ctx, ctx.upload(x, [R, C], xd), ctx.upload(w, [C], wd), 1e-6, variant, yd);
+            expect(y.dtype).toBe(yd);
+            expectClose(await ctx.read(y), rmsnormCpu(x, w, C, 1e-6), TOL[yd]);
+          });
+  });
+
 // Backward. f32: dX and dW sum C (or R) products in f32, so the suite's f32 tolerance with atol
 // scaled to the sums' size. f16: dX is rounded to f16 (TOL.f16); dW stays f32 and sees the same
 // rounded inputs as the reference, so only f32 summation error remains.

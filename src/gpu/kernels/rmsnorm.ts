@@ -3,17 +3,20 @@ import { memoShader } from '../pipeline-cache';
 import { assertDtype, assertShape, type DType, type Tensor } from '../tensor';
 
 /**
- * RMSNorm over the last dimension: y = x / sqrt(mean(x²) + eps) · w.
- * x [R, C] (activation dtype), w [C] (same dtype) → y [R, C]. One workgroup per row; the 'flat'
- * variant has one thread sum a whole row (no barriers), 'tiled' reduces in shared memory.
+ * RMSNorm over the last dimension: y = x / sqrt(mean(x²) + eps) · w, in f32.
+ * x [R, C], w [C], y [R, C], each f32 or f16 (y defaults to x's dtype: the decoder reads its f32
+ * residual stream and writes f16 activations). One workgroup per row; the 'flat' variant has one
+ * thread sum a whole row (no barriers), 'tiled' reduces in shared memory.
  */
 const WG = 64;
 
-function shader(variant: 'flat' | 'tiled', dtype: Tensor['dtype']): string {
-  const head = `${wgslTypes({ T: dtype })}
+type Float = 'f32' | 'f16';
+
+function shader(variant: 'flat' | 'tiled', xd: Float, wd: Float, yd: Float): string {
+  const head = `${wgslTypes({ X: xd, W: wd, T: yd })}
 struct P { R: u32, C: u32, eps: f32 }
-@group(0) @binding(0) var<storage, read> x: array<T>;
-@group(0) @binding(1) var<storage, read> w: array<T>;
+@group(0) @binding(0) var<storage, read> x: array<X>;
+@group(0) @binding(1) var<storage, read> w: array<W>;
 @group(0) @binding(2) var<storage, read_write> y: array<T>;
 @group(0) @binding(3) var<uniform> p: P;
 `;
@@ -49,15 +52,25 @@ fn rmsnorm_forward_tiled(@builtin(workgroup_id) wg: vec3u, @builtin(local_invoca
 }`;
 }
 
-export function rmsnorm(ctx: GpuContext, x: Tensor, w: Tensor, eps: number, variant = ctx.variant): Tensor {
+export function rmsnorm(
+  ctx: GpuContext,
+  x: Tensor,
+  w: Tensor,
+  eps: number,
+  variant = ctx.variant,
+  out: Float = x.dtype as Float,
+): Tensor {
   const C = x.shape[x.shape.length - 1];
   const R = x.size / C;
   assertShape('rmsnorm.w', w, [C]);
-  const y = ctx.empty(x.shape, x.dtype);
+  assertDtype('rmsnorm.x', x, 'f32', 'f16');
+  assertDtype('rmsnorm.w', w, 'f32', 'f16');
+  const [xd, wd] = [x.dtype, w.dtype] as Float[];
+  const y = ctx.empty(x.shape, out);
   const entry = `rmsnorm_forward_${variant}`;
   ctx.dispatch({
     pipeline: ctx.pipeline(
-      memoShader(`rmsnorm|${variant}|${x.dtype}`, () => shader(variant, x.dtype)),
+      memoShader(`rmsnorm|${variant}|${xd}|${wd}|${out}`, () => shader(variant, xd, wd, out)),
       entry,
     ),
     bindings: [x, w, y],

@@ -14,7 +14,8 @@ import { q4Tol } from './testing/q4';
  * paths), M = 1 and 3, the GEMM path at M = 6 and 9 (both variants; I = 37 spans several column
  * tiles), K = 72 and 200 (padded groups), I = 13 and N = 20 (not multiples of the 8-row blocks), K = 37
  * (scalar loads), sym and asym, every activation dtype, γ in f32 and f16, eps small and large (so it
- * visibly matters).
+ * visibly matters). Where the adapter has f16: x f32 with y f16 (the decoder's f32 residual stream into
+ * f16 activations) on every kernel path, x of magnitude ~1e5 (past f16's range) among them.
  *
  * Tolerance: q4Tol's f32-accumulation bound, scaled by the size of the outputs before the epilogue (the
  * normalized x is ≈ 1.7× larger than x, and silu(g)·u multiplies two sums of size ~√K), and for f16 the
@@ -34,6 +35,10 @@ interface Case {
   bias?: boolean;
   eps: number;
   opts: MatmulQ4Options;
+  /** y's dtype when not x's. */
+  out?: 'f32' | 'f16';
+  /** x's magnitude (default 1). */
+  xScale?: number;
 }
 
 const kinds: GemvKind[] = ctx.summary.subgroups
@@ -119,9 +124,36 @@ for (const variant of ['flat', 'tiled'] as const)
         opts: {},
       });
 
+// f32 x (the residual stream, up to ~1e5: past f16's range), y f16: every GEMV kind unsplit and split
+// (the pre-pass and the reduce kernel), and the GEMM in both variants, for each fusion.
+if (dtypes.includes('f16'))
+  for (const mode of modes) {
+    const at = (M: number, variant: Variant, opts: MatmulQ4Options, xScale: number): Case => ({
+      M,
+      K: 200,
+      NO: 13,
+      act: 'f32',
+      gamma: 'f16',
+      scheme: 'asym',
+      mode,
+      variant,
+      bias: mode === 'norm',
+      eps: 1e-6,
+      opts,
+      out: 'f16',
+      xScale,
+    });
+    const xScale = mode === 'epi' ? 1 : 1e5; // normed: any scale; unnormed, y would pass f16's range
+    for (const kind of kinds)
+      for (const splitK of [1, 3])
+        cases.push(at(splitK === 1 ? 1 : 3, variantOf(kind), { gemv: kind, splitK }, xScale));
+    for (const variant of ['flat', 'tiled'] as const) cases.push(at(6, variant, {}, xScale));
+  }
+
 const name = (c: Case) =>
   `${c.mode} ${c.opts.gemv ?? `gemm-${c.variant}`}${c.opts.splitK ? ` splitK=${c.opts.splitK}` : ''} ` +
-  `x:${c.act} γ:${c.gamma} M=${c.M} K=${c.K} out=${c.NO} ${c.scheme}${c.bias ? ' +bias' : ''} eps=${c.eps}`;
+  `x:${c.act}${c.xScale ? `·${c.xScale}` : ''}${c.out ? ` y:${c.out}` : ''} γ:${c.gamma} M=${c.M} K=${c.K} ` +
+  `out=${c.NO} ${c.scheme}${c.bias ? ' +bias' : ''} eps=${c.eps}`;
 
 const maxAbs = (a: ArrayLike<number>) => Array.from(a).reduce((m, v) => Math.max(m, Math.abs(v)), 0);
 
@@ -131,7 +163,8 @@ async function check(c: Case): Promise<void> {
   const norm = c.mode !== 'epi';
   const N = epi ? 2 * c.NO : c.NO;
   const seed = M * 7919 + K * 31 + N;
-  const x = asDtype(randn(M * K, seed), act);
+  const xs = c.xScale ?? 1;
+  const x = asDtype(randn(M * K, seed, -xs, xs), act);
   const host = quantizeQ4Cpu(randn(N * K, seed + 1), N, K, { scheme: c.scheme });
   const g = asDtype(randn(K, seed + 2, -1.5, 1.5), c.gamma);
   const b = c.bias ? asDtype(randn(N, seed + 3), act) : null;
@@ -141,16 +174,17 @@ async function check(c: Case): Promise<void> {
     ...c.opts,
     ...(norm ? { norm: { weight: gt, eps: c.eps } } : {}),
     ...(epi ? { epilogue: 'siluMulHalves' as const } : {}),
+    ...(c.out ? { out: c.out } : {}),
   });
   expect(y.shape).toEqual([M, c.NO]);
-  expect(y.dtype).toBe(act);
+  expect(y.dtype).toBe(c.out ?? act);
   const nopts = norm ? { norm: { weight: g, eps: c.eps } } : {};
   const ref = matmulQ4FusedCpu(x, host, b, M, N, K, {
     ...nopts,
     ...(epi ? { epilogue: 'siluMulHalves' } : {}),
   });
   const pre = matmulQ4FusedCpu(x, host, b, M, N, K, nopts);
-  const t = q4Tol(K, act);
+  const t = q4Tol(K, c.out ?? act);
   const scale = 2 * (1 + (epi ? maxAbs(pre) : 0));
   expectClose(await ctx.read(y), ref, { atol: t.atol * scale, rtol: t.rtol });
   releaseQ4(ctx, q);
@@ -202,6 +236,27 @@ describe('matmulQ4 residual', () => {
         const ref = Float64Array.from(prod, (v, i) => v + r[i]);
         const t = q4Tol(K, act);
         expectClose(await ctx.read(y), ref, { atol: 4 * t.atol, rtol: t.rtol });
+        releaseQ4(ctx, q);
+      });
+
+  // The decoder's f32 residual stream with f16 x: r up to ±1e5 (past f16's range) must come back as
+  // r + x·Ŵᵀ to f32 precision (|r| · 2⁻²³ per rounding), with no f16 step between.
+  if (dtypes.includes('f16'))
+    for (const c of rcases)
+      it(`${c.opts.gemv ?? `gemm-${c.variant}`} splitK=${c.opts.splitK ?? '—'} x:f16 r:f32·1e5 M=${c.M} K=${c.K} N=${c.N}`, async () => {
+        const { M, K, N } = c;
+        const x = asDtype(randn(M * K, M + K), 'f16');
+        const r = randn(M * N, N, -1e5, 1e5);
+        const host = quantizeQ4Cpu(randn(N * K, K + 1), N, K, { scheme: 'asym' });
+        const q = uploadQ4(ctx, host);
+        const rt = ctx.upload(r, [M, N], 'f32');
+        const y = matmulQ4(ctx, ctx.upload(x, [M, K], 'f16'), q, null, c.variant, {
+          ...c.opts,
+          residual: rt,
+        });
+        expect(y).toBe(rt);
+        const ref = matmulQ4FusedCpu(x, host, null, M, N, K, { residual: r });
+        expectClose(await ctx.read(y), ref, { atol: 4 * q4Tol(K, 'f32').atol + 1e5 * 2 ** -22, rtol: 0 });
         releaseQ4(ctx, q);
       });
 

@@ -63,7 +63,7 @@ const TILE = 64;
 
 /** The store of one output: through fin (bias, cast), added to y (residual), or silu(gate)·up (pair). */
 const storeOf = (c: Q4KernelCfg): TileStore | undefined =>
-  c.pair ? siluPairStore : c.residual ? (i, v) => `y[${i}] = A(f32(y[${i}]) + ${v});` : undefined;
+  c.pair ? siluPairStore : c.residual ? (i, v) => `y[${i}] = Y(f32(y[${i}]) + ${v});` : undefined;
 
 function flatShader(c: Q4KernelCfg, tile: GemmFlatTile): string {
   const { tm: TM, tn: TN, wg: WG, form } = tile;

@@ -54,9 +54,9 @@ function invLine(c: Q4KernelCfg, ss: string): string {
 function storeRow(c: Q4KernelCfg, accs: string[], n: string): string {
   const sc = (a: string) => (c.norm === 'ss' ? `${a}[m] * inv[m]` : `${a}[m]`);
   const v = c.pair
-    ? `y[m * NO + ${n}] = A(silu(${sc(accs[0])}) * ${sc(accs[1])});`
+    ? `y[m * NO + ${n}] = Y(silu(${sc(accs[0])}) * ${sc(accs[1])});`
     : c.residual && c.out === 'y'
-      ? `let i = m * p.N + ${n}; y[i] = A(f32(y[i]) + ${sc(accs[0])});`
+      ? `let i = m * p.N + ${n}; y[i] = Y(f32(y[i]) + ${sc(accs[0])});`
       : `y[(sp * p.M + m) * p.N + ${n}] = fin(${sc(accs[0])}, ${n});`;
   return `for (var m = 0u; m < p.M; m++) { ${v} }`;
 }
@@ -213,8 +213,8 @@ fn q4_gemv_workgroup(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups)
 }`;
 }
 
-/** Sums split-K partials [S, M, N]; adds the bias, or applies the pair epilogue (N = 2·NO). */
-function reduceShader(act: Float, bias: Float | null, pair: boolean, residual: boolean): string {
+/** Sums split-K partials [S, M, N] into y (dtype yd); adds the bias, or applies the pair epilogue (N = 2·NO). */
+function reduceShader(yd: Float, bias: Float | null, pair: boolean, residual: boolean): string {
   const sum = (off: string) => `var ${off} = 0.0;
   for (var s = 0u; s < p.S; s++) { ${off} += part[s * PN + j${off === 'u' ? ' + p.N' : ''}]; }`;
   const out = pair
@@ -228,7 +228,7 @@ function reduceShader(act: Float, bias: Float | null, pair: boolean, residual: b
   let PN = p.MN;
   ${sum('v')}
   y[i] = A(v${bias ? ' + f32(bias[i % p.N])' : ''}${residual ? ' + f32(y[i])' : ''});`;
-  return `${wgslTypes(bias ? { A: act, B: bias } : { A: act })}
+  return `${wgslTypes(bias ? { A: yd, B: bias } : { A: yd })}
 struct R { MN: u32, N: u32, S: u32 }
 @group(0) @binding(0) var<storage, read> part: array<f32>;
 ${bias ? '@group(0) @binding(1) var<storage, read> bias: array<B>;' : ''}
@@ -315,8 +315,8 @@ export function gemvQ4(ctx: GpuContext, pr: Q4Problem, y: Tensor, opts: GemvOpti
   const NY = pair ? N / 2 : N;
   ctx.dispatch({
     pipeline: ctx.pipeline(
-      memoShader(`q4_reduce|${pr.cfg.act}|${bias ? pr.cfg.bias : null}|${pair}|${pr.cfg.residual}`, () =>
-        reduceShader(pr.cfg.act, bias ? pr.cfg.bias : null, pair, pr.cfg.residual),
+      memoShader(`q4_reduce|${pr.cfg.ydt}|${bias ? pr.cfg.bias : null}|${pair}|${pr.cfg.residual}`, () =>
+        reduceShader(pr.cfg.ydt, bias ? pr.cfg.bias : null, pair, pr.cfg.residual),
       ),
       red,
     ),

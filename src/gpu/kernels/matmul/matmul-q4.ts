@@ -7,7 +7,8 @@ import { chunksOf, type Float, type Q4Problem, rmsInvQ4 } from './q4-wgsl';
 
 /**
  * Linear layer with 4-bit weights: y = x · ŵᵀ + bias, f32 accumulation.
- * x [..., K] (f32|f16), q: Q4 weight of W [N, K] (format.ts), bias [N] (f32|f16) → y [..., N] in x's dtype.
+ * x [..., K] (f32|f16), q: Q4 weight of W [N, K] (format.ts), bias [N] (f32|f16) → y [..., N] in x's dtype,
+ * or in opts.out (the decoder reads its f32 residual stream and writes f16 activations).
  * M ≤ GEMV_MAX_M rows go to the GEMV kernels (gemv-q4.ts), more to the GEMM kernels (gemm-q4.ts).
  *
  * Fusions (opts):
@@ -38,10 +39,12 @@ export interface MatmulQ4Options {
   /** 'siluMulHalves': y = silu(first half of the outputs) ⊙ second half; output N/2 columns, no bias. */
   epilogue?: 'siluMulHalves';
   /**
-   * A residual stream r [..., N] (x's dtype) updated in place, r += x·Ŵᵀ, and returned (no bias, no
-   * epilogue): the decoder's `x = x + o_proj(a)` in one kernel.
+   * A residual stream r [..., N] (f32 or f16, whatever x's dtype) updated in place, r += x·Ŵᵀ in f32, and
+   * returned (no bias, no epilogue): the decoder's `x = x + o_proj(a)` in one kernel.
    */
   residual?: Tensor;
+  /** y's dtype (default x's; with a residual, the residual's). */
+  out?: 'f32' | 'f16';
 }
 
 /**
@@ -74,11 +77,11 @@ export function matmulQ4(
   const { M, N } = pr;
   const lead = x.shape.slice(0, -1);
   const NO = pr.cfg.pair ? N / 2 : N;
-  if (M === 0) return ctx.empty([...lead, NO], x.dtype);
+  if (M === 0) return opts.residual ?? ctx.empty([...lead, NO], pr.cfg.ydt);
   const kernel = opts.kernel ?? (M <= GEMV_MAX_M ? 'gemv' : 'gemm');
   const res = opts.residual;
   if (kernel === 'gemm') {
-    const y = res ?? ctx.empty([...lead, NO], x.dtype);
+    const y = res ?? ctx.empty([...lead, NO], pr.cfg.ydt);
     gemm(ctx, pr, y, variant);
     return y;
   }
@@ -88,7 +91,7 @@ export function matmulQ4(
   if (kind === 'subgroup' && !(subgroups && ctx.summary.subgroups))
     throw new Error('matmulQ4: the subgroup GEMV needs the subgroups feature');
   const splitK = opts.splitK ?? autoSplitK(ctx, N, chunksOf(pr));
-  const y = res ?? ctx.empty([...lead, NO], x.dtype);
+  const y = res ?? ctx.empty([...lead, NO], pr.cfg.ydt);
   gemvQ4(ctx, pr, y, { kind, splitK, subgroupId: opts.subgroupId, variant });
   return y;
 }
@@ -139,9 +142,15 @@ function problem(
   if (res) {
     if (bias || pair) throw new Error('matmulQ4: a residual takes no bias and no epilogue');
     assertShape('matmulQ4.residual', res, [...x.shape.slice(0, -1), N]);
-    assertDtype('matmulQ4.residual', res, x.dtype);
+    assertDtype('matmulQ4.residual', res, 'f32', 'f16');
+    if (opts.out && opts.out !== res.dtype)
+      throw new Error(`matmulQ4: out ${opts.out} ≠ the residual's dtype ${res.dtype}`);
   }
-  if ((x.dtype === 'f16' || bias?.dtype === 'f16' || gamma?.dtype === 'f16') && !ctx.summary.f16)
+  const ydt = (res?.dtype ?? opts.out ?? x.dtype) as Float;
+  if (
+    (x.dtype === 'f16' || ydt === 'f16' || bias?.dtype === 'f16' || gamma?.dtype === 'f16') &&
+    !ctx.summary.f16
+  )
     throw new Error('matmulQ4: f16 activations need the shader-f16 feature, which this adapter lacks');
   return {
     x,
@@ -156,6 +165,7 @@ function problem(
     L,
     cfg: {
       act: x.dtype as Float,
+      ydt,
       scheme: L.scheme,
       scale: L.scaleDtype,
       bias: bias ? (bias.dtype as Float) : null,
@@ -184,7 +194,8 @@ export function matmulQ4Cpu(
 
 /**
  * CPU reference of the fused matmulQ4, all in f64: x̂ = x / sqrt(mean(x²) + eps) ⊙ γ (not rounded), then
- * matmulQ4Cpu's loops, then silu(y[:, :N/2]) ⊙ y[:, N/2:] for the epilogue. x [M, K] → [M, N or N/2].
+ * matmulQ4Cpu's loops, then silu(y[:, :N/2]) ⊙ y[:, N/2:] for the epilogue, or r + y for a residual r
+ * [M, N]. x [M, K] → [M, N or N/2].
  */
 export function matmulQ4FusedCpu(
   x: Float32Array,
@@ -193,7 +204,11 @@ export function matmulQ4FusedCpu(
   M: number,
   N: number,
   K: number,
-  opts: { norm?: { weight: Float32Array; eps: number }; epilogue?: 'siluMulHalves' } = {},
+  opts: {
+    norm?: { weight: Float32Array; eps: number };
+    epilogue?: 'siluMulHalves';
+    residual?: Float32Array;
+  } = {},
 ): Float32Array {
   let xn: ArrayLike<number> = x;
   if (opts.norm) {
@@ -208,6 +223,8 @@ export function matmulQ4FusedCpu(
     xn = v;
   }
   const y = matmulQ4Cpu64(xn, q, bias, M, N, K);
+  const r = opts.residual;
+  if (r) return Float32Array.from(y, (v, i) => r[i] + v);
   if (!opts.epilogue) return Float32Array.from(y);
   const I = N / 2;
   const out = new Float32Array(M * I);

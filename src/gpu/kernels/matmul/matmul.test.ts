@@ -95,6 +95,32 @@ describe('matmul', () => {
       }
     });
 
+  // f16 inputs summed into an f32 y (a projection feeding the f32 residual stream): inputs up to ±300,
+  // so y passes f16's range; the tolerance is the f32 one scaled by the products' size (300²).
+  if (dtypes.includes('f16'))
+    for (const variant of variants)
+      for (const [M, N, K] of [
+        [1, 33, 7],
+        [4, 1000, 33],
+        [33, 7, 64],
+      ])
+        it(`${variant} x:f16 w:f16 → y:f32 M=${M} N=${N} K=${K} (values past 65504)`, async () => {
+          const x = asDtype(randn(M * K, M + K, -300, 300), 'f16');
+          const w = asDtype(randn(N * K, N + K, -300, 300), 'f16');
+          const y = matmul(
+            ctx,
+            ctx.upload(x, [M, K], 'f16'),
+            ctx.upload(w, [N, K], 'f16'),
+            null,
+            variant,
+            'f32',
+          );
+          expect(y.dtype).toBe('f32');
+          const want = matmulCpu(x, w, null, M, N, K);
+          expect(Math.max(...Array.from(want, Math.abs))).toBeGreaterThan(65504);
+          expectClose(await ctx.read(y), want, { atol: 9e4 * 1e-5 * Math.sqrt(K), rtol: 1e-4 });
+        });
+
   it('rejects mismatched shapes', () => {
     const x = ctx.empty([2, 8], 'f32');
     expect(() => matmul(ctx, x, ctx.empty([3, 9], 'f32'), null)).toThrow(/matmul.w/);

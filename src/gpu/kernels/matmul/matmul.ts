@@ -4,7 +4,8 @@ import { flatTileOrigin, flatTileStore, range, tiledStore } from './tile-wgsl';
 
 /**
  * Linear layer: y = x · wᵀ + bias, accumulated in f32.
- * x [..., K] (activation dtype A), w [N, K] (PyTorch Linear layout, dtype W), bias [N] (dtype W) → y [..., N] in A.
+ * x [..., K] (activation dtype A), w [N, K] (PyTorch Linear layout, dtype W), bias [N] (dtype W) → y [..., N] in A,
+ * or in another float dtype Y when asked (f32 sums of f16 inputs that feed an f32 residual stream).
  *
  * Kernels (entry points `matmul_<kernel>_<variant>`):
  * - forward_flat: no barriers; each thread owns a TM×TN block of outputs and walks K with vec4 loads
@@ -33,6 +34,8 @@ const PAD = TILE + 1; // shared row stride; +1 keeps the transposed stores free 
 interface Cfg {
   a: Float;
   w: Float;
+  /** y's dtype. */
+  y: Float;
   /** x and w are read as vec4 (K % 4 == 0); the uniform KV is then K / 4. */
   vec: boolean;
 }
@@ -40,16 +43,16 @@ interface Cfg {
 function header(c: Cfg): string {
   const xv = c.vec ? 'vec4<A>' : 'A';
   const wv = c.vec ? 'vec4<W>' : 'W';
-  return `${wgslTypes({ A: c.a, W: c.w })}
+  return `${wgslTypes({ A: c.a, W: c.w, Y: c.y })}
 struct P { M: u32, N: u32, KV: u32, hasBias: u32 }
 @group(0) @binding(0) var<storage, read> x: array<${xv}>;
 @group(0) @binding(1) var<storage, read> w: array<${wv}>;
 @group(0) @binding(2) var<storage, read> bias: array<W>;
-@group(0) @binding(3) var<storage, read_write> y: array<A>;
+@group(0) @binding(3) var<storage, read_write> y: array<Y>;
 @group(0) @binding(4) var<uniform> p: P;
-fn fin(v: f32, n: u32) -> A {
-  if (p.hasBias != 0u) { return A(v + f32(bias[n])); }
-  return A(v);
+fn fin(v: f32, n: u32) -> Y {
+  if (p.hasBias != 0u) { return Y(v + f32(bias[n])); }
+  return Y(v);
 }
 `;
 }
@@ -193,16 +196,17 @@ function shaderFor(kernel: MatmulKernel, variant: Variant, c: Cfg, M: number): s
   return code;
 }
 
-/** y = x · wᵀ (+ bias); picks the GEMV kernels when M ≤ GEMV_MAX_M. */
+/** y = x · wᵀ (+ bias); picks the GEMV kernels when M ≤ GEMV_MAX_M. `out`: y's dtype (default x's). */
 export function matmul(
   ctx: GpuContext,
   x: Tensor,
   w: Tensor,
   bias: Tensor | null,
   variant = ctx.variant,
+  out?: Float,
 ): Tensor {
   const M = x.size / x.shape[x.shape.length - 1];
-  return matmulWith(ctx, x, w, bias, variant, M <= GEMV_MAX_M ? 'gemv' : 'gemm');
+  return matmulWith(ctx, x, w, bias, variant, M <= GEMV_MAX_M ? 'gemv' : 'gemm', out);
 }
 
 /** matmul with the kernel chosen by the caller (tests and benchmarks); 'gemv' needs M ≤ GEMV_MAX_M. */
@@ -213,6 +217,7 @@ export function matmulWith(
   bias: Tensor | null,
   variant: Variant,
   kernel: MatmulKernel,
+  out: Float = x.dtype as Float,
 ): Tensor {
   assertDtype('matmul.x', x, 'f32', 'f16');
   assertDtype('matmul.w', w, 'f32', 'f16');
@@ -225,16 +230,16 @@ export function matmulWith(
     assertShape('matmul.bias', bias, [N]);
     assertDtype('matmul.bias', bias, w.dtype);
   }
-  if ((x.dtype === 'f16' || w.dtype === 'f16') && !ctx.summary.f16) {
+  if ((x.dtype === 'f16' || w.dtype === 'f16' || out === 'f16') && !ctx.summary.f16) {
     throw new Error('matmul: f16 tensors need the shader-f16 feature, which this adapter lacks');
   }
   if (kernel === 'gemv' && M > GEMV_MAX_M) throw new Error(`matmul: gemv takes M ≤ ${GEMV_MAX_M}, got ${M}`);
-  const y = ctx.empty([...x.shape.slice(0, -1), N], x.dtype);
+  const y = ctx.empty([...x.shape.slice(0, -1), N], out);
   if (M === 0 || N === 0) return y;
 
   // The tiled GEMM stages scalars; every other kernel reads vec4 when rows are whole vec4s.
   const vec = K % 4 === 0 && !(kernel === 'gemm' && variant === 'tiled');
-  const c: Cfg = { a: x.dtype as Float, w: w.dtype as Float, vec };
+  const c: Cfg = { a: x.dtype as Float, w: w.dtype as Float, y: out, vec };
   const entry = `matmul_${kernel === 'gemv' ? 'gemv' : 'forward'}_${variant}`;
   let workgroups: [number, number];
   if (kernel === 'gemv')

@@ -15,8 +15,10 @@ import type { Q4Layout, Q4ScaleDtype, Q4Scheme, QTensor } from '../quant/format'
 export type Float = 'f32' | 'f16';
 
 export interface Q4KernelCfg {
-  /** x and y dtype. */
+  /** x dtype (WGSL alias A). */
   act: Float;
+  /** y dtype (WGSL alias Y): x's, or another (an f32 residual stream, f16 outputs of f32 x). */
+  ydt: Float;
   scheme: Q4Scheme;
   scale: Q4ScaleDtype;
   bias: Float | null;
@@ -52,7 +54,7 @@ export const scalesPerVec = (scale: Q4ScaleDtype) => (scale === 'f16' ? 8 : 4);
 
 /** Bindings in order: x, packed, scales, [mins], [bias], [gam], [inv], y|partial. */
 export function q4Header(c: Q4KernelCfg, scaleVec = false): string {
-  const types: Record<string, Float> = { A: c.act };
+  const types: Record<string, Float> = { A: c.act, Y: c.ydt };
   if (c.bias) types.B = c.bias;
   if (c.norm !== 'none') types.G = c.gamma ?? 'f32';
   const st0 = c.scale === 'f16' ? 'u32' : 'f32';
@@ -72,7 +74,7 @@ export function q4Header(c: Q4KernelCfg, scaleVec = false): string {
   if (c.norm !== 'none') decl.push(`var<storage, read> gam: array<${c.xvec ? 'vec4<G>' : 'G'}>;`);
   if (c.norm === 'inv') decl.push('var<storage, read> inv: array<f32>;');
   decl.push(
-    c.out === 'y' ? 'var<storage, read_write> y: array<A>;' : 'var<storage, read_write> y: array<f32>;',
+    c.out === 'y' ? 'var<storage, read_write> y: array<Y>;' : 'var<storage, read_write> y: array<f32>;',
   );
   decl.push('var<uniform> p: P;');
   const rd = (arr: string, i: string) =>
@@ -119,7 +121,7 @@ fn silu(g: f32) -> f32 { return g / (1.0 + exp(clamp(-g, -88.0, 88.0))); }
 // Nibbles 0–3 (lo) and 4–7 (hi) of a packed word as f32.
 fn qlo(u: u32) -> vec4<f32> { return vec4<f32>((vec4<u32>(u) >> vec4<u32>(0u, 4u, 8u, 12u)) & vec4<u32>(15u)); }
 fn qhi(u: u32) -> vec4<f32> { return vec4<f32>((vec4<u32>(u) >> vec4<u32>(16u, 20u, 24u, 28u)) & vec4<u32>(15u)); }
-fn fin(v: f32, n: u32) -> ${c.out === 'y' ? 'A' : 'f32'} { return ${c.out === 'y' ? `A(${bias ? 'v + f32(bias[n])' : 'v'})` : 'v'}; }
+fn fin(v: f32, n: u32) -> ${c.out === 'y' ? 'Y' : 'f32'} { return ${c.out === 'y' ? `Y(${bias ? 'v + f32(bias[n])' : 'v'})` : 'v'}; }
 `;
 }
 

@@ -23,8 +23,8 @@ export function flatTileOrigin(wg: number, tm: number, tn: number, cols = 'p.N')
  */
 export type TileStore = (i: string, v: string, n: string, u: string) => string;
 const finStore: TileStore = (i, v, n) => `y[${i}] = fin(${v}, ${n});`;
-/** The siluMulHalves epilogue: output n = silu(tile column n)·(its partner column). */
-export const siluPairStore: TileStore = (i, g, _n, u) => `y[${i}] = A(silu(${g}) * ${u});`;
+/** The siluMulHalves epilogue: output n = silu(tile column n)·(its partner column), cast to y's type Y. */
+export const siluPairStore: TileStore = (i, g, _n, u) => `y[${i}] = Y(silu(${g}) * ${u});`;
 
 /**
  * The columns a tile stores: all of them into y [M, p.N], or with `pair` the first half, column j with
