@@ -45,7 +45,16 @@ export interface ConvertOptions {
   shardBytes?: number;
   onProgress?: (p: { tensor: string; doneBytes: number; totalBytes: number }) => void;
   signal?: AbortSignal;
+  /**
+   * The 4-bit quantizer of a row block W [N, K] (f32). Default quantizeQ4Cpu; the worker passes the GPU
+   * quantizer, whose output is the same bit for bit (quant/quantize.test.ts) and much faster.
+   */
+  quantizer?: Quantizer;
 }
+
+export type Quantizer = (w: Float32Array, N: number, K: number, q: Q4Options) => Promise<Q4Host>;
+
+const cpuQuantizer: Quantizer = async (w, N, K, q) => quantizeQ4Cpu(w, N, K, q);
 
 /** Files copied as they are when present (the tokenizer in either layout, configs). */
 export const COPIED_FILES = [
@@ -59,8 +68,8 @@ export const COPIED_FILES = [
   'special_tokens_map.json',
 ];
 
-/** Rows of a vocabulary table quantized at once (bounds the host memory of the f32 values). */
-const TABLE_BLOCK_ROWS = 4096;
+/** f32 bytes of a row block quantized at once (bounds host memory, and fits a GPU binding). */
+const BLOCK_BYTES = 32 << 20;
 
 export async function convertCheckpoint(
   ckpt: OpenedCheckpoint,
@@ -70,6 +79,7 @@ export async function convertCheckpoint(
   if (ckpt.converted) throw new Error(`${ckpt.source.label} is already in the engine's converted format`);
   const q = { scaleDtype: 'f16' as const, ...ENGINE_Q4, ...opts.quantize };
   const { signal } = opts;
+  const quantizer = opts.quantizer ?? cpuQuantizer;
   // In the source's file order, so each shard is read front to back.
   const entry = (name: string) => ckpt.weights.entry(name);
   const used = [...ckpt.report.used].sort((a, b) => {
@@ -86,7 +96,8 @@ export async function convertCheckpoint(
   // The 4-bit form of the tensor being written (its parts may fall in two shards).
   let current: { source: string; q4: Q4Host } | undefined;
   const q4Of = async (source: string, shape: number[]) => {
-    if (current?.source !== source) current = { source, q4: await quantizeTensor(ckpt, source, shape, q) };
+    if (current?.source !== source)
+      current = { source, q4: await quantizeTensor(ckpt, source, shape, q, quantizer) };
     return current.q4;
   };
   const shapeOf = new Map(used.map((t) => [t.name, t.shape]));
@@ -161,18 +172,20 @@ async function tensorBytes(
   return bytesOf(t.dtype === 'F16' ? toFloat16Bits(src) : toFloat32(src));
 }
 
-/** quantizeQ4Cpu of a [N, K] tensor's f32 values, read by row blocks (rows are quantized independently). */
+/** The 4-bit form of a [N, K] tensor's f32 values, read by row blocks (rows are quantized independently). */
 async function quantizeTensor(
   ckpt: OpenedCheckpoint,
   name: string,
   shape: number[],
   q: Q4Options,
+  quantizer: Quantizer,
 ): Promise<Q4Host> {
   const [N, K] = shape;
+  const rows = Math.max(1, Math.floor(BLOCK_BYTES / (4 * K)));
   let out: Q4Host | undefined;
-  for (let r = 0; r < N; r += TABLE_BLOCK_ROWS) {
-    const r1 = Math.min(N, r + TABLE_BLOCK_ROWS);
-    const part = quantizeQ4Cpu(toFloat32(await ckpt.loadRows(name, r, r1)), r1 - r, K, q);
+  for (let r = 0; r < N; r += rows) {
+    const r1 = Math.min(N, r + rows);
+    const part = await quantizer(toFloat32(await ckpt.loadRows(name, r, r1)), r1 - r, K, q);
     if (r === 0 && r1 === N) return part;
     if (!out) {
       const words = part.packed.length / (r1 - r);

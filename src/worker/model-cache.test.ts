@@ -13,7 +13,7 @@ import { fixtureFiles, readGoldenFrames, readGoldenIndex } from '../model/testin
 import { type HubServer, startHubServer } from '../model/testing/hub-server';
 import { modelCommands } from './model-service';
 import { EngineSession } from './session';
-import { fakeStorage } from './testing/fake-opfs';
+import { type FakeDir, fakeStorage } from './testing/fake-opfs';
 
 const REPO = 'Zhang199/TinyLLaVA-Video-R1';
 
@@ -58,6 +58,17 @@ describe(`offline model cache (${ctx.actDtype})`, () => {
     expect(listed[0]).toMatchObject({ id: REPO, revision: 'main', commit: 'c0ffee'.padEnd(40, '0') });
     expect(listed[0].bytes).toBeGreaterThan(1e6);
     expect(listed[0].bytes).toBeLessThan(0.5 * [...files.values()].reduce((n, f) => n + f.byteLength, 0));
+
+    // Converted in the worker with the GPU quantizer: the same bytes as npm run convert's (CPU) files.
+    const { files: cli } = await convertFixture('tiny-b');
+    const folder = fake.root.children.get('models') as FakeDir;
+    const copy = folder.children.get(listed[0].folder) as FakeDir;
+    for (const [name, bytes] of cli)
+      if (name !== 'engine-manifest.json')
+        expect(
+          Buffer.from((copy.children.get(name) as { data: Uint8Array }).data).equals(Buffer.from(bytes)),
+          name,
+        ).toBe(true);
 
     const before = server.requests.length;
     const again = engine(fake.storage);

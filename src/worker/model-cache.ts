@@ -10,7 +10,7 @@
  */
 import { EngineError } from '../engine-client/protocol';
 import type { OpenedCheckpoint } from '../model/checkpoint';
-import { type ConvertSink, convertCheckpoint } from '../model/convert';
+import { type ConvertSink, convertCheckpoint, type Quantizer } from '../model/convert';
 import { convertedBytes, ENGINE_MANIFEST, type EngineManifest } from '../model/engine-format';
 import { ENGINE_Q4 } from '../model/load';
 import {
@@ -123,12 +123,14 @@ export class ModelCache {
     model: EngineManifest['model'],
     onProgress?: (doneBytes: number, totalBytes: number) => void,
     signal?: AbortSignal,
+    quantizer?: Quantizer,
   ): Promise<{ src: WeightSource; manifest: EngineManifest }> {
     const needed = convertedBytes(ckpt.report.used, ENGINE_Q4) + SMALL_FILES_BYTES;
     return this.write(key, needed, signal, async (sink) => {
       await convertCheckpoint(ckpt, sink, {
         model,
         signal,
+        ...(quantizer ? { quantizer } : {}),
         onProgress: (p) => onProgress?.(p.doneBytes, p.totalBytes),
       });
     });

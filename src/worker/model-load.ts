@@ -8,7 +8,10 @@
 import type { ModelInfo, ModelLoadProgress, ModelSource, WeightFormat } from '../engine-client/protocol';
 import { EngineError } from '../engine-client/protocol';
 import type { GpuContext } from '../gpu/context';
+import { readQ4, releaseQ4 } from '../gpu/kernels/quant/format';
+import { quantizeQ4 } from '../gpu/kernels/quant/quantize';
 import { type OpenedCheckpoint, openCheckpoint } from '../model/checkpoint';
+import type { Quantizer } from '../model/convert';
 import { ENGINE_Q4, isQuantizable, loadWeights } from '../model/load';
 import type { CacheKey } from '../model/model-cache';
 import { pickedFiles, pickedFolder } from '../model/sources/files';
@@ -138,6 +141,7 @@ export async function loadCheckpoint(
           },
           cacheProgress,
           signal,
+          gpuQuantizer(ctx),
         );
         const io = { src: stored.src, onProgress: report, meter, http: false, t0 };
         return await loadFrom(ctx, source, id, io, signal, 'q4', undefined, 'written');
@@ -156,6 +160,20 @@ export async function loadCheckpoint(
   } finally {
     if (http) src.close();
   }
+}
+
+/** The converter's quantizer on the GPU: the load-time kernel, read back (bit-identical to the CPU's). */
+function gpuQuantizer(ctx: GpuContext): Quantizer {
+  return async (w, N, K, q) => {
+    const plain = ctx.upload(w, [N, K], 'f32');
+    const q4 = quantizeQ4(ctx, plain, q);
+    ctx.release(plain);
+    try {
+      return await readQ4(ctx, q4);
+    } finally {
+      releaseQ4(ctx, q4);
+    }
+  };
 }
 
 /** Whether the Linear weights load 4-bit: asked for, or 'auto' and the model is large. */
