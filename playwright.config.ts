@@ -15,6 +15,9 @@ export default defineConfig({
     // The system Chromium (never a Playwright download) with software WebGPU: the harness's path and flags.
     launchOptions: { executablePath: chromePath(), args: CHROMIUM_ARGS },
     screenshot: 'only-on-failure',
+    // The app's service worker would answer requests page.route means to serve; the offline spec
+    // allows it for itself.
+    serviceWorkers: 'block',
   },
   projects: [
     // The built app, as users get it.

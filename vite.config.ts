@@ -1,8 +1,43 @@
 import react from '@vitejs/plugin-react';
 import { defineConfig } from 'vite';
+import { VitePWA } from 'vite-plugin-pwa';
+
+/** The demo model the app loads by itself: precached, so the installed app answers offline. */
+const DEMO_MODEL_GLOB = 'models/tiny-a/*';
 
 export default defineConfig({
-  plugins: [react()],
+  plugins: [
+    react(),
+    // The installable, offline app: the service worker (src/sw.ts) precaches the shell, the engine
+    // worker and the demo model; everything else (videos, other models) goes to the network.
+    VitePWA({
+      strategies: 'injectManifest',
+      srcDir: 'src',
+      filename: 'sw.ts',
+      registerType: 'autoUpdate',
+      injectRegister: 'script',
+      includeAssets: ['favicon.svg', 'icon-192.png', 'icon-512.png'],
+      manifest: {
+        name: 'Video Reasoner',
+        short_name: 'Video Reasoner',
+        description: 'Ask questions about a video; the model runs on your GPU, in the browser.',
+        theme_color: '#4f46e5',
+        background_color: '#ffffff',
+        display: 'standalone',
+        start_url: '.',
+        icons: [
+          { src: 'icon-192.png', sizes: '192x192', type: 'image/png' },
+          { src: 'icon-512.png', sizes: '512x512', type: 'image/png' },
+          { src: 'favicon.svg', sizes: 'any', type: 'image/svg+xml' },
+        ],
+      },
+      injectManifest: {
+        globPatterns: ['**/*.{js,css,html,svg,png,wasm}', DEMO_MODEL_GLOB],
+        // The demo model's shards are up to ~19 MB each.
+        maximumFileSizeToCacheInBytes: 64 * 2 ** 20,
+      },
+    }),
+  ],
   worker: { format: 'es' },
   // Pre-bundle every runtime dependency at start-up: one discovered later (a test importing a module
   // the entry page does not) makes the dev server re-optimize and reload the page mid-test.

@@ -288,6 +288,41 @@ describe('HttpWeightSource against a hub-like server', () => {
   });
 });
 
+describe('HttpWeightSource and a server that compresses ranges', () => {
+  // As a dev server with on-the-fly gzip does once it has compressed a file: HEAD without a length,
+  // and ranges over the gzip bytes (Content-Range counts them), whose body the browser decodes whole.
+  const text = JSON.stringify({ tokens: Array.from({ length: 400 }, (_, i) => `t${i}`) });
+  const bytes = new TextEncoder().encode(text);
+  const gzipSize = 321; // what the server says the encoded file is
+  const requests: string[] = [];
+  const fetchFn = (async (_url: string | URL | Request, init?: RequestInit) => {
+    const h = new Headers(init?.headers);
+    const range = h.get('range');
+    requests.push(`${init?.method ?? 'GET'} ${range ?? 'whole'}`);
+    const headers = { 'content-encoding': 'gzip', 'content-type': 'application/json' };
+    if (init?.method === 'HEAD') return new Response(null, { status: 200, headers });
+    if (range) {
+      const m = /^bytes=(\d+)-(\d*)$/.exec(range)!;
+      const end = Math.min(Number(m[2] || gzipSize - 1), gzipSize - 1);
+      return new Response(bytes, {
+        status: 206,
+        headers: { ...headers, 'content-range': `bytes ${m[1]}-${end}/${gzipSize}` },
+      });
+    }
+    return new Response(bytes, { status: 200, headers });
+  }) as typeof fetch;
+
+  it('reads the whole decoded file instead of trusting the encoded range', async () => {
+    const src = new HttpWeightSource('http://dev.local/m/', { ...FAST, fetch: fetchFn });
+    expect(await readText(src, 'tokenizer_config.json')).toBe(text);
+    expect(await src.size('tokenizer_config.json')).toBe(bytes.byteLength);
+    expect(new TextDecoder().decode(await src.read('tokenizer_config.json', 10, 20))).toBe(
+      text.slice(10, 30),
+    );
+    expect(requests).toContain('GET whole');
+  });
+});
+
 describe('DownloadMeter', () => {
   it('reports bytes per file and overall, speed over the window and time left', () => {
     let t = 0;

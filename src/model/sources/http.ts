@@ -151,7 +151,7 @@ export class HttpWeightSource implements WeightSource {
         this.knowSize(path, 0);
         return 0;
       }
-      if (res.status === 206) {
+      if (res.status === 206 && !encoded(res)) {
         await discard(res);
         const total = parseContentRange(res.headers.get('content-range'))?.total;
         if (total === undefined)
@@ -164,9 +164,12 @@ export class HttpWeightSource implements WeightSource {
         return total;
       }
       if (!res.ok) throw statusError(this.url(path), path, res);
-      // The whole file: count it as it streams by (nothing is kept).
+      // The whole file: count it as it streams by (nothing is kept). A compressed range counts the
+      // compressed bytes: ask for the whole file instead, which the browser decodes.
+      const whole = encoded(res) ? (await discard(res), await this.request(path, 'GET')) : res;
+      if (!whole.ok) throw statusError(this.url(path), path, whole);
       let n = 0;
-      const reader = res.body?.getReader();
+      const reader = whole.body?.getReader();
       for (;;) {
         const r = reader ? await reader.read() : { done: true as const, value: undefined };
         if (r.done) break;
@@ -230,6 +233,13 @@ export class HttpWeightSource implements WeightSource {
     let res: Response;
     try {
       res = await this.request(path, 'GET', { Range: `bytes=${at}-${end - 1}` }, ctrl.signal);
+      // A range of a compressed representation (some dev servers and CDNs send one) cannot be
+      // placed in the file: read the whole file, which the browser decodes, as from a server
+      // without Range.
+      if (res.status === 206 && encoded(res)) {
+        await discard(res);
+        res = await this.request(path, 'GET', {}, ctrl.signal);
+      }
     } catch (e) {
       unlink();
       throw stalled ? new Retryable(`${url}: no answer for ${this.stallMs} ms`) : e;
@@ -538,4 +548,10 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     const timer = setTimeout(done, ms);
     signal?.addEventListener('abort', onAbort, { once: true });
   });
+}
+
+/** The response carries a Content-Encoding: its lengths and ranges count encoded bytes. */
+function encoded(res: Response): boolean {
+  const e = res.headers.get('content-encoding');
+  return e !== null && e !== '' && e !== 'identity';
 }
