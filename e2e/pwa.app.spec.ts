@@ -17,6 +17,7 @@ test('installable, and answers offline once visited', async ({ page, context }) 
   expect(manifest.icons.map((i: { sizes: string }) => i.sizes)).toEqual(
     expect.arrayContaining(['192x192', '512x512']),
   );
+  expect(manifest.icons.some((i: { purpose?: string }) => i.purpose === 'maskable')).toBe(true);
   for (const icon of manifest.icons)
     expect((await page.request.get(new URL(icon.src, page.url()).href)).ok()).toBe(true);
 
@@ -28,6 +29,8 @@ test('installable, and answers offline once visited', async ({ page, context }) 
       await new Promise<void>((done) => r.active?.addEventListener('statechange', () => done()));
   });
 
+  // A first visit has no older version to replace: no update banner.
+  await expect(page.getByTestId('update-banner')).toHaveCount(0);
   await context.setOffline(true);
   await page.reload();
   await expect(page.getByRole('heading', { level: 1, name: 'Video Reasoner' })).toBeVisible();

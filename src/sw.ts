@@ -26,7 +26,7 @@ declare const self: {
   location: Location;
   skipWaiting(): Promise<void>;
   addEventListener(type: 'fetch', listener: (e: FetchEventLike) => void): void;
-  addEventListener(type: 'install', listener: (e: Event) => void): void;
+  addEventListener(type: 'message', listener: (e: MessageEvent) => void): void;
 };
 
 const MODELS = '/models/';
@@ -62,7 +62,10 @@ async function answer(req: Request, url: URL, underModels: boolean): Promise<Res
   }
 }
 
-self.addEventListener('install', () => void self.skipWaiting());
+// A new version takes over when the page asks (the user chose Reload in the update banner).
+self.addEventListener('message', (e) => {
+  if ((e.data as { type?: unknown } | null)?.type === 'SKIP_WAITING') void self.skipWaiting();
+});
 cleanupOutdatedCaches();
 // Precached files without a hash in their name carry a revision parameter: match them without it.
 precacheAndRoute(self.__WB_MANIFEST, { ignoreURLParametersMatching: [/.*/] });

@@ -2,6 +2,7 @@ import { useEffect } from 'react';
 import { DeviceErrorBanner } from './components/DeviceErrorBanner';
 import { GpuDetails } from './components/GpuDetails';
 import { Header } from './components/Header';
+import { UpdateBanner } from './components/UpdateBanner';
 import { AskPanel } from './model/AskPanel';
 import { ModelPanel } from './model/ModelPanel';
 import { useApp } from './store';
@@ -20,6 +21,7 @@ export function App() {
       </a>
       <Header />
       <main id="main" className="layout">
+        <UpdateBanner />
         <DeviceErrorBanner />
         <VideoPanel />
         <div className="panels">
