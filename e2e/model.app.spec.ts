@@ -213,6 +213,21 @@ test.describe('model', () => {
     await askAndWait(page, 'Loaded from the hub?');
   });
 
+  test('answers are kept per video across reloads, and cleared on request', async ({ page }) => {
+    await openApp(page);
+    await setMaxTokens(page, 2);
+    await askAndWait(page, 'Remember this question?');
+    const entries = page.getByTestId('history-entry');
+    await expect(entries).toHaveCount(1);
+    await expect(entries.first()).toContainText('Remember this question?');
+    await page.reload();
+    await openApp(page);
+    await expect(page.getByTestId('history-entry')).toHaveCount(1);
+    await page.getByTestId('ask-panel').screenshot({ path: 'artifacts/ask-history.png' });
+    await page.getByTestId('history-clear').click();
+    await expect(page.getByTestId('history')).toHaveCount(0);
+  });
+
   test('a picked folder replaces the model', async ({ page }) => {
     await openApp(page);
     await page

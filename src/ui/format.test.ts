@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatBytes, formatError, formatMs } from './format';
+import { formatBytes, formatError, formatMs, formatTime } from './format';
 
 describe('format', () => {
   it('bytes', () => {
@@ -18,5 +18,13 @@ describe('format', () => {
     expect(formatMs(1.234)).toBe('1.2 ms');
     expect(formatMs(123.4)).toBe('123 ms');
     expect(formatMs(12345)).toBe('12.3 s');
+  });
+});
+
+describe('formatTime', () => {
+  it('shows the time today and the date before that', () => {
+    const at = new Date(2026, 11, 5, 14, 5).getTime();
+    expect(formatTime(at, new Date(2026, 11, 5, 20, 0).getTime())).toBe('14:05');
+    expect(formatTime(at, new Date(2026, 11, 7, 9, 0).getTime())).toBe('5 Dec, 14:05');
   });
 });

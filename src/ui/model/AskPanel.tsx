@@ -1,5 +1,6 @@
 import { type FormEvent, type KeyboardEvent, useId, useState } from 'react';
 import type { AskPhase } from '../../engine-client';
+import { HistoryPanel } from '../history/HistoryPanel';
 import { useApp } from '../store';
 import { AnswerView } from './AnswerView';
 import { parseOptionLines } from './model-slice';
@@ -131,6 +132,7 @@ export function AskPanel() {
         </div>
       </form>
       <AnswerView />
+      <HistoryPanel />
     </section>
   );
 }
