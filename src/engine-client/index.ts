@@ -10,6 +10,7 @@ export type {
   AskRequest,
   AskResult,
   AskStats,
+  CachedModel,
   DecodePath,
   DoneEvent,
   DownloadProgress,

@@ -50,6 +50,7 @@ export function ModelPanel() {
       {load && <LoadProgress label={load.label} progress={load.progress} />}
       {error && <ModelError error={error} stillLoaded={model?.name ?? null} />}
       <LoadControls disabled={!adapterReady} />
+      <CachedModels />
     </section>
   );
 }
@@ -80,6 +81,56 @@ function DemoNote({ disabled }: { disabled: boolean }) {
       >
         Load {DEFAULT_REPO} (7.6 GB)
       </button>
+    </div>
+  );
+}
+
+/** Models kept for offline use in this browser: size, revision, when; deleted on a second click. */
+function CachedModels() {
+  const cached = useApp((s) => s.cachedModels);
+  const refresh = useApp((s) => s.refreshCachedModels);
+  const remove = useApp((s) => s.deleteCachedModel);
+  const adapterReady = useApp((s) => s.adapterPhase === 'ready');
+  const [confirming, setConfirming] = useState<string | null>(null);
+  useEffect(() => {
+    if (adapterReady) void refresh();
+  }, [adapterReady, refresh]);
+  if (!cached || cached.length === 0) return null;
+  return (
+    <div className="cached-models" data-testid="cached-models">
+      <h3>Kept for offline use</h3>
+      <ul>
+        {cached.map((m) => (
+          <li key={`${m.id}@${m.revision}`} data-testid="cached-model">
+            <span className="model-source">{m.revision === 'main' ? m.id : `${m.id}@${m.revision}`}</span>
+            <span className="muted">
+              {formatBytes(m.bytes)} ·{' '}
+              {new Date(m.when).toLocaleDateString('en-GB', {
+                day: 'numeric',
+                month: 'short',
+                year: 'numeric',
+              })}
+            </span>
+            <button
+              type="button"
+              className="button"
+              onClick={() => {
+                if (confirming !== m.id) return setConfirming(m.id);
+                setConfirming(null);
+                void remove(m.id);
+              }}
+              aria-label={
+                confirming === m.id
+                  ? `Really delete ${m.id} from this browser`
+                  : `Delete ${m.id} from this browser`
+              }
+              data-testid="cached-model-delete"
+            >
+              {confirming === m.id ? 'Really delete?' : 'Delete'}
+            </button>
+          </li>
+        ))}
+      </ul>
     </div>
   );
 }

@@ -7,6 +7,7 @@ import type {
   AskEvent,
   AskPhase,
   AskStats,
+  CachedModel,
   DoneEvent,
   Engine,
   EngineErrorInfo,
@@ -79,6 +80,11 @@ export interface ModelSlice {
   askQuestion(question: string, options?: string[]): Promise<void>;
   stopAnswer(): Promise<void>;
   setSampling(patch: Partial<SamplingSettings>): void;
+  /** Models kept for offline use in this browser (null until listed, or where storage is off). */
+  cachedModels: CachedModel[] | null;
+  refreshCachedModels(): Promise<void>;
+  /** Deletes every offline revision of a model id, then lists again. */
+  deleteCachedModel(id: string): Promise<void>;
 }
 
 export const IDLE_ANSWER: AnswerState = {
@@ -150,6 +156,7 @@ export function createModelSlice(
   let loadSeq = 0;
   return {
     model: null,
+    cachedModels: null,
     modelLoad: null,
     modelError: null,
     answer: IDLE_ANSWER,
@@ -170,6 +177,7 @@ export function createModelSlice(
           if (seq === loadSeq) set({ modelLoad: { label: what, progress } });
         });
         if (seq === loadSeq) set({ model: info, modelLoad: null });
+        void get().refreshCachedModels();
       } catch (e) {
         const err = errorInfo(e);
         // A load replaced by a newer one is not an error to show.
@@ -227,6 +235,22 @@ export function createModelSlice(
 
     setSampling(patch) {
       set((s) => ({ sampling: { ...s.sampling, ...patch } }));
+    },
+
+    async refreshCachedModels() {
+      try {
+        set({ cachedModels: await getEngine().cachedModels() });
+      } catch {
+        set({ cachedModels: null });
+      }
+    },
+
+    async deleteCachedModel(id) {
+      try {
+        await getEngine().deleteCachedModel(id);
+      } finally {
+        await get().refreshCachedModels();
+      }
     },
   };
 }
