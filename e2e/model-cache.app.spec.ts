@@ -1,14 +1,15 @@
 /**
- * The offline model cache (OPFS) in the built app. A converted model (npm run convert's format,
- * tiny-a) served by page.route at a URL: the first load copies it into OPFS, checked file by file;
- * after a page reload and with the context offline, loading the same URL reads OPFS (not one request)
- * and the model answers as before. A quota too small for it (navigator.storage.estimate stubbed in the
- * engine worker) refuses before any weight is downloaded, saying how much is needed; a corrupt file
- * fails naming it. Neither leaves anything in OPFS.
- * (Reloading the app shell itself offline is the service worker's part, in its own spec.)
+ * The offline model cache (OPFS) in the built app, with a converted model (npm run convert's format,
+ * tiny-a). With the app's service worker: served from another origin (as the hub or a CDN), the first
+ * load copies it into OPFS, checked file by file; offline, the page reloads (the shell from the service
+ * worker) and loading the same URL reads OPFS (not one request) and answers as before. Served by
+ * page.route: a quota too small for it (navigator.storage.estimate stubbed in the engine worker)
+ * refuses before any weight is downloaded, saying how much is needed; a corrupt file fails naming it;
+ * neither leaves anything in OPFS.
  */
 import { expect, type Page, type Route, test } from '@playwright/test';
 import { convertFixture } from '../src/model/testing/convert';
+import { startHubServer } from '../src/model/testing/hub-server';
 
 const PREFIX = '/converted/tiny-a-q4/';
 
@@ -78,35 +79,6 @@ async function opfsModels(page: Page): Promise<string[]> {
 }
 
 test.describe('offline model cache', () => {
-  test('a converted model is cached, then loads from OPFS offline and answers the same', async ({
-    page,
-    context,
-  }) => {
-    test.setTimeout(400_000);
-    const { files } = await convertFixture('tiny-a', 1 << 20);
-    const seen = await serveFiles(page, PREFIX, files);
-    await openApp(page);
-    await loadUrl(page, PREFIX);
-    await expect(page.getByTestId('model-name')).toHaveText('tiny-a-q4', { timeout: 150_000 });
-    const cached = await opfsModels(page);
-    expect(cached.filter((p) => p.endsWith('/engine-manifest.json'))).toHaveLength(1);
-    expect(cached.filter((p) => p.endsWith('.safetensors')).length).toBeGreaterThan(1);
-    const answer = await askAndWait(page, 'What moves?');
-
-    // A new page load, then offline: the same URL now comes from OPFS.
-    await page.reload();
-    await expect(page.getByTestId('model-panel')).toHaveAttribute('data-state', 'ready', {
-      timeout: 150_000,
-    });
-    const before = seen.length;
-    await context.setOffline(true);
-    await loadUrl(page, PREFIX);
-    await expect(page.getByTestId('model-name')).toHaveText('tiny-a-q4', { timeout: 150_000 });
-    expect(seen.length).toBe(before);
-    expect(await askAndWait(page, 'What moves?')).toBe(answer);
-    await context.setOffline(false);
-  });
-
   test('a small quota refuses before downloading; a corrupt file fails naming it; neither leaves anything', async ({
     page,
   }) => {
@@ -153,5 +125,47 @@ test.describe('offline model cache', () => {
     await expect(page.getByTestId('model-error-message')).toContainText('does not match its manifest');
     expect(await opfsModels(page)).toEqual([]);
     await expect(page.getByTestId('model-name')).toHaveText('tiny-a');
+  });
+});
+
+test.describe('offline model cache with the service worker', () => {
+  test.use({ serviceWorkers: 'allow' });
+
+  test('load → cached → offline → reload → the model loads from OPFS and answers', async ({
+    page,
+    context,
+  }) => {
+    test.setTimeout(400_000);
+    // Another origin (CORS), as the hub or a CDN: the service worker leaves it to the network.
+    const { files } = await convertFixture('tiny-a', 1 << 20);
+    const server = await startHubServer({ repo: 'someone/tiny-a-q4', files });
+    try {
+      await openApp(page);
+      await page.evaluate(async () => {
+        const r = await navigator.serviceWorker.ready;
+        if (r.active?.state !== 'activated')
+          await new Promise<void>((done) => r.active?.addEventListener('statechange', () => done()));
+      });
+      await loadUrl(page, server.baseUrl);
+      await expect(page.getByTestId('model-name')).toHaveText('someone/tiny-a-q4', { timeout: 150_000 });
+      const cached = await opfsModels(page);
+      expect(cached.filter((p) => p.endsWith('/engine-manifest.json'))).toHaveLength(1);
+      expect(cached.filter((p) => p.endsWith('.safetensors')).length).toBeGreaterThan(1);
+      const answer = await askAndWait(page, 'What moves?');
+      const served = server.requests.length;
+
+      await context.setOffline(true);
+      await page.reload();
+      await expect(page.getByTestId('model-panel')).toHaveAttribute('data-state', 'ready', {
+        timeout: 150_000,
+      });
+      await loadUrl(page, server.baseUrl);
+      await expect(page.getByTestId('model-name')).toHaveText('someone/tiny-a-q4', { timeout: 150_000 });
+      expect(server.requests.length).toBe(served);
+      expect(await askAndWait(page, 'What moves?')).toBe(answer);
+      await context.setOffline(false);
+    } finally {
+      await server.close();
+    }
   });
 });
