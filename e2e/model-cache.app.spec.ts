@@ -164,6 +164,18 @@ test.describe('offline model cache with the service worker', () => {
       expect(server.requests.length).toBe(served);
       expect(await askAndWait(page, 'What moves?')).toBe(answer);
       await context.setOffline(false);
+
+      // The model panel lists the copy; deleting it (a second click confirms) empties the cache.
+      const listed = page.getByTestId('cached-model');
+      await expect(listed).toHaveCount(1);
+      await expect(listed).toContainText('someone/tiny-a-q4');
+      await page.getByTestId('model-panel').screenshot({ path: 'artifacts/model-panel-cached.png' });
+      const del = page.getByTestId('cached-model-delete');
+      await del.click();
+      await expect(del).toHaveText('Really delete?');
+      await del.click();
+      await expect(page.getByTestId('cached-models')).toHaveCount(0);
+      expect(await opfsModels(page)).toEqual([]);
     } finally {
       await server.close();
     }

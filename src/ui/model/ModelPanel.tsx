@@ -102,7 +102,9 @@ function CachedModels() {
       <ul>
         {cached.map((m) => (
           <li key={`${m.id}@${m.revision}`} data-testid="cached-model">
-            <span className="model-source">{m.revision === 'main' ? m.id : `${m.id}@${m.revision}`}</span>
+            <span className="model-source">
+              {!m.revision || m.revision === 'main' ? m.id : `${m.id}@${m.revision}`}
+            </span>
             <span className="muted">
               {formatBytes(m.bytes)} ·{' '}
               {new Date(m.when).toLocaleDateString('en-GB', {
