@@ -123,8 +123,9 @@ describe('HttpWeightSource against a hub-like server', () => {
     expect(s.requests.some((r) => r.file === 'config.json' && !r.cdn && r.status === 200)).toBe(true);
     // The first answer names the commit; every later request is pinned to it.
     expect(src.commit).toMatch(/^[0-9a-f]{40}$/);
+    // The loader first asks for engine-manifest.json (the converted format's mark; a 404 here).
     const hub = s.requests.filter((r) => !r.cdn);
-    expect(hub[0].url).toBe(`/${REPO}/resolve/main/config.json`);
+    expect(hub[0].url).toBe(`/${REPO}/resolve/main/engine-manifest.json`);
     expect(hub.slice(1).every((r) => r.url.startsWith(`/${REPO}/resolve/${src.commit}/`))).toBe(true);
 
     expect(await src.has('tokenizer.json')).toBe(false);

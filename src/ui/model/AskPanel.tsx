@@ -84,7 +84,8 @@ export function AskPanel() {
         <p id={`${qId}-hint`} className="muted ask-hint">
           Enter asks; Shift+Enter starts a new line.
         </p>
-        <div className="ask-presets" role="group" aria-label="Example questions">
+        <fieldset className="ask-presets">
+          <legend className="visually-hidden">Example questions</legend>
           {QUESTION_PRESETS.map((p) => (
             <button
               key={p.label}
@@ -99,7 +100,7 @@ export function AskPanel() {
               {p.label}
             </button>
           ))}
-        </div>
+        </fieldset>
         <label htmlFor={oId}>
           Options <span className="muted">(optional, one per line: A, B, C, …)</span>
         </label>
