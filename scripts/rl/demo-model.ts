@@ -35,9 +35,12 @@ const SPEC: FixtureSpec = {
   goldenFrames: DEMO_FRAMES,
 };
 
-/** config.json: the hub layout with this vocabulary and end token, prompts up to 512 tokens. */
-export function demoConfig(): Record<string, unknown> {
-  const c = hubConfig(SPEC);
+/**
+ * config.json: the hub layout with this vocabulary and end token, prompts up to 512 tokens; `imageSize`
+ * (a multiple of the patch) replaces the 128 px input.
+ */
+export function demoConfig(imageSize = SPEC.vision.imageSize): Record<string, unknown> {
+  const c = hubConfig({ ...SPEC, vision: { ...SPEC.vision, imageSize } });
   const text = c.text_config as Record<string, unknown>;
   Object.assign(text, { vocab_size: VOCAB, bos_token_id: DEMO_EOS, eos_token_id: DEMO_EOS });
   text._name_or_path = 'tiny-r1-shapes';
@@ -74,9 +77,10 @@ function initial(name: string, shape: number[], rand: () => number): Float32Arra
 /** The checkpoint's files: given weights by name (f32), or a random start for the ones not given. */
 export function demoFiles(
   weights: ReadonlyMap<string, Float32Array> = new Map(),
+  imageSize = SPEC.vision.imageSize,
   seed = SPEC.seed,
 ): Map<string, Uint8Array> {
-  const json = demoConfig();
+  const json = demoConfig(imageSize);
   const cfg = parseModelConfig(json);
   const rand = gaussian(seed);
   const tensors: TensorToWrite[] = [];

@@ -1,6 +1,6 @@
 /**
  * `npm run rl:demo -- [--out .cache/rl-demo] [--train 256] [--test 64] [--steps 200] [--batch 8]
- *   [--lr 3e-3] [--seed 0] [--eval-every 0] [--max-new 128] [--save <folder>]`
+ *   [--lr 3e-3] [--seed 0] [--eval-every 0] [--max-new 128] [--image 128] [--save <folder>]`
  *
  * Stage 1 of the demo model (issue 12): a toy TinyLLaVA-Video (scripts/rl/demo-model.ts) trained
  * from scratch by supervised fine-tuning on the moving-squares task, every weight of the language
@@ -55,6 +55,7 @@ const { values: args } = parseArgs({
     'eval-every': { type: 'string', default: '0' },
     'max-new': { type: 'string', default: '128' },
     save: { type: 'string' },
+    image: { type: 'string', default: '128' },
   },
 });
 const out = resolve(args.out);
@@ -170,7 +171,7 @@ async function evaluate(model: TinyLlavaVideo, tok: TextTokenizer, set: Example[
 
 /** Writes the trained model as a checkpoint folder, reloads it and compares one prompt's logits. */
 async function save(ctx: GpuContext, model: TinyLlavaVideo, trainer: FullTrainer, dir: string, ex: Example) {
-  const files = demoFiles(await trainedWeights(ctx, trainer.params));
+  const files = demoFiles(await trainedWeights(ctx, trainer.params), model.config.vision.imageSize);
   mkdirSync(dir, { recursive: true });
   for (const [name, bytes] of files) writeFileSync(join(dir, name), bytes);
   const logitsOf = async (m: TinyLlavaVideo) => {
@@ -201,7 +202,7 @@ async function main(): Promise<void> {
   console.log(
     `adapter: ${adapterName(ctx)}; ${data.train.length} train / ${data.test.length} held-out clips`,
   );
-  const files = demoFiles();
+  const files = demoFiles(new Map(), Number(args.image));
   const ckpt = await openCheckpoint(new MapWeightSource(files, 'tiny-r1-shapes (random start)'));
   const model = new TinyLlavaVideo(ctx, ckpt.config, await loadWeights(ctx, ckpt), DEMO_FRAMES);
   const tok = await readTokenizer(async (name) => {
@@ -267,6 +268,7 @@ async function main(): Promise<void> {
   const sorted = [...stepMs].sort((a, b) => a - b);
   const summary = {
     adapter: adapterName(ctx),
+    image: model.config.vision.imageSize,
     train: train.length,
     heldOut: test.length,
     steps,
@@ -287,7 +289,7 @@ async function main(): Promise<void> {
     samples: heldOut.samples,
   };
   console.log(JSON.stringify(summary, null, 2));
-  writeFileSync(join(out, 'sft-summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
+  writeFileSync(join(out, `sft-summary-${summary.image}px.json`), `${JSON.stringify(summary, null, 2)}\n`);
   if (args.save) await save(ctx, model, trainer, resolve(args.save), test[0]);
   opt.destroy();
   trainer.destroy();
