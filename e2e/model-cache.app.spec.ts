@@ -7,36 +7,12 @@
  * refuses before any weight is downloaded, saying how much is needed; a corrupt file fails naming it;
  * neither leaves anything in OPFS.
  */
-import { expect, type Page, type Route, test } from '@playwright/test';
+import { expect, type Page, test } from '@playwright/test';
 import { convertFixture } from '../src/model/testing/convert';
 import { startHubServer } from '../src/model/testing/hub-server';
+import { serveFiles } from './serve-files';
 
 const PREFIX = '/converted/tiny-a-q4/';
-
-/** Serves `files` under `prefix` (HEAD, GET, byte ranges, 404s); returns the requests it saw. */
-async function serveFiles(page: Page, prefix: string, files: Map<string, Uint8Array>) {
-  const seen: { method: string; file: string; range?: string }[] = [];
-  await page.route(`**${prefix}**`, async (route: Route) => {
-    const req = route.request();
-    const file = decodeURIComponent(new URL(req.url()).pathname.slice(prefix.length));
-    seen.push({ method: req.method(), file, range: req.headers().range });
-    const body = files.get(file);
-    if (!body) return route.fulfill({ status: 404, body: 'not found' });
-    const base = { 'accept-ranges': 'bytes', 'content-type': 'application/octet-stream' };
-    if (req.method() === 'HEAD')
-      return route.fulfill({ status: 200, headers: { ...base, 'content-length': String(body.byteLength) } });
-    const m = /^bytes=(\d+)-(\d*)$/.exec(req.headers().range ?? '');
-    if (!m) return route.fulfill({ status: 200, headers: base, body: Buffer.from(body) });
-    const start = Number(m[1]);
-    const end = Math.min(m[2] ? Number(m[2]) : body.byteLength - 1, body.byteLength - 1);
-    return route.fulfill({
-      status: 206,
-      headers: { ...base, 'content-range': `bytes ${start}-${end}/${body.byteLength}` },
-      body: Buffer.from(body.subarray(start, end + 1)),
-    });
-  });
-  return seen;
-}
 
 async function openApp(page: Page): Promise<void> {
   await page.goto('/');

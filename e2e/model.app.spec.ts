@@ -5,37 +5,14 @@
  * answering.
  */
 import { join } from 'node:path';
-import { expect, type Page, type Route, test } from '@playwright/test';
+import { expect, type Page, test } from '@playwright/test';
 import { parseReasoning } from '../src/model/reasoning-parser';
 import { BAD_CASES, badCheckpoint, EXPECTED_MESSAGE } from '../src/model/testing/bad-checkpoints';
 import { fixtureFiles } from '../src/model/testing/goldens';
+import { serveFiles } from './serve-files';
 
 /** A small clip WebCodecs decodes in Chromium (VP9, 161×121, 30 frames). */
 const CLIP = join(import.meta.dirname, '..', 'test-data', 'videos', 'androidx_bear-vp9-odd-dimensions.webm');
-
-/** Serves `files` under `prefix` like a static server: HEAD, GET, single byte ranges, 404s. */
-async function serveFiles(page: Page, prefix: string, files: Map<string, Uint8Array>): Promise<void> {
-  await page.route(`**${prefix}**`, async (route: Route) => {
-    const req = route.request();
-    const name = decodeURIComponent(new URL(req.url()).pathname.slice(prefix.length));
-    const body = files.get(name);
-    if (!body) return route.fulfill({ status: 404, body: 'not found' });
-    const base = { 'accept-ranges': 'bytes', 'content-type': 'application/octet-stream' };
-    if (req.method() === 'HEAD')
-      return route.fulfill({ status: 200, headers: { ...base, 'content-length': String(body.byteLength) } });
-    const m = /^bytes=(\d+)-(\d*)$/.exec(req.headers().range ?? '');
-    if (!m) return route.fulfill({ status: 200, headers: base, body: Buffer.from(body) });
-    const start = Number(m[1]);
-    const end = Math.min(m[2] ? Number(m[2]) : body.byteLength - 1, body.byteLength - 1);
-    if (start >= body.byteLength)
-      return route.fulfill({ status: 416, headers: { 'content-range': `bytes */${body.byteLength}` } });
-    return route.fulfill({
-      status: 206,
-      headers: { ...base, 'content-range': `bytes ${start}-${end}/${body.byteLength}` },
-      body: Buffer.from(body.subarray(start, end + 1)),
-    });
-  });
-}
 
 async function openApp(page: Page): Promise<void> {
   const errors: string[] = [];

@@ -10,6 +10,7 @@ import { loadWeights } from '../model/load';
 import { openFixture } from '../model/testing/goldens';
 import { TinyLlavaVideo } from '../model/tinyllava';
 import { ConnectorTrainer } from './connector';
+import { centralDifference, largestEntry } from './testing/central-diff';
 
 const ctx = await nodeGpuContext({ disableF16: true });
 afterAll(() => closeNodeGpu(ctx));
@@ -82,25 +83,13 @@ describe('connector backward (tiny-b, f32)', () => {
     for (const name of names) {
       const param = trainer.params.find((q) => q.name.endsWith(name))!.p;
       const analytic = await ctx.read(trainer.grad(name));
-      const values = await ctx.read(param);
-      let top = 0;
-      for (let i = 1; i < analytic.length; i++) if (Math.abs(analytic[i]) > Math.abs(analytic[top])) top = i;
+      const top = largestEntry(analytic);
       expect(Math.abs(analytic[top]), `${name}: all zero`).toBeGreaterThan(1e-3);
-      for (const i of [top]) {
-        const set = (v: number) => {
-          ctx.flush();
-          ctx.device.queue.writeBuffer(param.buffer, i * 4, Float32Array.of(v));
-        };
-        set(values[i] + h);
-        const up = await loss();
-        set(values[i] - h);
-        const down = await loss();
-        set(values[i]);
-        const numeric = (up - down) / (2 * h);
-        expect(Math.abs(numeric - analytic[i]), `${name} [${i}]: ${numeric} vs ${analytic[i]}`).toBeLessThan(
-          2e-3 + 0.02 * Math.abs(analytic[i]),
-        );
-      }
+      const numeric = await centralDifference(ctx, param, top, h, loss);
+      expect(
+        Math.abs(numeric - analytic[top]),
+        `${name} [${top}]: ${numeric} vs ${analytic[top]}`,
+      ).toBeLessThan(2e-3 + 0.02 * Math.abs(analytic[top]));
     }
     expect(gpuErrors).toEqual([]);
   });

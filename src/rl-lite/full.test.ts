@@ -13,6 +13,7 @@ import { openFixture } from '../model/testing/goldens';
 import { TinyLlavaVideo } from '../model/tinyllava';
 import { type FeaturePrompt, FullTrainer } from './full';
 import { AdamW } from './optimizer';
+import { centralDifference, largestEntry } from './testing/central-diff';
 
 const ctx = await nodeGpuContext({ disableF16: true });
 afterAll(() => closeNodeGpu(ctx));
@@ -67,25 +68,13 @@ describe('full fine-tuning (tiny-a, f32)', () => {
     for (const [name, at] of checks) {
       const param = trainer.params.find((q) => q.name.endsWith(name))!;
       const analytic = await ctx.read(param.g);
-      const values = await ctx.read(param.p);
-      let top = 0;
-      for (let i = 1; i < analytic.length; i++) if (Math.abs(analytic[i]) > Math.abs(analytic[top])) top = i;
+      const top = largestEntry(analytic);
       expect(Math.abs(analytic[top]), `${name}: all zero`).toBeGreaterThan(1e-4);
-      for (const i of [at ?? top]) {
-        const set = (v: number) => {
-          ctx.flush();
-          ctx.device.queue.writeBuffer(param.p.buffer, i * 4, Float32Array.of(v));
-        };
-        set(values[i] + h);
-        const up = await loss();
-        set(values[i] - h);
-        const down = await loss();
-        set(values[i]);
-        const numeric = (up - down) / (2 * h);
-        expect(Math.abs(numeric - analytic[i]), `${name} [${i}]: ${numeric} vs ${analytic[i]}`).toBeLessThan(
-          2e-4 + 0.03 * Math.abs(analytic[i]),
-        );
-      }
+      const i = at ?? top;
+      const numeric = await centralDifference(ctx, param.p, i, h, loss);
+      expect(Math.abs(numeric - analytic[i]), `${name} [${i}]: ${numeric} vs ${analytic[i]}`).toBeLessThan(
+        2e-4 + 0.03 * Math.abs(analytic[i]),
+      );
     }
     expect(gpuErrors).toEqual([]);
   });

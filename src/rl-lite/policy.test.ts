@@ -12,6 +12,7 @@ import { openFixture } from '../model/testing/goldens';
 import { TinyLlavaVideo } from '../model/tinyllava';
 import { LoraAdapter } from './lora';
 import { Policy } from './policy';
+import { centralDifference, largestEntry } from './testing/central-diff';
 
 const ctx = await nodeGpuContext({ disableF16: true });
 afterAll(() => closeNodeGpu(ctx));
@@ -102,22 +103,10 @@ describe('policy (tiny-a, f32)', () => {
         [pair.B, pair.dB],
       ] as const) {
         const analytic = await ctx.read(grad);
-        const values = await ctx.read(param);
         // The entry with the largest gradient, and one other.
-        let top = 0;
-        for (let i = 1; i < analytic.length; i++)
-          if (Math.abs(analytic[i]) > Math.abs(analytic[top])) top = i;
+        const top = largestEntry(analytic);
         for (const i of [top, (top * 7 + 3) % analytic.length]) {
-          const set = (v: number) => {
-            ctx.flush();
-            ctx.device.queue.writeBuffer(param.buffer, i * 4, Float32Array.of(v));
-          };
-          set(values[i] + h);
-          const up = await loss();
-          set(values[i] - h);
-          const down = await loss();
-          set(values[i]);
-          const numeric = (up - down) / (2 * h);
+          const numeric = await centralDifference(ctx, param, i, h, loss);
           expect(
             Math.abs(numeric - analytic[i]),
             `layer ${layer} ${target} [${i}]: ${numeric} vs ${analytic[i]}`,
