@@ -7,6 +7,7 @@ import type {
   DoneEvent,
   Engine,
   ModelInfo,
+  ModelLoadProgress,
   ModelSource,
 } from '../../engine-client';
 import { EngineError } from '../../engine-client';
@@ -68,6 +69,21 @@ describe('model slice', () => {
     expect(s.getState().model).toEqual(info);
     expect(s.getState().modelError).toMatchObject({ kind: 'model-invalid', message: 'missing 1: w' });
     expect(s.getState().modelLoad).toBeNull();
+  });
+
+  it('drops progress events that arrive after the load finished (the panel does not go back to loading)', async () => {
+    let late: ((p: ModelLoadProgress) => void) | undefined;
+    const loadModel = vi.fn(async (_s: ModelSource, onProgress?: (p: ModelLoadProgress) => void) => {
+      onProgress?.({ phase: 'upload', loadedBytes: 1, totalBytes: 2 });
+      late = onProgress;
+      return info;
+    });
+    const s = store({ loadModel });
+    await s.getState().loadModel({ kind: 'url', baseUrl: 'http://x/a/' });
+    expect(s.getState().modelLoad).toBeNull();
+    late?.({ phase: 'upload', loadedBytes: 2, totalBytes: 2 });
+    expect(s.getState().modelLoad).toBeNull();
+    expect(s.getState().model).toEqual(info);
   });
 
   it('loads the default model once', async () => {

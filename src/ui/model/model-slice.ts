@@ -172,13 +172,18 @@ export function createModelSlice(
             ? source.repo
             : `${source.files.length} picked files`);
       set({ modelLoad: { label: what, progress: null }, modelError: null });
+      // Progress events travel on their own channel and may trail the result: once it is in, they
+      // are dropped (a late one would put the panel back to "loading" with the model ready).
+      let live = true;
       try {
         const info = await getEngine().loadModel(source, (progress) => {
-          if (seq === loadSeq) set({ modelLoad: { label: what, progress } });
+          if (live && seq === loadSeq) set({ modelLoad: { label: what, progress } });
         });
+        live = false;
         if (seq === loadSeq) set({ model: info, modelLoad: null });
         void get().refreshCachedModels();
       } catch (e) {
+        live = false;
         const err = errorInfo(e);
         // A load replaced by a newer one is not an error to show.
         if (seq === loadSeq) set({ modelLoad: null, modelError: err.kind === 'cancelled' ? null : err });
