@@ -187,23 +187,10 @@ export function ropeCpu(
   D: number,
   theta: number,
 ): Float32Array {
-  const y = new Float32Array(x.length);
-  const half = D / 2;
-  for (let t = 0; t < T; t++)
-    for (let i = 0; i < half; i++) {
-      const angle = positions[t] * theta ** ((-2 * i) / D);
-      const cs = Math.cos(angle);
-      const sn = Math.sin(angle);
-      for (let h = 0; h < H; h++) {
-        const j = (t * H + h) * D + i;
-        y[j] = x[j] * cs - x[j + half] * sn;
-        y[j + half] = x[j + half] * cs + x[j] * sn;
-      }
-    }
-  return y;
+  return rotateCpu(x, positions, T, H, D, theta, 1);
 }
 
-/** CPU reference of ropeBackward: the rotation by −angle, plain loops in f64. */
+/** CPU reference of ropeBackward: the rotation by −angle. */
 export function ropeBackwardCpu(
   dY: Float32Array,
   positions: ArrayLike<number>,
@@ -212,18 +199,31 @@ export function ropeBackwardCpu(
   D: number,
   theta: number,
 ): Float32Array {
-  const dX = new Float32Array(dY.length);
+  return rotateCpu(dY, positions, T, H, D, theta, -1);
+}
+
+/** Rotate-half by `sign`·angle, plain loops in f64. */
+function rotateCpu(
+  x: Float32Array,
+  positions: ArrayLike<number>,
+  T: number,
+  H: number,
+  D: number,
+  theta: number,
+  sign: 1 | -1,
+): Float32Array {
+  const y = new Float32Array(x.length);
   const half = D / 2;
   for (let t = 0; t < T; t++)
     for (let i = 0; i < half; i++) {
       const angle = positions[t] * theta ** ((-2 * i) / D);
       const cs = Math.cos(angle);
-      const sn = Math.sin(angle);
+      const sn = sign * Math.sin(angle);
       for (let h = 0; h < H; h++) {
         const j = (t * H + h) * D + i;
-        dX[j] = dY[j] * cs + dY[j + half] * sn;
-        dX[j + half] = dY[j + half] * cs - dY[j] * sn;
+        y[j] = x[j] * cs - x[j + half] * sn;
+        y[j + half] = x[j + half] * cs + x[j] * sn;
       }
     }
-  return dX;
+  return y;
 }
