@@ -3,6 +3,7 @@
 export { connectEngine, createEngineClient, type EngineClient } from './client';
 export { DEFAULT_REPO, HUB_ENDPOINT, KNOWN_REPOS, ModelSpecError, modelSourceFor } from './model-source';
 export type {
+  AdapterInfo,
   AdapterSummary,
   AskDump,
   AskEvent,
@@ -18,19 +19,31 @@ export type {
   Engine,
   EngineErrorInfo,
   EngineErrorKind,
+  EvalAnswer,
+  EvalResult,
   InitOptions,
   LoadedVideo,
   LoadModelOptions,
   ModelInfo,
   ModelLoadProgress,
   ModelSource,
+  NamedFile,
   PixelInput,
   ReasoningEvent,
   SampleMethod,
   SamplingOptions,
+  SavedRun,
   SelfTestProgress,
   SelfTestResult,
   StageTimes,
+  TrainCompletion,
+  TrainEstimate,
+  TrainEvent,
+  TrainItem,
+  TrainRunResult,
+  TrainSettings,
+  TrainState,
+  TrainStepMetrics,
   VideoFacts,
   VideoLoadResult,
   VideoProgress,
@@ -39,5 +52,5 @@ export type {
   VisionProgress,
   WeightFormat,
 } from './protocol';
-export { EngineError, errorInfo } from './protocol';
+export { DEFAULT_TRAIN_SETTINGS, EngineError, errorInfo, settingsProblems } from './protocol';
 export { type LoadVideoHooks, loadVideo } from './video';

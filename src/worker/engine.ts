@@ -3,6 +3,7 @@ import { toEngineError } from '../engine-client/protocol';
 import { gpuCommands } from './gpu-commands';
 import { modelCommands } from './model-service';
 import { browserEnv, type EngineEnv, EngineSession } from './session';
+import { trainCommands } from './train-service';
 import { videoService } from './video-service';
 import { VisionHub } from './video-vision';
 
@@ -19,6 +20,7 @@ export function createEngine(env: EngineEnv = browserEnv): Engine {
     ...gpuCommands(session),
     ...modelCommands(session, video.lookup, vision),
     ...video.commands,
+    ...trainCommands(session),
   });
 }
 

@@ -43,6 +43,7 @@ export function modelCommands(
   return {
     async loadModel(source, onProgress, options = {}) {
       const ctx = session.gpu();
+      session.checkIdle('Loading a model');
       loading?.abort();
       const ac = new AbortController();
       loading = ac;
@@ -64,6 +65,7 @@ export function modelCommands(
         }
         const old = loaded;
         loaded = next;
+        session.loaded = next;
         // The loaded video's vision for the new model starts now, not at the first question.
         vision?.setModel(next);
         if (old) await retire(old);
@@ -85,6 +87,7 @@ export function modelCommands(
       const ctx = session.gpu();
       if (!loaded)
         throw new EngineError('no-model', 'No model is loaded.', 'Load a model first (the model panel).');
+      session.checkIdle('The question');
       if (asking)
         throw new EngineError(
           'busy',
@@ -110,6 +113,10 @@ export function modelCommands(
         );
       })();
       asking = { abort, done: run };
+      session.askDone = run.then(
+        () => {},
+        () => {},
+      );
       try {
         return await run;
       } finally {

@@ -1,6 +1,7 @@
 import { EngineError } from '../engine-client/protocol';
 import type { GpuContext } from '../gpu/context';
 import type { StorageLike } from './model-cache';
+import type { LoadedModel } from './model-load';
 
 /**
  * Where the engine finds WebGPU (navigator.gpu in browsers and workers, Dawn in Node tests) and the
@@ -22,6 +23,12 @@ export const browserEnv: EngineEnv = {
 /** State shared by the engine's command groups: the GPU context and, later, model and video. */
 export class EngineSession {
   ctx: GpuContext | null = null;
+  /** The loaded model (set by the model service when it swaps one in). */
+  loaded: LoadedModel | null = null;
+  /** Set while fine-tuning holds the GPU: what to tell a question or a load that must wait. */
+  busy: string | null = null;
+  /** Settles when the last question ends (fine-tuning waits for it before taking the GPU). */
+  askDone: Promise<void> = Promise.resolve();
   constructor(readonly env: EngineEnv) {}
 
   /** The GPU context, or a 'not-ready' error before init(). */
@@ -33,5 +40,15 @@ export class EngineSession {
         'Wait for the adapter to be ready.',
       );
     return this.ctx;
+  }
+
+  /** Throws 'busy' while fine-tuning holds the GPU. */
+  checkIdle(what: string): void {
+    if (this.busy)
+      throw new EngineError(
+        'busy',
+        `${what} waits: ${this.busy}.`,
+        'Pause or stop the fine-tuning run first.',
+      );
   }
 }

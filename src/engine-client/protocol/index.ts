@@ -12,6 +12,7 @@ import type { AdapterSummary } from '../../gpu/device';
 import type { SelfTestProgress, SelfTestResult } from '../../gpu/selftest';
 import type { EngineErrorInfo } from './errors';
 import type { ModelCommands } from './model';
+import type { TrainCommands } from './train';
 import type { VideoCommands } from './video';
 
 export type { AdapterSummary } from '../../gpu/device';
@@ -25,6 +26,8 @@ export {
   toEngineError,
 } from './errors';
 export type * from './model';
+export type * from './train';
+export { DEFAULT_TRAIN_SETTINGS, settingsProblems } from './train';
 export type * from './video';
 export { installErrorTransfer } from './wire';
 
@@ -49,4 +52,4 @@ export interface GpuCommands {
   dispose(): Promise<void>;
 }
 
-export type Engine = GpuCommands & ModelCommands & VideoCommands;
+export type Engine = GpuCommands & ModelCommands & VideoCommands & TrainCommands;

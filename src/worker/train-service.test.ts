@@ -1,0 +1,153 @@
+/**
+ * The fine-tune commands on Dawn with an in-memory OPFS and an untrained model of the demo's toy
+ * architecture: a GRPO run streams step events with finite metrics and G scored completions, holds the
+ * GPU (a question is refused meanwhile), pauses with a checkpoint, and a fresh engine over the same
+ * storage (a reload) resumes from that step to the end; the adapter is saved, renamed, exported as
+ * PEFT files, imported back (the same bytes) and merged for questions; evaluation scores answers.
+ * Clips are raw RGBA frames here (WebCodecs is the browser's; the e2e spec covers that path).
+ */
+import { describe, expect, it } from 'vitest';
+import { demoFiles } from '../../scripts/rl/demo-model';
+import type { TrainEvent, TrainItem, TrainSettings } from '../engine-client/protocol';
+import { DEFAULT_TRAIN_SETTINGS } from '../engine-client/protocol';
+import { packRgba, resizeBicubic } from '../gpu/kernels/resize';
+import { ctx } from '../gpu/testing/kernel-suite';
+import {
+  CLIP_FRAMES,
+  CLIP_SIZE,
+  renderFrame,
+  sampleClip,
+  seededRandom,
+  squaresQuestionOf,
+  squaresSolution,
+} from '../rl-lite/tasks/moving-squares';
+import { linspaceIndices } from '../video/sampling';
+import { modelCommands } from './model-service';
+import { EngineSession } from './session';
+import { fakeStorage } from './testing/fake-opfs';
+import type { ClipPixels } from './train-data';
+import { trainCommands } from './train-service';
+
+/** A "clip" in this test: its 24 frames' RGBA bytes back to back. */
+const rawPixels: ClipPixels = async (model, video, frames) => {
+  const bytes = new Uint8Array(await video.arrayBuffer());
+  const size = CLIP_SIZE * CLIP_SIZE * 4;
+  const { imageSize: S, imageMean: mean, imageStd: std } = model.config.vision;
+  const pixels = ctx.empty([frames, 3, S, S], ctx.actDtype);
+  ctx.tidy(() => {
+    for (const [f, t] of linspaceIndices(bytes.length / size, frames).entries()) {
+      const rgba = ctx.upload(
+        packRgba(bytes.subarray(t * size, (t + 1) * size)),
+        [CLIP_SIZE, CLIP_SIZE],
+        'u32',
+      );
+      resizeBicubic(ctx, rgba, CLIP_SIZE, CLIP_SIZE, S, pixels, f, { norm: { mean, std } });
+    }
+  });
+  return pixels;
+};
+
+function items(n: number, seed: number): TrainItem[] {
+  const r = seededRandom(seed);
+  return Array.from({ length: n }, (_, i) => {
+    const clip = sampleClip(r);
+    const frames = Array.from({ length: CLIP_FRAMES }, (_, t) => renderFrame(clip, t));
+    return {
+      problem: squaresQuestionOf(clip),
+      solution: squaresSolution(clip),
+      problem_id: i,
+      video_filename: `clip-${i}.raw`,
+      video: new Blob(frames as BlobPart[]),
+    };
+  });
+}
+
+const SETTINGS: TrainSettings = {
+  ...DEFAULT_TRAIN_SETTINGS,
+  steps: 3,
+  num_generations: 2,
+  max_completion_length: 6,
+  frames: 4,
+  learning_rate: 1e-2,
+};
+
+async function engine(storage: ReturnType<typeof fakeStorage>['storage']) {
+  const session = new EngineSession({ gpu: () => undefined, storage: () => storage });
+  session.ctx = ctx;
+  const model = modelCommands(session);
+  const files = [...demoFiles(new Map(), 128)].map(([name, data]) => new File([data as BlobPart], name));
+  await model.loadModel({ kind: 'files', files }, undefined, { weights: 'full' });
+  return { session, model, train: trainCommands(session, rawPixels) };
+}
+
+describe(`fine-tune commands (${ctx.actDtype})`, () => {
+  const { storage } = fakeStorage({ quota: 1e9 });
+  const data = items(2, 5);
+
+  it('runs GRPO steps with metrics and completions, refuses questions meanwhile, pauses at a checkpoint', async () => {
+    const { model, train } = await engine(storage);
+    const events: TrainEvent[] = [];
+    let refused = '';
+    const result = await train.trainStart(data, SETTINGS, (e) => {
+      events.push(e);
+      if (e.type === 'step' && e.metrics.step === 1) {
+        void train.trainPause();
+        model.ask({ question: 'hi', visual: 'text' }).catch((err) => {
+          refused = (err as Error).message;
+        });
+      }
+    });
+    expect(result).toEqual({ state: 'paused', step: 1 });
+    expect(refused).toMatch(/fine-tuning holds the GPU/);
+    const steps = events.filter((e) => e.type === 'step');
+    expect(steps.length).toBe(1);
+    const s = steps[0] as TrainEvent & { type: 'step' };
+    for (const k of ['loss', 'reward', 'rewardStd', 'kl', 'completionLength', 'stepMs'] as const)
+      expect(Number.isFinite(s.metrics[k])).toBe(true);
+    expect(s.completions.length).toBe(2);
+    for (const c of s.completions) expect(c.reward).toBeGreaterThanOrEqual(-2);
+    expect(events.filter((e) => e.type === 'prepare').length).toBe(2);
+    expect(events.some((e) => e.type === 'checkpoint' && e.step === 1)).toBe(true);
+    const saved = await train.trainSaved();
+    expect(saved?.step).toBe(1);
+    expect(saved?.log.length).toBe(1);
+    // The GPU is free again: a question runs.
+    const answer = await model.ask({ question: 'hi', visual: 'text', sampling: { maxNewTokens: 2 } });
+    expect(answer.stats.newTokens).toBeGreaterThan(0);
+  }, 120_000);
+
+  it('resumes the saved run after a reload and finishes it; the adapter round-trips through PEFT files', async () => {
+    const { train } = await engine(storage);
+    const events: TrainEvent[] = [];
+    const result = await train.trainResume((e) => events.push(e));
+    expect(result).toEqual({ state: 'done', step: 3 });
+    expect(
+      events.filter((e) => e.type === 'step').map((e) => (e as { metrics: { step: number } }).metrics.step),
+    ).toEqual([2, 3]);
+    expect((await train.trainSaved())?.log.map((m) => m.step)).toEqual([1, 2, 3]);
+
+    const a = await train.adapterSave('first');
+    expect(a.name).toBe('first');
+    expect(a.step).toBe(3);
+    expect((await train.adapterRename(a.id, 'squares')).name).toBe('squares');
+    const files = await train.adapterExport(a.id);
+    expect(files.map((f) => f.name).sort()).toEqual(['adapter_config.json', 'adapter_model.safetensors']);
+    const b = await train.adapterImport(files, 'again');
+    const again = await train.adapterExport(b.id);
+    const weights = (fs: typeof files) => fs.find((f) => f.name === 'adapter_model.safetensors')!.data;
+    expect(weights(again)).toEqual(weights(files));
+    expect((await train.adapterList()).map((x) => x.name).sort()).toEqual(['again', 'squares']);
+
+    const base = await train.trainEvaluate(data, 'base', 6);
+    const tuned = await train.trainEvaluate(data, a.id, 6);
+    expect(base.answers.length).toBe(2);
+    expect(tuned.adapter).toBe(a.id);
+    await train.adapterUse(a.id);
+    expect(await train.adapterActive()).toBe(a.id);
+    await train.adapterDelete(a.id);
+    expect(await train.adapterActive()).toBe(null);
+    await expect(
+      train.adapterImport([{ name: 'adapter_config.json', data: new TextEncoder().encode('{') }], 'bad'),
+    ).rejects.toThrow(/do not fit/);
+  }, 120_000);
+});
