@@ -77,7 +77,7 @@ interface Example extends FeaturePrompt {
 /** The clips and JSONL of rl:squares, generated once per (n, held-out, seed). */
 async function dataset(): Promise<{ dir: string; train: DatasetItem[]; test: DatasetItem[] }> {
   const n = nTrain + nTest;
-  const dir = join(out, `squares-n${n}-test${nTest}-seed${seed}`);
+  const dir = join(out, `squares-regions-n${n}-test${nTest}-seed${seed}`); // thinks name regions
   if (!existsSync(join(dir, 'test.jsonl'))) {
     console.log(`writing ${n} clips to ${dir}`);
     await writeSquaresDataset(dir, { ...DEFAULTS, n, seed, heldOut: nTest / n });
@@ -135,9 +135,9 @@ function examples(
   });
 }
 
-/** "starts near the top left" → "the top left": where the think says the square starts. */
+/** "starts near the top left and" → "the top left": where the think says the square starts. */
 const startRegion = (text: string): string | null =>
-  /starts near (the [a-z]+(?: [a-z]+)?) at/.exec(text)?.[1] ?? null;
+  /starts near (the [a-z]+(?: [a-z]+)?) and/.exec(text)?.[1] ?? null;
 
 /**
  * Greedy completions of the examples: accuracy, well-formed rate, how often the think names the

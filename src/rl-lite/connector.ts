@@ -6,7 +6,8 @@
  *
  * The trainable tensors are the inference model's own (plain f32): an optimizer step moves the
  * model the app runs. to_kv is trained as its two halves to_k / to_v, the form the loader derives.
- * The sinusoidal positions are constant; the vision features are an input (the tower is frozen).
+ * The sinusoidal positions are constant; the vision features are an input (frozen tower), or get
+ * their gradient for the tower's trainer (src/rl-lite/vision.ts).
  */
 import type { GpuContext } from '../gpu/context';
 import { gelu, geluBackward } from '../gpu/kernels/activations';
@@ -166,11 +167,14 @@ export class ConnectorTrainer {
     });
   }
 
-  /** Adds d(weights) for upstream dTokens [numQueries, C] (f32) to the gradients; the features get none. */
-  backward(features: Tensor, dTokens: Tensor): void {
+  /**
+   * Adds d(weights) for upstream dTokens [numQueries, C] (f32) to the gradients. With `inputGrad`
+   * returns d(features) [F, P', Cv] too (f32, for training the vision tower), else null.
+   */
+  backward(features: Tensor, dTokens: Tensor, inputGrad = false): Tensor | null {
     const { ctx, c } = this;
     const Q = c.latentsPerGroup;
-    ctx.tidy(() => {
+    return ctx.tidy(() => {
       const x = this.project(features); // [N, C]
       const [N, C] = x.shape;
       const dx = ctx.empty([N, C], 'f32'); // every row is written by its chunk
@@ -187,6 +191,7 @@ export class ConnectorTrainer {
       const f = features.view([N, features.size / N]);
       axpy(ctx, this.g.get('linear.weight')!, matmulBackwardWeight(ctx, dx, f), 1);
       axpy(ctx, this.g.get('linear.bias')!, matmulBackwardBias(ctx, dx), 1);
+      return inputGrad ? matmulBackwardInput(ctx, dx, this.w('linear.weight')).view(features.shape) : null;
     });
   }
 

@@ -1,8 +1,10 @@
 /**
  * Full fine-tuning of a small model: every weight of the language model and of the connector is
- * trained; the vision tower is frozen, so a clip's vision features are computed once and cached.
- * The loss's gradient flows from the log-probs through the LLM into its input embeddings: the text
- * rows reach the embedding table, the visual rows go back through the connector.
+ * trained, and optionally the vision tower's. With the tower frozen a clip's vision features are
+ * computed once and cached; with it trained, prompts carry the clip's pixels and the features are
+ * recomputed every time. The loss's gradient flows from the log-probs through the LLM into its input
+ * embeddings: the text rows reach the embedding table, the visual rows go back through the connector
+ * (and on through the tower).
  * Letters: T positions, C hidden, Q visual tokens, n completion tokens.
  */
 import type { GpuContext } from '../gpu/context';
@@ -14,26 +16,39 @@ import { sftLoss } from './grpo-loss';
 import type { AdamW } from './optimizer';
 import type { Param } from './params';
 import { Policy } from './policy';
+import { VisionTrainer } from './vision';
 
-/** A prompt whose video is given as cached vision features [F, P', Cv] (null: text only). */
+/**
+ * A prompt whose video is given as cached vision features [F, P', Cv] (null: text only), or, when the
+ * tower is trained, as its preprocessed pixels [F, 3, S, S] (features then unused).
+ */
 export interface FeaturePrompt {
   before: number[];
   features: Tensor | null;
+  pixels?: Tensor | null;
   after: number[];
+}
+
+export interface FullOptions {
+  /** Train the vision tower too (prompts then carry pixels). */
+  vision?: boolean;
 }
 
 export class FullTrainer {
   readonly policy: Policy;
   readonly connector: ConnectorTrainer;
+  readonly vision: VisionTrainer | null;
   readonly params: Param[];
 
   constructor(
     private readonly ctx: GpuContext,
     readonly model: TinyLlavaVideo,
+    opts: FullOptions = {},
   ) {
     this.policy = new Policy(ctx, model);
     this.connector = new ConnectorTrainer(ctx, model);
-    this.params = [...this.policy.trainAll(), ...this.connector.params];
+    this.vision = opts.vision ? new VisionTrainer(ctx, model) : null;
+    this.params = [...this.policy.trainAll(), ...this.connector.params, ...(this.vision?.params ?? [])];
   }
 
   /** log p of each target after the prompt (forward only). */
@@ -63,7 +78,12 @@ export class FullTrainer {
       const b = p.before.length;
       const q = x.visualRows;
       if (b) policy.embedBackward(p.before, sliceRows(ctx, dX0, 0, b));
-      if (p.features && q) this.connector.backward(p.features, sliceRows(ctx, dX0, b, b + q));
+      if (q) {
+        const dVisual = sliceRows(ctx, dX0, b, b + q);
+        const features = this.features(p)!;
+        const dFeatures = this.connector.backward(features, dVisual, this.vision !== null);
+        if (this.vision && dFeatures) this.vision.backward(p.pixels!, dFeatures);
+      }
       const tail = [...p.after, ...targets.slice(0, -1)];
       if (tail.length) policy.embedBackward(tail, sliceRows(ctx, dX0, b + q, T));
     });
@@ -104,7 +124,8 @@ export class FullTrainer {
     return ctx.tidy(() => {
       const parts: Tensor[] = [];
       if (p.before.length) parts.push(policy.embed(p.before));
-      const visual = p.features ? this.connector.forward(p.features) : null; // [Q, C]
+      const features = this.features(p);
+      const visual = features ? this.connector.forward(features) : null; // [Q, C]
       if (visual) parts.push(visual);
       const tail = [...p.after, ...targets.slice(0, -1)];
       if (tail.length) parts.push(policy.embed(tail));
@@ -114,7 +135,15 @@ export class FullTrainer {
     });
   }
 
+  /** The prompt's vision features: cached, or the trained tower's output for its pixels. */
+  private features(p: FeaturePrompt): Tensor | null {
+    if (!this.vision) return p.features;
+    if (!p.pixels) return null;
+    return this.vision.forward(p.pixels);
+  }
+
   destroy(): void {
+    this.vision?.destroy();
     this.connector.destroy();
     this.policy.destroy();
   }

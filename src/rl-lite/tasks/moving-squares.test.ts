@@ -112,7 +112,7 @@ describe('moving squares: texts', () => {
     );
     expect(squaresSolution(clip)).toBe('<answer>D</answer>');
     expect(squaresCompletion(clip)).toBe(
-      '<think>The red square starts near the top left at (20, 30) and ends at (20, 99), lower in the frame, ' +
+      '<think>The red square starts near the top left and ends near the bottom left, lower in the frame, ' +
         'so it moves down.</think><answer>D</answer>',
     );
   });

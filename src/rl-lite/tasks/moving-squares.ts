@@ -193,8 +193,10 @@ const CLAUSE: Record<Direction, string> = {
 
 /**
  * The templated reasoning of the cold-start SFT target, about the asked square's centre in the first
- * and last frames, e.g. "The red square starts near the top left at (20, 30) and ends at (20, 99),
- * lower in the frame, so it moves down."
+ * and last frames, e.g. "The red square starts near the top left and ends near the bottom left, lower
+ * in the frame, so it moves down." Regions (of 9), not pixel coordinates: a small model can read a
+ * region off the frames, while exact coordinates are mostly noise in the loss (the travel of 69 px
+ * always crosses a third, so the two regions differ along the motion).
  */
 export function squaresThink(clip: SquaresClip): string {
   const s = askedSquare(clip);
@@ -203,7 +205,7 @@ export function squaresThink(clip: SquaresClip): string {
   const b = squareAt(s, CLIP_FRAMES - 1);
   const [ax, ay, bx, by] = [a.x + h, a.y + h, b.x + h, b.y + h];
   return (
-    `The ${s.colour} square starts near ${region(ax, ay)} at (${ax}, ${ay}) and ends at (${bx}, ${by}), ` +
+    `The ${s.colour} square starts near ${region(ax, ay)} and ends near ${region(bx, by)}, ` +
     `${CLAUSE[s.direction]}, so it moves ${s.direction}.`
   );
 }
