@@ -237,6 +237,15 @@ describe('parseModelConfig', () => {
     delete noHidden.text_config.hidden_size;
     expectConfigError(noHidden, 'invalid', 'text_config.hidden_size');
     expectConfigError({ ...clone(R1_CONFIG), text_config: undefined }, 'invalid', 'text_config');
+    // Found by the config fuzz: 1e308 passes Number.isInteger; nested keys are named with their parent;
+    // one patch per frame leaves the "patch" strategy no tokens.
+    expectConfigError({ ...clone(R1_CONFIG), num_queries: 1e308 }, 'invalid', 'num_queries');
+    const badEps = clone(R1_CONFIG) as { text_config: Record<string, unknown> };
+    badEps.text_config.rms_norm_eps = -1;
+    expectConfigError(badEps, 'invalid', 'text_config.rms_norm_eps', /text_config\.rms_norm_eps/);
+    const onePatch = clone(R1_CONFIG);
+    onePatch.vision_config.patch_size = 200;
+    expectConfigError(onePatch, 'invalid', 'vision_config.patch_size', /no visual tokens/);
   });
 
   it('rejects other architectures and bad JSON', () => {

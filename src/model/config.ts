@@ -196,16 +196,21 @@ function parseText(raw: Json): TextConfig {
   if (mt !== undefined && mt !== 'qwen2')
     throw new ConfigError(
       'unsupported',
-      `unsupported language model type ${JSON.stringify(mt)}: only Qwen2 (qwen2) is implemented`,
+      `unsupported language model type ${JSON.stringify(mt)} (text_config.model_type): only Qwen2 (qwen2) is implemented`,
       'text_config.model_type',
     );
   const key = (k: string) => `text_config.${k}`;
   const hidden = reqInt(t, 'hidden_size', key);
   const heads = reqInt(t, 'num_attention_heads', key);
-  const kvHeads = posInt(intOr(t, ['num_key_value_heads'], heads), key('num_key_value_heads'));
+  const kvHeads = posInt(
+    intOr(t, ['num_key_value_heads'], heads, 'text_config.'),
+    key('num_key_value_heads'),
+  );
   // Qwen2 derives head_dim from hidden / heads; newer configs may spell it out.
   const headDim =
-    t.head_dim === undefined ? hidden / heads : posInt(intOr(t, ['head_dim'], 0), key('head_dim'));
+    t.head_dim === undefined
+      ? hidden / heads
+      : posInt(intOr(t, ['head_dim'], 0, 'text_config.'), key('head_dim'));
   const top = optInt(raw.hidden_size);
   if (top !== undefined && top !== hidden)
     throw new ConfigError(
@@ -221,11 +226,11 @@ function parseText(raw: Json): TextConfig {
     headDim,
     mlp: reqInt(t, 'intermediate_size', key),
     vocab: reqInt(t, 'vocab_size', key),
-    ropeTheta: numOr(t, 'rope_theta', QWEN2_DEFAULTS.rope_theta),
-    eps: numOr(t, 'rms_norm_eps', QWEN2_DEFAULTS.rms_norm_eps),
-    tieWordEmbeddings: boolOr(t, 'tie_word_embeddings', QWEN2_DEFAULTS.tie_word_embeddings),
+    ropeTheta: numOr(t, 'rope_theta', QWEN2_DEFAULTS.rope_theta, 'text_config.'),
+    eps: numOr(t, 'rms_norm_eps', QWEN2_DEFAULTS.rms_norm_eps, 'text_config.'),
+    tieWordEmbeddings: boolOr(t, 'tie_word_embeddings', QWEN2_DEFAULTS.tie_word_embeddings, 'text_config.'),
     maxPositionEmbeddings: posInt(
-      intOr(t, ['max_position_embeddings'], QWEN2_DEFAULTS.max_position_embeddings),
+      intOr(t, ['max_position_embeddings'], QWEN2_DEFAULTS.max_position_embeddings, 'text_config.'),
       key('max_position_embeddings'),
     ),
     hiddenAct: typeof t.hidden_act === 'string' ? t.hidden_act : QWEN2_DEFAULTS.hidden_act,
@@ -273,12 +278,12 @@ function parseVision(raw: Json): VisionConfig {
   if (!isSiglip)
     throw new ConfigError(
       'unsupported',
-      `unsupported vision tower ${JSON.stringify(mt ?? name)}: only SigLIP is implemented`,
+      `unsupported vision tower ${JSON.stringify(mt ?? name)} (vision_config.model_type): only SigLIP is implemented`,
       'vision_config.model_type',
     );
   const d = SIGLIP_SO400M;
   const key = (k: string) => `vision_config.${k}`;
-  const dim = (k: keyof typeof d & string) => posInt(intOr(v, [k], d[k] as number), key(k));
+  const dim = (k: keyof typeof d & string) => posInt(intOr(v, [k], d[k] as number, 'vision_config.'), key(k));
   const imageSize = dim('image_size');
   const patchSize = dim('patch_size');
   const hidden = dim('hidden_size');
@@ -326,6 +331,12 @@ function parseVision(raw: Json): VisionConfig {
     );
   const gridSize = Math.floor(imageSize / patchSize);
   const numPatches = gridSize * gridSize;
+  if (strategy === 'patch' && numPatches < 2)
+    throw new ConfigError(
+      'invalid',
+      `image_size ${imageSize} / patch_size ${patchSize} gives one patch per frame, which the "patch" strategy drops: no visual tokens`,
+      key('patch_size'),
+    );
   return {
     imageSize,
     patchSize,
@@ -337,7 +348,7 @@ function parseVision(raw: Json): VisionConfig {
     heads,
     headDim: hidden / heads,
     mlp: dim('intermediate_size'),
-    eps: numOr(v, 'layer_norm_eps', d.layer_norm_eps),
+    eps: numOr(v, 'layer_norm_eps', d.layer_norm_eps, 'vision_config.'),
     hiddenAct,
     featureLayer,
     runLayers,
@@ -455,14 +466,15 @@ function isObject(v: unknown): v is Json {
 }
 const obj = (v: unknown): Json => (isObject(v) ? v : {});
 const str = (v: unknown): string => (typeof v === 'string' ? v : '');
-const optInt = (v: unknown): number | undefined => (Number.isInteger(v) ? (v as number) : undefined);
+// Safe integers only: 1e308 is an "integer" to Number.isInteger but no size.
+const optInt = (v: unknown): number | undefined => (Number.isSafeInteger(v) ? (v as number) : undefined);
 const optNum = (v: unknown): number | undefined =>
   typeof v === 'number' && Number.isFinite(v) ? v : undefined;
 
 function reqInt(o: Json, k: string, key: (k: string) => string): number {
   const v = o[k];
   if (v === undefined) throw new ConfigError('invalid', `config.json is missing ${key(k)}`, key(k));
-  if (!Number.isInteger(v) || (v as number) <= 0)
+  if (!Number.isSafeInteger(v) || (v as number) <= 0)
     throw new ConfigError(
       'invalid',
       `${key(k)} must be a positive integer, got ${JSON.stringify(v)}`,
@@ -471,13 +483,16 @@ function reqInt(o: Json, k: string, key: (k: string) => string): number {
   return v as number;
 }
 
-/** The first of `keys` present (an integer; may be negative where a layer index is meant), else `dflt`. */
-function intOr(o: Json, keys: string[], dflt: number): number {
+/**
+ * The first of `keys` present (an integer; may be negative where a layer index is meant), else `dflt`.
+ * `at` prefixes the key in errors ('text_config.'), so the message names the nested key.
+ */
+function intOr(o: Json, keys: string[], dflt: number, at = ''): number {
   for (const k of keys) {
     const v = o[k];
     if (v === undefined || v === null) continue;
-    if (!Number.isInteger(v))
-      throw new ConfigError('invalid', `${k} must be an integer, got ${JSON.stringify(v)}`, k);
+    if (!Number.isSafeInteger(v))
+      throw new ConfigError('invalid', `${at}${k} must be an integer, got ${JSON.stringify(v)}`, at + k);
     return v as number;
   }
   return dflt;
@@ -488,17 +503,17 @@ function posInt(v: number, key: string): number {
   return v;
 }
 
-function numOr(o: Json, k: string, dflt: number): number {
+function numOr(o: Json, k: string, dflt: number, at = ''): number {
   const v = o[k];
   if (v === undefined || v === null) return dflt;
   if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0)
-    throw new ConfigError('invalid', `${k} must be a positive number, got ${JSON.stringify(v)}`, k);
+    throw new ConfigError('invalid', `${at}${k} must be a positive number, got ${JSON.stringify(v)}`, at + k);
   return v;
 }
 
-function boolOr(o: Json, k: string, dflt: boolean): boolean {
+function boolOr(o: Json, k: string, dflt: boolean, at = ''): boolean {
   const v = o[k];
   if (v === undefined || v === null) return dflt;
-  if (typeof v !== 'boolean') throw new ConfigError('invalid', `${k} must be true or false`, k);
+  if (typeof v !== 'boolean') throw new ConfigError('invalid', `${at}${k} must be true or false`, at + k);
   return v;
 }

@@ -157,6 +157,8 @@ describe('safetensors', () => {
         },
         /overlap/,
       ],
+      // Found by the fuzz: __metadata__ must be a string map (the type the header promises).
+      [{ __metadata__: { shape: [] } }, /__metadata__ must map strings to strings/],
     ];
     for (const [h, re] of cases) {
       const e = (await rejection(SafetensorsCheckpoint.open(withHeader(h)))) as SafetensorsError;

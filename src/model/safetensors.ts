@@ -102,6 +102,16 @@ export function parseHeader(
   let metadata: Record<string, string> = {};
   for (const [name, v] of Object.entries(raw as Record<string, unknown>)) {
     if (name === '__metadata__') {
+      // The format (and the reference reader) allows only a string → string map, or null.
+      const ok =
+        v === null ||
+        (typeof v === 'object' && !Array.isArray(v) && Object.values(v).every((x) => typeof x === 'string'));
+      if (!ok)
+        throw new SafetensorsError(
+          'bad-header',
+          `${file}: __metadata__ must map strings to strings, got ${JSON.stringify(v).slice(0, 80)}`,
+          file,
+        );
       metadata = (v ?? {}) as Record<string, string>;
       continue;
     }
