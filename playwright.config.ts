@@ -27,7 +27,8 @@ export default defineConfig({
   ],
   webServer: [
     {
-      command: `npx vite build && npx vite preview --port ${APP_PORT} --strictPort`,
+      // The app, then the widget (dist/widget/), as `npm run build` does.
+      command: `npx vite build && npx vite build -c vite.widget.config.ts && npx vite preview --port ${APP_PORT} --strictPort`,
       url: `http://127.0.0.1:${APP_PORT}`,
       reuseExistingServer: !process.env.CI,
       timeout: 180_000,

@@ -2,6 +2,12 @@ import react from '@vitejs/plugin-react';
 import { defineConfig } from 'vite';
 import { VitePWA } from 'vite-plugin-pwa';
 
+/** What a page on another origin may read from the app (static, public files only). */
+const WIDGET_CORS = {
+  origin: '*',
+  exposedHeaders: ['Content-Length', 'Content-Range', 'Content-Encoding', 'Accept-Ranges', 'ETag'],
+};
+
 /** The demo model the app loads by itself: precached, so the installed app answers offline. */
 const DEMO_MODEL_GLOB = 'models/tiny-a/*';
 
@@ -34,7 +40,8 @@ export default defineConfig({
         ],
       },
       injectManifest: {
-        globPatterns: ['**/*.{js,css,html,svg,png,wasm}', DEMO_MODEL_GLOB],
+        // The sample clips are small (~3 KB each): offline, a sample still works.
+        globPatterns: ['**/*.{js,css,html,svg,png,wasm}', DEMO_MODEL_GLOB, 'samples/*'],
         // The demo model's shards are up to ~19 MB each.
         maximumFileSizeToCacheInBytes: 64 * 2 ** 20,
       },
@@ -56,6 +63,13 @@ export default defineConfig({
     ],
   },
   server: { host: '127.0.0.1' },
-  preview: { host: '127.0.0.1' },
-  build: { target: 'es2022', sourcemap: true },
+  // The widget on another origin fetches the app's files (widget, worker chunks, models): CORS for all,
+  // with the headers the model loader reads (README "Embedding" lists them for other hosts).
+  preview: { host: '127.0.0.1', cors: WIDGET_CORS },
+  build: {
+    target: 'es2022',
+    sourcemap: true,
+    // The page, and the iframe mode of the widget (/embed).
+    rolldownOptions: { input: { main: 'index.html', embed: 'embed.html' } },
+  },
 });

@@ -69,4 +69,9 @@ self.addEventListener('message', (e) => {
 cleanupOutdatedCaches();
 // Precached files without a hash in their name carry a revision parameter: match them without it.
 precacheAndRoute(self.__WB_MANIFEST, { ignoreURLParametersMatching: [/.*/] });
-registerRoute(new NavigationRoute(createHandlerBoundToURL('index.html'), { denylist: [/^\/models\//] }));
+// The widget's iframe mode is its own page; every other navigation is the app.
+const EMBED = /\/embed(\.html)?(\?|$)/;
+registerRoute(new NavigationRoute(createHandlerBoundToURL('embed.html'), { allowlist: [EMBED] }));
+registerRoute(
+  new NavigationRoute(createHandlerBoundToURL('index.html'), { denylist: [/^\/models\//, EMBED] }),
+);

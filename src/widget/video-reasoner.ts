@@ -1,0 +1,443 @@
+/**
+ * <video-reasoner>: the embeddable widget. A custom element with an open shadow root that starts its
+ * own engine worker (from any origin: engine-client/cross-origin.ts), loads the model (the shipped
+ * demo model by default) and the video, and answers questions, streaming the think and answer parts.
+ * Everything it tells the host arrives as bubbling, composed CustomEvents (README "Embedding").
+ * No React here: the widget stays small.
+ */
+import {
+  type AskStats,
+  type EngineClient,
+  EngineError,
+  type EngineErrorInfo,
+  errorInfo,
+  type ModelSource,
+  modelSourceFor,
+  type VideoSource,
+} from '../engine-client';
+import { createCrossOriginEngineClient } from '../engine-client/cross-origin';
+import { DEFAULT_MODEL_PATH } from '../ui/model/model-slice';
+import { numberAttr, splitQuestion } from './settings';
+import css from './widget.css?inline';
+
+export interface ProgressDetail {
+  /** gpu, model, video, then the question's phases (preprocess, vision, connector, prefill, decode). */
+  stage: string;
+  loaded: number;
+  total: number;
+}
+export interface TokenDetail {
+  text: string;
+  section: 'think' | 'answer';
+}
+export interface AnswerDetail {
+  think: string;
+  answer: string;
+  /** The option letter read from the answer (A, B, …), or null. */
+  option: string | null;
+  stats: AskStats;
+}
+/** An engine error's kind, or the widget's own: 'no-question'. */
+export interface ErrorDetail {
+  kind: EngineErrorInfo['kind'] | 'no-question';
+  message: string;
+  hint: string;
+}
+
+const TEMPLATE = `
+<div class="box" part="container">
+  <div class="media" part="media" hidden><video part="video" muted playsinline controls preload="metadata"></video></div>
+  <p class="status" part="status" role="status">Starting…</p>
+  <progress part="progress" max="1" hidden></progress>
+  <form part="form">
+    <label for="q">Question</label>
+    <textarea id="q" part="question" rows="2" placeholder="Ask about the video"></textarea>
+    <div class="actions">
+      <button type="submit" part="ask-button">Ask</button>
+      <button type="button" class="secondary" part="stop-button" disabled>Stop</button>
+    </div>
+  </form>
+  <div class="output" part="output">
+    <details part="think" hidden><summary>Thinking</summary><div class="think-text"></div></details>
+    <p class="answer-line" aria-live="polite"><span class="option" part="option" hidden></span><span class="answer" part="answer"></span></p>
+  </div>
+  <p class="footer" part="footer">Runs on your GPU, in this browser.</p>
+</div>`;
+
+/** Where the app lives: the widget module sits one folder below its root (widget/ or assets/). */
+const APP_ROOT = new URL(/* @vite-ignore */ '../', import.meta.url).href;
+
+export class VideoReasonerElement extends HTMLElement {
+  static readonly observedAttributes = [
+    'src',
+    'question',
+    'model',
+    'frames',
+    'max-new-tokens',
+    'temperature',
+  ];
+
+  private readonly root: ShadowRoot;
+  private readonly ui: {
+    media: HTMLElement;
+    video: HTMLVideoElement;
+    status: HTMLElement;
+    progress: HTMLProgressElement;
+    form: HTMLFormElement;
+    question: HTMLTextAreaElement;
+    ask: HTMLButtonElement;
+    stop: HTMLButtonElement;
+    think: HTMLDetailsElement;
+    thinkSummary: HTMLElement;
+    thinkText: HTMLElement;
+    option: HTMLElement;
+    answer: HTMLElement;
+  };
+  private engine: EngineClient | null = null;
+  /** Engine up and model loaded (chained: a model change loads after the one before). */
+  private ready: Promise<void> | null = null;
+  private videoJob: Promise<void> = Promise.resolve();
+  private videoAbort: AbortController | null = null;
+  private videoBlob: Blob | null = null;
+  private previewUrl: string | null = null;
+  private running = false;
+
+  constructor() {
+    super();
+    this.root = this.attachShadow({ mode: 'open' });
+    const style = document.createElement('style');
+    style.textContent = css;
+    this.root.append(style);
+    const tpl = document.createElement('template');
+    tpl.innerHTML = TEMPLATE; // a constant: no host or model text ever goes through innerHTML
+    this.root.append(tpl.content);
+    const $ = <T extends Element>(sel: string) => this.root.querySelector(sel) as T;
+    this.ui = {
+      media: $('.media'),
+      video: $('video'),
+      status: $('.status'),
+      progress: $('progress'),
+      form: $('form'),
+      question: $('textarea'),
+      ask: $('[part="ask-button"]'),
+      stop: $('[part="stop-button"]'),
+      think: $('details'),
+      thinkSummary: $('summary'),
+      thinkText: $('.think-text'),
+      option: $('.option'),
+      answer: $('.answer'),
+    };
+    this.ui.form.addEventListener('submit', (e) => {
+      e.preventDefault();
+      void this.ask();
+    });
+    this.ui.question.addEventListener('keydown', (e) => {
+      if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
+        e.preventDefault();
+        void this.ask();
+      }
+    });
+    this.ui.stop.addEventListener('click', () => void this.stop());
+  }
+
+  // Attributes and their properties.
+  get src(): string {
+    return this.getAttribute('src') ?? '';
+  }
+  set src(v: string) {
+    this.setAttribute('src', v);
+  }
+  get question(): string {
+    return this.getAttribute('question') ?? '';
+  }
+  set question(v: string) {
+    this.setAttribute('question', v);
+  }
+  get model(): string {
+    return this.getAttribute('model') ?? '';
+  }
+  set model(v: string) {
+    this.setAttribute('model', v);
+  }
+  get frames(): number {
+    return Math.round(numberAttr(this.getAttribute('frames'), 16, 1, 64));
+  }
+  set frames(v: number) {
+    this.setAttribute('frames', String(v));
+  }
+  get maxNewTokens(): number {
+    return Math.round(numberAttr(this.getAttribute('max-new-tokens'), 256, 1, 4096));
+  }
+  set maxNewTokens(v: number) {
+    this.setAttribute('max-new-tokens', String(v));
+  }
+  get temperature(): number {
+    return numberAttr(this.getAttribute('temperature'), 0.1, 0, 2);
+  }
+  set temperature(v: number) {
+    this.setAttribute('temperature', String(v));
+  }
+  /** A File or Blob to ask about (instead of `src`). */
+  get video(): Blob | null {
+    return this.videoBlob;
+  }
+  set video(v: Blob | null) {
+    this.videoBlob = v;
+    if (this.ready) this.loadVideo();
+  }
+
+  connectedCallback(): void {
+    // Attributes set right after creation apply before the engine starts.
+    queueMicrotask(() => {
+      if (this.isConnected) this.boot();
+    });
+  }
+
+  disconnectedCallback(): void {
+    // A move within the page reconnects at once: only a removal stops the worker.
+    queueMicrotask(() => {
+      if (this.isConnected || !this.engine) return;
+      this.videoAbort?.abort();
+      this.engine.terminate();
+      this.engine = null;
+      this.ready = null;
+      this.setPreview(null);
+    });
+  }
+
+  attributeChangedCallback(name: string, old: string | null, value: string | null): void {
+    if (old === value) return;
+    if (name === 'question') this.ui.question.value = value ?? '';
+    if (!this.ready) return;
+    if (name === 'model') {
+      this.ready = this.ready.then(() => this.loadModel());
+      this.ready.catch(() => {});
+    }
+    if (name === 'src' || name === 'frames') this.loadVideo();
+  }
+
+  /** Asks `question` (default: the question box, else the attribute); resolves with the answer. */
+  async ask(question?: string): Promise<AnswerDetail | null> {
+    if (question !== undefined) this.ui.question.value = question;
+    const text = (this.ui.question.value || this.question).trim();
+    if (this.running) return null;
+    if (!text) {
+      this.fail({ kind: 'no-question', message: 'Type a question first.', hint: 'Then press Ask.' });
+      return null;
+    }
+    this.running = true;
+    this.setBusy(true);
+    this.resetOutput();
+    let thinkTokens = 0;
+    // Streamed deltas add up to the done texts (the parser's rule): the answer event waits for them.
+    const streamed = { think: '', answer: '' };
+    let live = true;
+    try {
+      this.boot();
+      await this.ready;
+      await this.videoJob;
+      const engine = this.engine;
+      if (!engine) throw new EngineError('cancelled', 'The widget was removed from the page.');
+      this.setStatus('Thinking…');
+      const { question: q, options } = splitQuestion(text);
+      const result = await engine.ask(
+        {
+          question: q,
+          options,
+          sampling: { maxNewTokens: this.maxNewTokens, temperature: this.temperature },
+        },
+        (e) => {
+          if (!live) return;
+          if (e.type === 'phase' && e.state === 'start') {
+            this.setStatus(PHASE_LABEL[e.phase]);
+            this.emit<ProgressDetail>('progress', { stage: e.phase, loaded: 0, total: 1 });
+          } else if (e.type === 'phase') {
+            this.emit<ProgressDetail>('progress', { stage: e.phase, loaded: 1, total: 1 });
+          } else if (e.type === 'reasoning' && e.event.type !== 'done') {
+            const section = e.event.type;
+            streamed[section] += e.event.text;
+            if (section === 'think') {
+              this.ui.think.hidden = false;
+              this.ui.thinkText.textContent += e.event.text;
+              thinkTokens++;
+              this.ui.thinkSummary.textContent = `Thinking (${thinkTokens})`;
+            } else {
+              this.setStatus('Answering…');
+              this.ui.answer.textContent += e.event.text;
+            }
+            this.emit<TokenDetail>('token', { text: e.event.text, section });
+          }
+        },
+      );
+      const done = result.done;
+      await settle(() => streamed.think === done.thinkText && streamed.answer === done.answerText);
+      live = false;
+      const detail: AnswerDetail = {
+        think: done.thinkText,
+        answer: done.answerText || done.answer,
+        option: done.option,
+        stats: result.stats,
+      };
+      this.ui.thinkText.textContent = detail.think;
+      this.ui.think.hidden = detail.think === '';
+      this.ui.thinkSummary.textContent = 'Thinking';
+      this.ui.answer.textContent = detail.answer;
+      this.ui.option.hidden = !detail.option;
+      this.ui.option.textContent = detail.option ?? '';
+      const s = result.stats;
+      this.setStatus(
+        `${s.stoppedBy === 'cancel' ? 'Stopped' : 'Answered'} · ${s.newTokens} tokens · ${s.tokensPerSecond.toFixed(1)} tokens/s`,
+      );
+      this.emit<AnswerDetail>('answer', detail);
+      return detail;
+    } catch (e) {
+      this.fail(errorInfo(e));
+      return null;
+    } finally {
+      this.running = false;
+      this.setBusy(false);
+    }
+  }
+
+  /** Stops the question being answered (it resolves with what it has). */
+  async stop(): Promise<void> {
+    if (this.running) await this.engine?.stop();
+  }
+
+  /** Starts the engine and loads the model once (later calls do nothing). */
+  private boot(): void {
+    if (this.ready) return;
+    this.ready = (async () => {
+      this.setStatus('Starting the GPU…');
+      this.emit<ProgressDetail>('progress', { stage: 'gpu', loaded: 0, total: 1 });
+      this.engine = createCrossOriginEngineClient();
+      await this.engine.init({}, (e) => this.fail(e));
+      this.emit<ProgressDetail>('progress', { stage: 'gpu', loaded: 1, total: 1 });
+      await this.loadModel();
+    })();
+    this.ready.catch((e) => this.fail(errorInfo(e)));
+    if (this.src || this.videoBlob) this.loadVideo();
+  }
+
+  private modelSource(): ModelSource {
+    const spec = this.model.trim();
+    if (!spec) return { kind: 'url', baseUrl: new URL(DEFAULT_MODEL_PATH, APP_ROOT).href };
+    return modelSourceFor(spec, { base: document.baseURI }).source;
+  }
+
+  private async loadModel(): Promise<void> {
+    const engine = this.engine;
+    if (!engine) return;
+    this.setStatus('Loading the model…');
+    const info = await engine.loadModel(this.modelSource(), (p) => {
+      const d = p.download;
+      const [loaded, total] = d ? [d.loadedBytes, d.totalBytes] : [p.loadedBytes, p.totalBytes];
+      this.showProgress(loaded, total);
+      this.emit<ProgressDetail>('progress', { stage: 'model', loaded, total });
+    });
+    this.showProgress(0, 0);
+    this.setStatus(`Ready · ${info.name}`);
+    this.emit('ready', { model: info.name });
+  }
+
+  /** Loads the current src / video into the engine (replacing one in flight). */
+  private loadVideo(): void {
+    this.videoAbort?.abort();
+    const abort = new AbortController();
+    this.videoAbort = abort;
+    const source: VideoSource | null = this.videoBlob
+      ? { kind: 'file', file: this.videoBlob }
+      : this.src
+        ? { kind: 'url', url: new URL(this.src, document.baseURI).href }
+        : null;
+    this.setPreview(source);
+    if (!source) return;
+    const frames = this.frames;
+    this.videoJob = (async () => {
+      await this.ready;
+      const engine = this.engine;
+      if (!engine || abort.signal.aborted) return;
+      this.setStatus('Decoding the video…');
+      await engine.loadVideo(
+        source,
+        { method: { kind: 'uniform', n: frames } },
+        {
+          signal: abort.signal,
+          onProgress: (p) => {
+            this.showProgress(p.fraction, 1);
+            this.emit<ProgressDetail>('progress', { stage: 'video', loaded: p.fraction, total: 1 });
+          },
+        },
+      );
+      this.showProgress(0, 0);
+      if (!this.running) this.setStatus('Video loaded · ask a question');
+    })();
+    this.videoJob.catch((e) => {
+      if (!abort.signal.aborted) this.fail(errorInfo(e));
+    });
+  }
+
+  private setPreview(source: VideoSource | null): void {
+    if (this.previewUrl) URL.revokeObjectURL(this.previewUrl);
+    this.previewUrl = null;
+    if (!source) {
+      this.ui.video.removeAttribute('src');
+      this.ui.media.hidden = true;
+      return;
+    }
+    if (source.kind === 'file') this.previewUrl = URL.createObjectURL(source.file);
+    this.ui.video.src = source.kind === 'file' ? (this.previewUrl as string) : source.url;
+    this.ui.media.hidden = false;
+  }
+
+  private resetOutput(): void {
+    this.ui.think.hidden = true;
+    this.ui.think.open = false;
+    this.ui.thinkText.textContent = '';
+    this.ui.thinkSummary.textContent = 'Thinking';
+    this.ui.answer.textContent = '';
+    this.ui.option.hidden = true;
+    this.ui.option.textContent = '';
+  }
+
+  private setBusy(busy: boolean): void {
+    this.ui.ask.disabled = busy;
+    this.ui.stop.disabled = !busy;
+  }
+
+  private showProgress(loaded: number, total: number): void {
+    this.ui.progress.hidden = !(total > 0);
+    if (total > 0) this.ui.progress.value = Math.min(1, loaded / total);
+  }
+
+  private setStatus(text: string, error = false): void {
+    this.ui.status.textContent = text;
+    this.ui.status.classList.toggle('error', error);
+  }
+
+  private fail(err: ErrorDetail): void {
+    this.showProgress(0, 0);
+    this.setStatus(err.hint ? `${err.message} ${err.hint}` : err.message, true);
+    this.emit<ErrorDetail>('error', { kind: err.kind, message: err.message, hint: err.hint });
+  }
+
+  private emit<T>(type: string, detail: T): void {
+    this.dispatchEvent(new CustomEvent<T>(type, { detail, bubbles: true, composed: true }));
+  }
+}
+
+/**
+ * Waits (up to 2 s) for `ok`: the engine's events travel on their own channel and may trail its result,
+ * so the last tokens are sent before the answer event.
+ */
+async function settle(ok: () => boolean): Promise<void> {
+  for (let t = 0; t < 200 && !ok(); t++) await new Promise((r) => setTimeout(r, 10));
+}
+
+const PHASE_LABEL: Record<string, string> = {
+  preprocess: 'Preparing the frames…',
+  vision: 'Looking at the frames…',
+  connector: 'Looking at the frames…',
+  prefill: 'Reading the question…',
+  decode: 'Thinking…',
+};
