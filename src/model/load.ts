@@ -7,6 +7,7 @@ import type { StoredQ4 } from './engine-format';
 import { fuseDecoderWeights } from './fuse-weights';
 import { GpuWeights, type LinearWeight } from './gpu-weights';
 import { sliceRows } from './layers';
+import { bindingLimit, isQuantizable, isVocabTable, type PlanLimits, tablePartRows } from './plan';
 import { sinusoidalPositions } from './positional';
 import { toFloat16Bits, toFloat32 } from './weight-convert';
 import { PREFIX } from './weight-manifest';
@@ -20,28 +21,11 @@ export interface LoadOptions {
   /** Also store the vocabulary tables (embedding, lm_head) 4-bit; default: when quantizing. */
   quantizeTables?: boolean;
   signal?: AbortSignal;
+  /** The limits tables are split by (a plan's, possibly lower than the device's; default the device's). */
+  limits?: PlanLimits;
 }
 
-/** The [V, C] vocabulary tables, stored as row parts that each fit one storage binding. */
-export const isVocabTable = (name: string) =>
-  name === `${PREFIX.text}model.embed_tokens.weight` || name === `${PREFIX.text}lm_head.weight`;
-
-/** Rows per part of a [V, C] table so a part of `bytesPerElem`-byte elements fits `limit` (kept even). */
-export function tablePartRows(V: number, C: number, bytesPerElem: number, limit: number): number {
-  const rows = Math.floor(limit / (C * bytesPerElem));
-  if (rows < 2) throw new Error(`a table row of ${C} values does not fit a ${limit}-byte binding`);
-  return Math.min(V, rows - (rows % 2));
-}
-
-/**
- * Linear weights that go 4-bit when quantizing: every 2-D `.weight` of the LLM's layers, and the
- * connector's. The vocabulary tables are handled apart (isVocabTable, LoadOptions.quantizeTables).
- */
-export function isQuantizable(name: string, shape: readonly number[]): boolean {
-  if (shape.length !== 2 || !name.endsWith('.weight')) return false;
-  if (name.startsWith(PREFIX.text)) return name.includes('.layers.');
-  return name.startsWith(PREFIX.connector);
-}
+export { isQuantizable, isVocabTable, tablePartRows } from './plan';
 
 export interface LoadProgress {
   loadedBytes: number;
@@ -69,7 +53,7 @@ export async function loadWeights(
   const quantize = stored ? { ...stored.manifest.quantization } : opts.quantize;
   const quantizeTables = stored ? stored.manifest.quantization.tables : (opts.quantizeTables ?? !!quantize);
   const dtype = ctx.actDtype;
-  const limit = ctx.summary.limits.maxStorageBufferBindingSize;
+  const limit = Math.min(bindingLimit(ctx.summary.limits), bindingLimit(opts.limits ?? ctx.summary.limits));
   // In file order: over HTTP each shard is then read front to back (one pass on a server without Range).
   const at = (name: string) => {
     const q = stored?.q4.get(name);

@@ -28,6 +28,7 @@ export class TinyLlavaVideo {
     readonly framesPerPass = 4,
   ) {
     this.preprocess = framePreprocess(config.vision);
+    // A load plan may shorten the context: the KV cache holds config.maxLength positions.
     this.llm = new Qwen2(ctx, weights.scope(PREFIX.text), config.text, config.maxLength);
   }
 

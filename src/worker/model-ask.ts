@@ -86,7 +86,9 @@ export async function runAsk(a: AskContext, req: AskRequest): Promise<AskResult>
   const kind = req.pixels ? 'pixels' : req.visual !== 'text' && a.video ? 'video' : 'none';
   if (req.pixels) checkPixels(req.pixels.shape, req.pixels.data.length, cfg.vision.imageSize);
   const frames = req.pixels ? req.pixels.shape[0] : kind === 'video' ? a.video!.frames.length : 0;
-  const layout = spliceLayout(prompt, kind === 'none' ? 0 : cfg.connector.numQueries, cfg.maxLength);
+  // The plan may cap a prompt below the context (its prefill activations must fit one binding).
+  const cut = Math.min(cfg.maxLength, loaded.maxPrompt ?? cfg.maxLength);
+  const layout = spliceLayout(prompt, kind === 'none' ? 0 : cfg.connector.numQueries, cut);
   emit({
     type: 'start',
     visual: kind,

@@ -5,7 +5,13 @@
  * touches the model that is currently loaded: the service swaps only once this resolves.
  */
 
-import type { ModelInfo, ModelLoadProgress, ModelSource, WeightFormat } from '../engine-client/protocol';
+import type {
+  LoadModelOptions,
+  ModelInfo,
+  ModelLoadProgress,
+  ModelSource,
+  WeightFormat,
+} from '../engine-client/protocol';
 import { EngineError } from '../engine-client/protocol';
 import type { GpuContext } from '../gpu/context';
 import { readQ4, releaseQ4 } from '../gpu/kernels/quant/format';
@@ -14,6 +20,7 @@ import { type OpenedCheckpoint, openCheckpoint } from '../model/checkpoint';
 import type { Quantizer } from '../model/convert';
 import { ENGINE_Q4, isQuantizable, loadWeights } from '../model/load';
 import type { CacheKey } from '../model/model-cache';
+import { type ModelPlan, planModel } from '../model/plan';
 import { pickedFiles, pickedFolder } from '../model/sources/files';
 import { type HttpSourceOptions, HttpWeightSource } from '../model/sources/http';
 import { DownloadMeter } from '../model/sources/progress';
@@ -33,6 +40,8 @@ export interface LoadedModel {
   tokenizer: TextTokenizer;
   eosIds: number[];
   info: ModelInfo;
+  /** The longest prompt a prefill may take on this adapter (the load plan's); default the context. */
+  maxPrompt?: number;
 }
 
 /** The source's reader; `http` (retries, cancellation, byte progress) applies to URL and hub sources. */
@@ -94,6 +103,7 @@ export async function loadCheckpoint(
   signal?: AbortSignal,
   format: WeightFormat = 'auto',
   cache?: ModelCache | null,
+  fit: FitOptions = {},
 ): Promise<LoadedModel> {
   const t0 = performance.now();
   let last: ModelLoadProgress = { phase: 'open', loadedBytes: 0, totalBytes: 0 };
@@ -114,19 +124,21 @@ export async function loadCheckpoint(
     if (cache && key && (await cache.usable())) {
       const hit = await cache.open(key);
       if (hit) {
-        const io = { src: hit.src, onProgress: report, meter, http: false, t0 };
+        const io = { src: hit.src, onProgress: report, meter, http: false, t0, fit };
         return await loadFrom(ctx, source, id, io, signal, 'q4', undefined, 'read');
       }
       report({ phase: 'open', loadedBytes: 0, totalBytes: 0 });
       const ckpt = await openCheckpoint(src);
       signal?.throwIfAborted();
+      // Refused before a byte of weights is downloaded when the adapter cannot hold it.
+      planFor(ctx, ckpt, wantsQ4(ckpt, format), fit);
       const cacheProgress = (loadedBytes: number, totalBytes: number) =>
         report({ phase: 'cache', loadedBytes, totalBytes, download: meter.snapshot() });
       if (ckpt.converted) {
         // Already converted (a self-hosted `npm run convert` folder): copied into the cache as it is.
         meter.plan(new Map(Object.entries(ckpt.converted.manifest.files).map(([f, e]) => [f, e.size])));
         const stored = await cache.storeConverted(key, ckpt, cacheProgress, signal);
-        const io = { src: stored.src, onProgress: report, meter, http: false, t0 };
+        const io = { src: stored.src, onProgress: report, meter, http: false, t0, fit };
         return await loadFrom(ctx, source, id, io, signal, 'q4', undefined, 'written');
       }
       if (wantsQ4(ckpt, format)) {
@@ -143,20 +155,20 @@ export async function loadCheckpoint(
           signal,
           gpuQuantizer(ctx),
         );
-        const io = { src: stored.src, onProgress: report, meter, http: false, t0 };
+        const io = { src: stored.src, onProgress: report, meter, http: false, t0, fit };
         return await loadFrom(ctx, source, id, io, signal, 'q4', undefined, 'written');
       }
       return await loadFrom(
         ctx,
         source,
         id,
-        { src, onProgress: report, meter, http, t0 },
+        { src, onProgress: report, meter, http, t0, fit },
         signal,
         format,
         ckpt,
       );
     }
-    return await loadFrom(ctx, source, id, { src, onProgress: report, meter, http, t0 }, signal, format);
+    return await loadFrom(ctx, source, id, { src, onProgress: report, meter, http, t0, fit }, signal, format);
   } finally {
     if (http) src.close();
   }
@@ -194,6 +206,33 @@ function filePlan(ckpt: OpenedCheckpoint): Map<string, number> {
 
 const numel = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
 
+/** Lower limits and a GPU memory budget the plan is held to (LoadModelOptions). */
+export type FitOptions = Pick<LoadModelOptions, 'limits' | 'gpuMemoryBudget'>;
+
+/** The checkpoint's plan on this adapter (or the lower limits asked for); throws a refusal. */
+function planFor(ctx: GpuContext, ckpt: OpenedCheckpoint, q4: boolean, fit: FitOptions): ModelPlan {
+  const stored = ckpt.converted?.manifest.quantization;
+  const quantize = stored ? { ...stored } : q4 ? ENGINE_Q4 : null;
+  const own = ctx.summary.limits;
+  const asked = fit.limits ?? own;
+  return planModel({
+    config: ckpt.config,
+    tensors: ckpt.report.used,
+    dtype: ctx.actDtype === 'f16' ? 'f16' : 'f32',
+    quantize,
+    quantizeTables: stored ? stored.tables : !!quantize,
+    converted: !!stored,
+    limits: {
+      maxStorageBufferBindingSize: Math.min(
+        own.maxStorageBufferBindingSize,
+        asked.maxStorageBufferBindingSize,
+      ),
+      maxBufferSize: Math.min(own.maxBufferSize, asked.maxBufferSize),
+    },
+    ...(fit.gpuMemoryBudget ? { memoryBudget: fit.gpuMemoryBudget } : {}),
+  });
+}
+
 /** One load's source and reporting: the progress callback, the download meter (HTTP sources). */
 interface LoadIo {
   src: WeightSource;
@@ -201,13 +240,14 @@ interface LoadIo {
   meter: DownloadMeter;
   http: boolean;
   t0: number;
+  fit: FitOptions;
 }
 
 async function loadFrom(
   ctx: GpuContext,
   source: ModelSource,
   id: number,
-  { src, onProgress, meter, http, t0 }: LoadIo,
+  { src, onProgress, meter, http, t0, fit }: LoadIo,
   signal: AbortSignal | undefined,
   format: WeightFormat,
   opened?: OpenedCheckpoint,
@@ -232,6 +272,7 @@ async function loadFrom(
   signal?.throwIfAborted();
 
   const quantized = wantsQ4(ckpt, format);
+  const fitted = planFor(ctx, ckpt, quantized, fit);
   const plan = filePlan(ckpt);
   meter.plan(plan);
   const download = () => (http ? { download: meter.snapshot() } : {});
@@ -247,11 +288,16 @@ async function loadFrom(
         tensor: p.tensor,
         ...download(),
       }),
-    { signal, quantize: quantized ? ENGINE_Q4 : null },
+    {
+      signal,
+      quantize: quantized ? ENGINE_Q4 : null,
+      limits: { maxStorageBufferBindingSize: fitted.binding, maxBufferSize: fitted.binding },
+    },
   );
   let model: TinyLlavaVideo;
   try {
-    model = new TinyLlavaVideo(ctx, ckpt.config, weights);
+    const config = { ...ckpt.config, maxLength: fitted.maxLength };
+    model = new TinyLlavaVideo(ctx, config, weights, fitted.framesPerPass);
     signal?.throwIfAborted();
   } catch (e) {
     ctx.flush();
@@ -281,12 +327,20 @@ async function loadFrom(
       },
       connector: { type: c.type, group: c.group, numQueries: c.numQueries, layers: c.layers },
       text: { hidden: t.hidden, layers: t.layers, heads: t.heads, kvHeads: t.kvHeads, vocab: t.vocab },
-      maxLength: ckpt.config.maxLength,
+      maxLength: fitted.maxLength,
     },
     eosTokenIds: eosIds,
     ...(cached ? { cached } : {}),
+    fit: {
+      maxLength: fitted.maxLength,
+      maxPrompt: fitted.maxPrompt,
+      framesPerPass: fitted.framesPerPass,
+      tables: fitted.tables.map((t) => ({ name: t.name, parts: t.parts })),
+      estimatedBytes: fitted.bytes.total,
+      notes: fitted.notes,
+    },
   };
-  return { id, model, tokenizer, eosIds, info };
+  return { id, model, tokenizer, eosIds, info, maxPrompt: fitted.maxPrompt };
 }
 
 const sum = (v: Iterable<number>) => {

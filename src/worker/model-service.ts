@@ -58,6 +58,7 @@ export function modelCommands(
           ac.signal,
           options.weights,
           offline,
+          { limits: options.limits, gpuMemoryBudget: options.gpuMemoryBudget },
         );
         if (ac.signal.aborted) {
           next.model.destroy();

@@ -50,6 +50,27 @@ export type WeightFormat = 'auto' | 'q4' | 'full';
 
 export interface LoadModelOptions {
   weights?: WeightFormat;
+  /**
+   * Hold the plan to these limits instead of the device's (lower only: tests, or a user who knows the
+   * GPU's real budget), and to this many bytes of GPU memory (WebGPU does not tell; absent: unchecked).
+   */
+  limits?: { maxStorageBufferBindingSize: number; maxBufferSize: number };
+  gpuMemoryBudget?: number;
+}
+
+/** How the model was fitted to the adapter (src/model/plan.ts). */
+export interface ModelFit {
+  /** Context (prompt + answer) the KV cache holds, and frames per vision-tower pass. */
+  maxLength: number;
+  /** The longest prompt one prefill takes (longer ones are cut). */
+  maxPrompt: number;
+  framesPerPass: number;
+  /** Vocabulary tables split into row parts to fit one binding. */
+  tables: { name: string; parts: number }[];
+  /** Estimated GPU bytes (weights, KV cache, activations, vision). */
+  estimatedBytes: number;
+  /** What was reduced and why, for the user. */
+  notes: string[];
 }
 
 /** What the model panel shows about the loaded checkpoint. */
@@ -79,6 +100,7 @@ export interface ModelInfo {
   eosTokenIds: number[];
   /** Loaded from its offline copy ('read', no network) or just downloaded into one ('written'). */
   cached?: 'read' | 'written';
+  fit?: ModelFit;
 }
 
 /** Frames already preprocessed to the model's input ([F, 3, S, S], normalised): infer --frames, tests. */

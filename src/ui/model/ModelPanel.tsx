@@ -174,6 +174,19 @@ function ModelFacts({ info }: { info: ModelInfo }) {
         value={`${c.llm || 'Qwen2'} · ${c.text.layers} layers · ${c.text.hidden} wide`}
       />
       <Fact id="load-time" label="Loaded in" value={formatMs(info.loadMs)} />
+      {info.fit?.notes.length ? (
+        <Fact
+          id="fit"
+          label="Fitted to this GPU"
+          value={
+            <ul className="fit-notes">
+              {info.fit.notes.map((n) => (
+                <li key={n}>{n}</li>
+              ))}
+            </ul>
+          }
+        />
+      ) : null}
     </dl>
   );
 }
