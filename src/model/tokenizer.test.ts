@@ -7,7 +7,13 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { rng } from '../gpu/random';
 import { promptText } from './prompt';
 import { QWEN_TOKENIZER_JSON, qwenFiles, qwenTokenizer, tokenizerCorpus } from './testing/qwen-tokenizer';
-import { loadTokenizer, readTokenizer, type TextTokenizer, tokenizerJsonFromSlowFiles } from './tokenizer';
+import {
+  loadTokenizer,
+  readTokenizer,
+  type TextTokenizer,
+  TokenizerError,
+  tokenizerJsonFromSlowFiles,
+} from './tokenizer';
 
 const corpus = tokenizerCorpus();
 
@@ -203,5 +209,13 @@ describe('tokenizer loading rules (tiny vocabulary)', () => {
     await expect(readTokenizer(async () => null)).rejects.toThrow(/vocab.json/);
     expect(() => loadTokenizer({ tokenizerJson: '{bad' })).toThrow(/not valid JSON/);
     expect(() => loadTokenizer({ vocabJson: vocab, mergesTxt: 'a b c' })).toThrow(/merges.txt/);
+    // Found by the fuzz: the library's own errors (at load and at encode) come out as TokenizerError.
+    expect(() => loadTokenizer({ tokenizerJson: '{}' })).toThrow(TokenizerError);
+    expect(() => loadTokenizer({ tokenizerJson: 'null' })).toThrow(/tokenizer\.json must hold a JSON object/);
+    const odd = tokenizerJsonFromSlowFiles({ vocab, merges, config: {} }) as { model: { vocab: unknown } };
+    odd.model.vocab = [[], false];
+    expect(() => loadTokenizer({ tokenizerJson: odd })).toThrow(
+      /model\.vocab must map each token to an integer id/,
+    );
   });
 });

@@ -84,17 +84,21 @@ export class TextTokenizer {
   /** Token ids of `text`; no BOS/EOS is added (Qwen adds none). */
   encode(text: string): number[] {
     if (text.length === 0) return [];
-    return this.lib.encode(text, { add_special_tokens: false }).ids;
+    return libraryCall('the tokenizer could not encode the text', () =>
+      this.lib.encode(text, { add_special_tokens: false }),
+    ).ids;
   }
 
   /** Decodes ids to text; ids without a token (the embedding's padding rows) are dropped. */
   decode(ids: readonly number[], opts: DecodeOptions = {}): string {
     const known = ids.filter((id) => this.idToToken(id) !== undefined);
     if (known.length === 0) return ''; // the library throws on an empty list
-    return this.lib.decode(known, {
-      skip_special_tokens: opts.skipSpecialTokens ?? false,
-      clean_up_tokenization_spaces: this.cleanUpSpaces,
-    });
+    return libraryCall('the tokenizer could not decode the ids', () =>
+      this.lib.decode(known, {
+        skip_special_tokens: opts.skipSpecialTokens ?? false,
+        clean_up_tokenization_spaces: this.cleanUpSpaces,
+      }),
+    );
   }
 
   /** The vocabulary string of an id (byte-level form for BPE tokens, content for added tokens). */
@@ -128,22 +132,58 @@ export class TextTokenizer {
   }
 }
 
+/** The library's own errors (plain Error, TypeError) as a TokenizerError naming the file. */
+function libraryCall<T>(what: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof TokenizerError) throw e;
+    throw new TokenizerError(`${what}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+}
+
+/** The library takes any `vocab` and hands its values out as ids; a vocabulary must map to integer ids. */
+function checkVocab(model: unknown): void {
+  if (!isObject(model) || !('vocab' in model)) return; // the library names what is missing
+  const v = model.vocab;
+  const ok = Array.isArray(v)
+    ? model.type === 'Unigram' // [piece, score] pairs
+    : isObject(v) && Object.values(v).every((id) => Number.isSafeInteger(id) && (id as number) >= 0);
+  if (!ok) throw new TokenizerError('tokenizer.json: model.vocab must map each token to an integer id');
+}
+
+const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+
 /** Builds the tokenizer from whichever files the checkpoint has (tokenizer.json preferred). */
 export function loadTokenizer(files: TokenizerFiles): TextTokenizer {
   const config = asJson(files.tokenizerConfig, 'tokenizer_config.json') ?? {};
+  if (!isObject(config)) throw new TokenizerError('tokenizer_config.json must hold a JSON object');
   const tj = asJson(files.tokenizerJson, 'tokenizer.json');
-  if (tj) return new TextTokenizer(tj, config);
+  if (tj !== undefined) {
+    if (!isObject(tj)) throw new TokenizerError('tokenizer.json must hold a JSON object');
+    checkVocab(tj.model);
+    return libraryCall(
+      'tokenizer.json is not a tokenizer this app can read',
+      () => new TextTokenizer(tj, config),
+    );
+  }
   if (files.vocabJson === undefined || files.mergesTxt === undefined) {
     throw new TokenizerError('no tokenizer.json, and vocab.json + merges.txt are not both present');
   }
-  const built = tokenizerJsonFromSlowFiles({
-    vocab: asJson(files.vocabJson, 'vocab.json') as Record<string, number>,
-    merges: files.mergesTxt,
-    config,
-    addedTokens: asJson(files.addedTokensJson, 'added_tokens.json') as Record<string, number> | undefined,
-    specialTokensMap: asJson(files.specialTokensMap, 'special_tokens_map.json'),
-  });
-  return new TextTokenizer(built, config);
+  const { vocabJson, mergesTxt } = files;
+  const built = libraryCall('vocab.json + merges.txt do not make a tokenizer', () =>
+    tokenizerJsonFromSlowFiles({
+      vocab: asJson(vocabJson, 'vocab.json') as Record<string, number>,
+      merges: mergesTxt,
+      config,
+      addedTokens: asJson(files.addedTokensJson, 'added_tokens.json') as Record<string, number> | undefined,
+      specialTokensMap: asJson(files.specialTokensMap, 'special_tokens_map.json'),
+    }),
+  );
+  return libraryCall(
+    'vocab.json + merges.txt do not make a tokenizer',
+    () => new TextTokenizer(built, config),
+  );
 }
 
 /** Fetches the tokenizer files through `read` (tokenizer.json first, else the slow files) and loads them. */
