@@ -13,6 +13,7 @@ export type {
   AskStats,
   CachedModel,
   DecodePath,
+  DeviceRecovery,
   DoneEvent,
   DownloadProgress,
   ElementPlan,

@@ -35,8 +35,22 @@ export interface AcquireOptions {
   powerPreference?: GPUPowerPreference;
   /** Turn off shader-f16 even where present (forces the f32 path; used by tests and by users). */
   disableF16?: boolean;
-  /** Called when the device is lost (once) or raises an uncaptured error (each time). */
+  /** Called when the device is lost (once) or raises an uncaptured error (each time, until lost). */
   onError?: (err: GpuError) => void;
+  /**
+   * Report a loss with reason 'destroyed' too, unless the device was given back with releaseDevice:
+   * a destroy() by anything else (a test standing in for a driver reset) is then a loss like any other.
+   */
+  reportDestroyed?: boolean;
+}
+
+/** Devices destroyed on purpose (releaseDevice): their loss is not news. */
+const released = new WeakSet<GPUDevice>();
+
+/** Destroys a device on purpose (the engine's dispose), so its loss is not reported. */
+export function releaseDevice(device: GPUDevice): void {
+  released.add(device);
+  device.destroy();
 }
 
 const RAISED_LIMITS = [
@@ -112,16 +126,22 @@ export async function acquireDevice(
       maxStorageBuffersPerShaderStage: l.maxStorageBuffersPerShaderStage,
     },
   };
-  const report = (err: GpuError) => opts.onError?.(err);
+  let isLost = false;
+  const report = (err: GpuError) => {
+    if (!isLost) opts.onError?.(err);
+  };
   device.lost.then((lost) => {
-    if (lost.reason === 'destroyed') return;
-    report(
-      new GpuError(
-        'device-lost',
-        `The GPU device was lost: ${lost.message || 'unknown reason'}`,
-        'Reload the model to continue; your video and question are kept.',
-      ),
-    );
+    const quiet = lost.reason === 'destroyed' && (!opts.reportDestroyed || released.has(device));
+    if (!quiet)
+      report(
+        new GpuError(
+          'device-lost',
+          `The GPU device was lost: ${lost.message || 'unknown reason'}`,
+          'Reload the model to continue; your video and question are kept.',
+        ),
+      );
+    // What a lost device raises afterwards (every call fails) says nothing new.
+    isLost = true;
   });
   device.addEventListener('uncapturederror', (ev) => {
     const e = (ev as GPUUncapturedErrorEvent).error;

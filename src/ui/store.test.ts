@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import type { AdapterSummary, Engine, EngineClient, SelfTestResult } from '../engine-client';
+import type { AdapterSummary, Engine, EngineClient, ModelInfo, SelfTestResult } from '../engine-client';
 import { EngineError } from '../engine-client';
 import { createAppStore } from './store';
 
@@ -64,5 +64,28 @@ describe('app store', () => {
     const store = createAppStore(() => engine);
     await store.getState().start();
     expect(store.getState().deviceError?.kind).toBe('device-lost');
+  });
+
+  it('follows the recovery from a lost device: the error clears and the reloaded model shows', async () => {
+    const model = { name: 'tiny-b', cached: 'read' } as ModelInfo;
+    let recover: Parameters<Engine['init']>[2];
+    const engine = fakeEngine(async (_, onDeviceError, onRecovery) => {
+      recover = onRecovery;
+      queueMicrotask(() => onDeviceError?.({ kind: 'device-lost', message: 'lost', hint: '' }));
+      return summary;
+    });
+    const store = createAppStore(() => engine);
+    await store.getState().start();
+    recover?.({ state: 'recovering', message: 'getting a new device' });
+    expect(store.getState()).toMatchObject({
+      deviceError: { kind: 'device-lost' },
+      deviceRecovery: { state: 'recovering' },
+    });
+    recover?.({ state: 'recovered', message: 'ready again', model });
+    expect(store.getState()).toMatchObject({
+      deviceError: null,
+      deviceRecovery: { state: 'recovered' },
+      model,
+    });
   });
 });

@@ -3,6 +3,7 @@ import { createStore, type StoreApi } from 'zustand/vanilla';
 import {
   type AdapterSummary,
   createEngineClient,
+  type DeviceRecovery,
   type EngineClient,
   type EngineErrorInfo,
   errorInfo,
@@ -20,6 +21,8 @@ export interface AppState extends ModelSlice, VideoSlice {
   adapterError: EngineErrorInfo | null;
   /** Device lost or an uncaptured GPU error after start. */
   deviceError: EngineErrorInfo | null;
+  /** The engine's recovery from a lost device (a new device, the model reloaded). */
+  deviceRecovery: DeviceRecovery | null;
   selfTestPhase: SelfTestPhase;
   results: SelfTestResult[];
   progress: { done: number; total: number };
@@ -44,6 +47,7 @@ export function createAppStore(getEngine: () => EngineClient): StoreApi<AppState
     adapter: null,
     adapterError: null,
     deviceError: null,
+    deviceRecovery: null,
     selfTestPhase: 'idle',
     results: [],
     progress: { done: 0, total: 0 },
@@ -54,7 +58,17 @@ export function createAppStore(getEngine: () => EngineClient): StoreApi<AppState
       if (phase === 'starting' || phase === 'ready') return;
       set({ adapterPhase: 'starting', adapterError: null });
       try {
-        const adapter = await eng().init({}, (e) => set({ deviceError: e }));
+        const adapter = await eng().init(
+          {},
+          (e) => set({ deviceError: e }),
+          // Once recovered the loss is history: the banner says what happened, the panel shows the model.
+          (r) =>
+            set(
+              r.state === 'recovered'
+                ? { deviceRecovery: r, deviceError: null, ...(r.model ? { model: r.model } : {}) }
+                : { deviceRecovery: r },
+            ),
+        );
         set({ adapterPhase: 'ready', adapter });
         // Vision progress of every video from now on (absent in engines faked by tests).
         const e = eng();

@@ -4,7 +4,7 @@
  * model-ask.ts; this file owns the state and its rules.
  */
 
-import type { AskResult, ModelCommands } from '../engine-client/protocol';
+import type { AskResult, LoadModelOptions, ModelCommands, ModelSource } from '../engine-client/protocol';
 import { EngineError } from '../engine-client/protocol';
 import { runAsk, type VisualCache } from './model-ask';
 import { ModelCache } from './model-cache';
@@ -14,6 +14,20 @@ import { noVideo, type VideoLookup } from './model-video';
 import type { EngineSession } from './session';
 import type { VisionHub } from './video-vision';
 
+/** The question being answered; `lost`: the device was lost under it. */
+interface Asking {
+  abort: AbortController;
+  done: Promise<AskResult>;
+  lost?: boolean;
+}
+
+const lostWhileAnswering = () =>
+  new EngineError(
+    'device-lost',
+    'The GPU device was lost while answering.',
+    'A new device is being set up and the model reloaded; ask again when the page says it is ready.',
+  );
+
 /** `vision` (optional): runs the vision tower ahead of questions; told about each model swap. */
 export function modelCommands(
   session: EngineSession,
@@ -22,7 +36,7 @@ export function modelCommands(
 ): ModelCommands {
   let loaded: LoadedModel | null = null;
   let loading: AbortController | null = null;
-  let asking: { abort: AbortController; done: Promise<AskResult> } | null = null;
+  let asking: Asking | null = null;
   const cache: { current: VisualCache | null } = { current: null };
   let nextId = 1;
   const storage = session.env.storage?.();
@@ -39,6 +53,58 @@ export function modelCommands(
     vision?.dropModel(old.id);
     old.model.destroy();
   }
+
+  // What was last loaded, to load again on a new device after a loss (OPFS first, as any load).
+  let last: { source: ModelSource; options: LoadModelOptions } | null = null;
+  let lostModel: LoadedModel | null = null;
+  session.deviceUsers.push({
+    lost() {
+      loading?.abort();
+      if (asking) {
+        asking.lost = true;
+        asking.abort.abort();
+      }
+      // The visual tokens and vision jobs live on the lost device: dropped, not released into a pool.
+      cache.current = null;
+      if (loaded) vision?.dropModel(loaded.id);
+      lostModel = loaded;
+      loaded = null;
+      session.loaded = null;
+    },
+    async restore(ctx) {
+      try {
+        lostModel?.model.destroy(); // its buffers died with the device; this only forgets them
+      } catch {}
+      lostModel = null;
+      if (!last) return null;
+      const { source, options } = last;
+      const ac = new AbortController();
+      loading = ac;
+      try {
+        const next = await loadCheckpoint(
+          ctx,
+          source,
+          nextId++,
+          undefined,
+          ac.signal,
+          options.weights,
+          offline,
+          {
+            limits: options.limits,
+            gpuMemoryBudget: options.gpuMemoryBudget,
+          },
+        );
+        loaded = next;
+        session.loaded = next;
+        vision?.setModel(next);
+        return next.info;
+      } catch (e) {
+        throw modelError(e, weightSource(source).label);
+      } finally {
+        if (loading === ac) loading = null;
+      }
+    },
+  });
 
   return {
     async loadModel(source, onProgress, options = {}) {
@@ -67,6 +133,7 @@ export function modelCommands(
         const old = loaded;
         loaded = next;
         session.loaded = next;
+        last = { source, options };
         // The loaded video's vision for the new model starts now, not at the first question.
         vision?.setModel(next);
         if (old) await retire(old);
@@ -113,13 +180,18 @@ export function modelCommands(
           request,
         );
       })();
-      asking = { abort, done: run };
+      const current: Asking = { abort, done: run };
+      asking = current;
       session.askDone = run.then(
         () => {},
         () => {},
       );
       try {
-        return await run;
+        const result = await run;
+        if (current.lost) throw lostWhileAnswering();
+        return result;
+      } catch (e) {
+        throw current.lost ? lostWhileAnswering() : e;
       } finally {
         asking = null;
       }

@@ -1,4 +1,4 @@
-import { EngineError } from '../engine-client/protocol';
+import { EngineError, type ModelInfo } from '../engine-client/protocol';
 import type { GpuContext } from '../gpu/context';
 import type { StorageLike } from './model-cache';
 import type { LoadedModel } from './model-load';
@@ -20,6 +20,16 @@ export const browserEnv: EngineEnv = {
   },
 };
 
+/**
+ * A command group's part in recovering from a lost device: `lost` drops (synchronously) what it holds
+ * on the old device; `restore` rebuilds it on the new one (the model service reloads its model and
+ * returns its info).
+ */
+export interface DeviceUser {
+  lost(): void;
+  restore(ctx: GpuContext): Promise<ModelInfo | null>;
+}
+
 /** State shared by the engine's command groups: the GPU context and, later, model and video. */
 export class EngineSession {
   ctx: GpuContext | null = null;
@@ -29,6 +39,8 @@ export class EngineSession {
   busy: string | null = null;
   /** Settles when the last question ends (fine-tuning waits for it before taking the GPU). */
   askDone: Promise<void> = Promise.resolve();
+  /** What lives on the device, told when it is lost and when a new one replaces it (gpu-commands). */
+  readonly deviceUsers: DeviceUser[] = [];
   constructor(readonly env: EngineEnv) {}
 
   /** The GPU context, or a 'not-ready' error before init(). */

@@ -11,7 +11,7 @@
 import type { AdapterSummary } from '../../gpu/device';
 import type { SelfTestProgress, SelfTestResult } from '../../gpu/selftest';
 import type { EngineErrorInfo } from './errors';
-import type { ModelCommands } from './model';
+import type { ModelCommands, ModelInfo } from './model';
 import type { TrainCommands } from './train';
 import type { VideoCommands } from './video';
 
@@ -37,13 +37,31 @@ export interface InitOptions {
   powerPreference?: GPUPowerPreference;
 }
 
+/**
+ * After the device is lost, the engine gets a new one and reloads the model (from the offline copy
+ * when there is one); the video's frames and the page's conversation are kept. A question running at
+ * the loss ends with an error; ask again once recovered.
+ */
+export interface DeviceRecovery {
+  state: 'recovering' | 'recovered' | 'failed';
+  message: string;
+  /** The model as reloaded (recovered; absent when none was loaded). */
+  model?: ModelInfo;
+  error?: EngineErrorInfo;
+}
+
 /** The GPU: acquire the device, describe it, check every kernel against its CPU reference. */
 export interface GpuCommands {
   /**
    * Acquires the adapter and device (once; later calls return the same summary).
-   * `onDeviceError` fires when the device is lost (once) or raises an uncaptured error (each time).
+   * `onDeviceError` fires when the device is lost (once per device) or raises an uncaptured error
+   * (each time); `onRecovery` follows the recovery from a loss (DeviceRecovery).
    */
-  init(options?: InitOptions, onDeviceError?: (error: EngineErrorInfo) => void): Promise<AdapterSummary>;
+  init(
+    options?: InitOptions,
+    onDeviceError?: (error: EngineErrorInfo) => void,
+    onRecovery?: (recovery: DeviceRecovery) => void,
+  ): Promise<AdapterSummary>;
   /** Runs each kernel family / variant / dtype on random inputs against its CPU reference. */
   selfTest(
     onResult?: (result: SelfTestResult, progress: SelfTestProgress) => void,

@@ -1,0 +1,81 @@
+/**
+ * A lost device mid-answer, at the engine level on Dawn: the device is destroyed (as a driver reset
+ * would lose it) while tokens stream; the engine reports the loss, gets a new device, reloads the model
+ * from its offline copy (no request to the server) and answers the same question with the same ids.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { create, globals } from 'webgpu';
+import type { DeviceRecovery, EngineErrorInfo, ModelSource } from '../engine-client/protocol';
+import { fixtureFiles, readGoldenFrames, readGoldenIndex } from '../model/testing/goldens';
+import { type HubServer, startHubServer } from '../model/testing/hub-server';
+import { gpuCommands } from './gpu-commands';
+import { modelCommands } from './model-service';
+import { EngineSession } from './session';
+import { fakeStorage } from './testing/fake-opfs';
+
+const REPO = 'Zhang199/TinyLLaVA-Video-R1';
+
+describe('device lost mid-run', () => {
+  let server: HubServer;
+  beforeAll(async () => {
+    server = await startHubServer({
+      repo: REPO,
+      files: fixtureFiles('tiny-b'),
+      commit: 'c0ffee'.padEnd(40, '0'),
+    });
+  });
+  afterAll(() => server.close());
+
+  it('gets a new device, reloads the model from OPFS and answers the same', async () => {
+    Object.assign(globalThis, globals);
+    const gpu = create([]) as unknown as GPU;
+    const session = new EngineSession({ gpu: () => gpu, storage: () => fakeStorage({ quota: 1e9 }).storage });
+    const g = gpuCommands(session);
+    const model = modelCommands(session);
+    const errors: EngineErrorInfo[] = [];
+    const recovery: DeviceRecovery[] = [];
+    await g.init(
+      { disableF16: process.env.GPU_DISABLE_F16 === '1' },
+      (e) => errors.push(e),
+      (r) => recovery.push(r),
+    );
+    try {
+      const source: ModelSource = { kind: 'hub', repo: REPO, endpoint: server.endpoint };
+      const info = await model.loadModel(source, undefined, { weights: 'q4' });
+      expect(info.cached).toBe('written');
+      const index = readGoldenIndex('tiny-b');
+      const request = {
+        question: 'Which way does the bright disc move?',
+        pixels: { data: readGoldenFrames(index), shape: index.frames.shape },
+        sampling: { temperature: 0, maxNewTokens: 6 },
+      };
+      const before = await model.ask(request);
+      const first = session.ctx!;
+      const served = server.requests.length;
+
+      let tokens = 0;
+      const cut = await model
+        .ask({ ...request, sampling: { ...request.sampling, maxNewTokens: 200 } }, (e) => {
+          if (e.type === 'token' && ++tokens === 2) first.device.destroy();
+        })
+        .then((r) => r.stats.newTokens)
+        .catch((e: EngineErrorInfo) => e.kind);
+      // The answer in flight fails with the loss, saying so.
+      expect(cut).toBe('device-lost');
+
+      await expect.poll(() => recovery.at(-1)?.state, { timeout: 60_000 }).toBe('recovered');
+      expect(errors.map((e) => e.kind)).toEqual(['device-lost']);
+      expect(recovery[0].state).toBe('recovering');
+      const done = recovery.at(-1)!;
+      expect(done.message).toMatch(/reloaded from the offline copy\. Your video and conversation are kept/);
+      expect(done.model).toMatchObject({ name: info.name, cached: 'read' });
+      expect(session.ctx).not.toBe(first);
+      expect(server.requests.length).toBe(served); // OPFS, not the network
+      expect(await model.modelInfo()).toEqual(done.model);
+      const after = await model.ask(request);
+      expect(after.ids).toEqual(before.ids);
+    } finally {
+      await g.dispose();
+    }
+  }, 120_000);
+});
