@@ -12,6 +12,7 @@ export type {
   AskResult,
   AskStats,
   CachedModel,
+  CacheVerification,
   DecodePath,
   DeviceRecovery,
   DoneEvent,

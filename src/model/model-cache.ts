@@ -31,6 +31,15 @@ export interface CachedModel {
   folder: string;
 }
 
+/** What re-verifying a cached model found (protocol: verifyCachedModel). */
+export interface CacheVerification {
+  folder: string;
+  ok: boolean;
+  checkedBytes: number;
+  /** Each file that is missing, of the wrong size or hash ('' for the folder itself). */
+  problems: { file: string; problem: string }[];
+}
+
 /** One folder name per key; no '/' (OPFS names cannot hold one), reversible. */
 export function cacheFolder(key: CacheKey): string {
   return encodeURIComponent(`${key.id}@${key.revision}`);

@@ -11,12 +11,13 @@
 import { EngineError } from '../engine-client/protocol';
 import type { OpenedCheckpoint } from '../model/checkpoint';
 import { type ConvertSink, convertCheckpoint, type Quantizer } from '../model/convert';
-import { convertedBytes, ENGINE_MANIFEST, type EngineManifest } from '../model/engine-format';
+import { convertedBytes, ENGINE_MANIFEST, type EngineManifest, parseManifest } from '../model/engine-format';
 import { ENGINE_Q4 } from '../model/load';
 import {
   CACHE_DIR,
   type CachedModel,
   type CacheKey,
+  type CacheVerification,
   cacheFolder,
   checkCachedFolder,
   checkSpace,
@@ -24,6 +25,7 @@ import {
   keyOfFolder,
   type StorageEstimateLike,
 } from '../model/model-cache';
+import { Sha256 } from '../model/sha256';
 import { MapWeightSource } from '../model/sources/map';
 import type { WeightSource } from '../model/weight-source';
 
@@ -99,6 +101,77 @@ export class ModelCache {
       src: new MapWeightSource(files, `the offline copy of ${describeKey(key)}`),
       manifest: found.manifest,
     };
+  }
+
+  /**
+   * Re-hashes a cached model's files against its manifest (size and SHA-256, read as streams): what
+   * is missing, short or changed is named. Nothing is removed: the user deletes or downloads again.
+   */
+  async verify(
+    folderName: string,
+    onProgress?: (doneBytes: number, totalBytes: number) => void,
+    signal?: AbortSignal,
+  ): Promise<CacheVerification> {
+    const dir = await this.models();
+    let folder: FileSystemDirectoryHandle;
+    try {
+      folder = await dir.getDirectoryHandle(folderName);
+    } catch {
+      return {
+        folder: folderName,
+        ok: false,
+        checkedBytes: 0,
+        problems: [{ file: '', problem: 'not in the cache' }],
+      };
+    }
+    // The manifest alone (readFolder would stop at the first wrong size): every file is reported.
+    let manifest: EngineManifest;
+    try {
+      const text = await (await folder.getFileHandle(ENGINE_MANIFEST)).getFile().then((f) => f.text());
+      manifest = parseManifest(JSON.parse(text), folderName);
+    } catch (e) {
+      const problem = (e as DOMException).name === 'NotFoundError' ? 'missing' : (e as Error).message;
+      return {
+        folder: folderName,
+        ok: false,
+        checkedBytes: 0,
+        problems: [{ file: ENGINE_MANIFEST, problem }],
+      };
+    }
+    const entries = Object.entries(manifest.files);
+    const total = entries.reduce((n, [, e]) => n + e.size, 0);
+    const problems: CacheVerification['problems'] = [];
+    let done = 0;
+    for (const [name, want] of entries) {
+      signal?.throwIfAborted();
+      let file: File;
+      try {
+        file = await (await folder.getFileHandle(name)).getFile();
+      } catch {
+        problems.push({ file: name, problem: 'missing' });
+        done += want.size;
+        continue;
+      }
+      if (file.size !== want.size) {
+        problems.push({ file: name, problem: `${file.size} bytes, the manifest says ${want.size}` });
+        done += want.size;
+        onProgress?.(done, total);
+        continue;
+      }
+      const hash = new Sha256();
+      const reader = file.stream().getReader();
+      for (;;) {
+        signal?.throwIfAborted();
+        const { done: end, value } = await reader.read();
+        if (end) break;
+        hash.update(value);
+        done += value.byteLength;
+        onProgress?.(done, total);
+      }
+      if (hash.hex() !== want.sha256)
+        problems.push({ file: name, problem: 'SHA-256 differs from the manifest' });
+    }
+    return { folder: folderName, ok: problems.length === 0, checkedBytes: done, problems };
   }
 
   /** Removes every cached revision of `id` (or one folder by its name); returns how many. */

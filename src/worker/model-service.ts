@@ -208,5 +208,10 @@ export function modelCommands(
     async deleteCachedModel(id) {
       return offline ? offline.remove(id) : 0;
     },
+
+    async verifyCachedModel(folder, onProgress) {
+      if (!offline) throw new EngineError('not-ready', 'This browser keeps no offline models.', '');
+      return offline.verify(folder, onProgress);
+    },
   };
 }

@@ -3,12 +3,12 @@
  * the loaded video, streaming phases, tokens and reasoning events. Plain data only (it crosses the
  * worker boundary); implemented by src/worker/model-service.ts and joined into `Engine` in protocol.ts.
  */
-import type { CachedModel } from '../../model/model-cache';
+import type { CachedModel, CacheVerification } from '../../model/model-cache';
 import type { DoneEvent, ReasoningEvent } from '../../model/reasoning-parser';
 import type { SamplingOptions } from '../../model/sampling';
 import type { DownloadProgress } from '../../model/sources/progress';
 
-export type { CachedModel } from '../../model/model-cache';
+export type { CachedModel, CacheVerification } from '../../model/model-cache';
 export type { DoneEvent, ReasoningEvent } from '../../model/reasoning-parser';
 export type { SamplingOptions } from '../../model/sampling';
 export type { DownloadProgress } from '../../model/sources/progress';
@@ -232,4 +232,12 @@ export interface ModelCommands {
   cachedModels(): Promise<CachedModel[]>;
   /** Deletes every offline revision of a model id (a repo id or URL); returns how many. */
   deleteCachedModel(id: string): Promise<number>;
+  /**
+   * Re-hashes one cached model (its `folder` from cachedModels) against its manifest; a corrupt file
+   * is named, nothing is removed. Progress in bytes hashed.
+   */
+  verifyCachedModel(
+    folder: string,
+    onProgress?: (doneBytes: number, totalBytes: number) => void,
+  ): Promise<CacheVerification>;
 }

@@ -1,5 +1,6 @@
 import { type FormEvent, type ReactNode, useEffect, useId, useState } from 'react';
 import {
+  type CachedModel,
   DEFAULT_REPO,
   type EngineErrorInfo,
   HUB_ENDPOINT,
@@ -10,7 +11,7 @@ import {
 import { Badge } from '../components/Badge';
 import { formatBytes, formatCount, formatMs } from '../format';
 import { useApp } from '../store';
-import { defaultModelUrl } from './model-slice';
+import { type CacheCheck, defaultModelUrl } from './model-slice';
 import './model.css';
 
 /** Which model is loaded, loading progress, and the two ways to load another (URL, files / folder). */
@@ -91,6 +92,8 @@ function CachedModels() {
   const refresh = useApp((s) => s.refreshCachedModels);
   const remove = useApp((s) => s.deleteCachedModel);
   const adapterReady = useApp((s) => s.adapterPhase === 'ready');
+  const checks = useApp((s) => s.cacheChecks);
+  const verify = useApp((s) => s.verifyCachedModel);
   const [confirming, setConfirming] = useState<string | null>(null);
   useEffect(() => {
     if (adapterReady) void refresh();
@@ -130,9 +133,69 @@ function CachedModels() {
             >
               {confirming === m.id ? 'Really delete?' : 'Delete'}
             </button>
+            <button
+              type="button"
+              className="button"
+              disabled={checks[m.folder]?.state === 'running'}
+              onClick={() => void verify(m.folder)}
+              aria-label={`Re-verify ${m.id}: check its files against their hashes`}
+              data-testid="cached-model-verify"
+            >
+              Re-verify
+            </button>
+            <CacheCheckLine check={checks[m.folder]} model={m} />
           </li>
         ))}
       </ul>
+    </div>
+  );
+}
+
+/** What a re-verify found: progress, all good, or the bad files with a way to download again. */
+function CacheCheckLine({ check, model }: { check: CacheCheck | undefined; model: CachedModel }) {
+  const remove = useApp((s) => s.deleteCachedModel);
+  const loadModel = useApp((s) => s.loadModel);
+  if (!check) return null;
+  if (check.state === 'running')
+    return (
+      <p className="muted cache-check" role="status" data-testid="cache-check">
+        Checking… {check.total ? `${Math.floor((100 * check.done) / check.total)} %` : ''}
+      </p>
+    );
+  if (check.state === 'error')
+    return (
+      <p className="cache-check" role="alert" data-testid="cache-check">
+        Could not check: {check.error.message}
+      </p>
+    );
+  const r = check.result;
+  if (r.ok)
+    return (
+      <p className="cache-check" role="status" data-testid="cache-check">
+        Every file matches its manifest ({formatBytes(r.checkedBytes)} checked).
+      </p>
+    );
+  const again = async () => {
+    const spec = model.revision && model.revision !== 'main' ? `${model.id}@${model.revision}` : model.id;
+    const { source, label } = modelSourceFor(spec, { endpoint: hubEndpoint(), base: document.baseURI });
+    await remove(model.id);
+    await loadModel(source, label);
+  };
+  return (
+    <div className="cache-check" role="alert" data-testid="cache-check">
+      <p>
+        This copy is damaged:{' '}
+        {r.problems.map((p) => (p.file ? `${p.file}: ${p.problem}` : p.problem)).join('; ')}. Delete it, or
+        download it again.
+      </p>
+      <button
+        type="button"
+        className="button"
+        onClick={() => void again()}
+        data-testid="cache-check-redownload"
+      >
+        Delete and download again
+      </button>
     </div>
   );
 }

@@ -146,4 +146,34 @@ describe('model slice', () => {
     await s.getState().askQuestion('q');
     expect(s.getState().answer).toMatchObject({ status: 'error', error: { kind: 'no-model' } });
   });
+
+  it('re-verifies a cached model: progress, then what was found; an engine error is kept', async () => {
+    const result = {
+      folder: 'f',
+      ok: false,
+      checkedBytes: 10,
+      problems: [{ file: 'a', problem: 'missing' }],
+    };
+    const seen: unknown[] = [];
+    const s = store({
+      verifyCachedModel: vi.fn(async (_folder: string, onProgress?: (d: number, t: number) => void) => {
+        onProgress?.(5, 10);
+        seen.push(s.getState().cacheChecks.f);
+        return result;
+      }),
+    });
+    await s.getState().verifyCachedModel('f');
+    expect(seen).toEqual([{ state: 'running', done: 5, total: 10 }]);
+    expect(s.getState().cacheChecks.f).toEqual({ state: 'done', result });
+    const failing = store({
+      verifyCachedModel: vi.fn(async () => {
+        throw new EngineError('not-ready', 'no storage', '');
+      }),
+    });
+    await failing.getState().verifyCachedModel('g');
+    expect(failing.getState().cacheChecks.g).toMatchObject({
+      state: 'error',
+      error: { message: 'no storage' },
+    });
+  });
 });

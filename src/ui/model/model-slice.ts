@@ -8,6 +8,7 @@ import type {
   AskPhase,
   AskStats,
   CachedModel,
+  CacheVerification,
   DoneEvent,
   Engine,
   EngineErrorInfo,
@@ -85,7 +86,16 @@ export interface ModelSlice {
   refreshCachedModels(): Promise<void>;
   /** Deletes every offline revision of a model id, then lists again. */
   deleteCachedModel(id: string): Promise<void>;
+  /** Re-verifies of cached models by folder: progress, then what was found. */
+  cacheChecks: Record<string, CacheCheck>;
+  /** Re-hashes one cached model's files against its manifest. */
+  verifyCachedModel(folder: string): Promise<void>;
 }
+
+export type CacheCheck =
+  | { state: 'running'; done: number; total: number }
+  | { state: 'done'; result: CacheVerification }
+  | { state: 'error'; error: EngineErrorInfo };
 
 export const IDLE_ANSWER: AnswerState = {
   status: 'idle',
@@ -157,6 +167,7 @@ export function createModelSlice(
   return {
     model: null,
     cachedModels: null,
+    cacheChecks: {},
     modelLoad: null,
     modelError: null,
     answer: IDLE_ANSWER,
@@ -255,6 +266,20 @@ export function createModelSlice(
         await getEngine().deleteCachedModel(id);
       } finally {
         await get().refreshCachedModels();
+      }
+    },
+
+    async verifyCachedModel(folder) {
+      const put = (c: CacheCheck) => set((s) => ({ cacheChecks: { ...s.cacheChecks, [folder]: c } }));
+      if (get().cacheChecks[folder]?.state === 'running') return;
+      put({ state: 'running', done: 0, total: 0 });
+      try {
+        const result = await getEngine().verifyCachedModel(folder, (done, total) =>
+          put({ state: 'running', done, total }),
+        );
+        put({ state: 'done', result });
+      } catch (e) {
+        put({ state: 'error', error: errorInfo(e) });
       }
     },
   };
