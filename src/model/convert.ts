@@ -24,6 +24,7 @@ import { ENGINE_Q4 } from './load';
 import { INDEX_FILE } from './safetensors';
 import { encodeHeader, encodeIndex } from './safetensors-writer';
 import { Sha256 } from './sha256';
+import { readOrder } from './sources/read-ahead';
 import { toFloat16Bits, toFloat32 } from './weight-convert';
 
 /** Where converted files go: a folder (Node), an OPFS directory, memory (tests). */
@@ -80,13 +81,10 @@ export async function convertCheckpoint(
   const q = { scaleDtype: 'f16' as const, ...ENGINE_Q4, ...opts.quantize };
   const { signal } = opts;
   const quantizer = opts.quantizer ?? cpuQuantizer;
-  // In the source's file order, so each shard is read front to back.
+  // A few source shards at a time, each read front to back (sources/read-ahead.ts), which also
+  // decides the converted files' tensor order.
   const entry = (name: string) => ckpt.weights.entry(name);
-  const used = [...ckpt.report.used].sort((a, b) => {
-    const x = entry(a.name);
-    const y = entry(b.name);
-    return x.file === y.file ? x.start - y.start : x.file < y.file ? -1 : 1;
-  });
+  const used = readOrder(ckpt.report.used, (t) => entry(t.name));
   const sourceWeightBytes = used.reduce((n, t) => n + entry(t.name).end - entry(t.name).start, 0);
   const shards = shardPlan(planTensors(used, q), opts.shardBytes ?? 2 ** 30);
   const totalBytes = shards.flat().reduce((n, t) => n + t.bytes, 0);

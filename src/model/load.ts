@@ -9,6 +9,7 @@ import { GpuWeights, type LinearWeight } from './gpu-weights';
 import { sliceRows } from './layers';
 import { bindingLimit, isQuantizable, isVocabTable, type PlanLimits, tablePartRows } from './plan';
 import { sinusoidalPositions } from './positional';
+import { readOrder } from './sources/read-ahead';
 import { toFloat16Bits, toFloat32 } from './weight-convert';
 import { PREFIX } from './weight-manifest';
 
@@ -54,16 +55,13 @@ export async function loadWeights(
   const quantizeTables = stored ? stored.manifest.quantization.tables : (opts.quantizeTables ?? !!quantize);
   const dtype = ctx.actDtype;
   const limit = Math.min(bindingLimit(ctx.summary.limits), bindingLimit(opts.limits ?? ctx.summary.limits));
-  // In file order: over HTTP each shard is then read front to back (one pass on a server without Range).
+  // A few shards at a time, each front to back (one pass per file on a server without Range); over
+  // HTTP the loader's source reads ahead in this order (sources/read-ahead.ts).
   const at = (name: string) => {
     const q = stored?.q4.get(name);
     return q ? [q.packed, q.scales, ...(q.mins ? [q.mins] : [])] : [ckpt.weights.entry(name)];
   };
-  const used = [...ckpt.report.used].sort((a, b) => {
-    const x = at(a.name)[0];
-    const y = at(b.name)[0];
-    return x.file === y.file ? x.start - y.start : x.file < y.file ? -1 : 1;
-  });
+  const used = readOrder(ckpt.report.used, (t) => at(t.name)[0]);
   const tensorBytes = used.map((t) => at(t.name).reduce((n, e) => n + (e.end - e.start), 0));
   const totalBytes = tensorBytes.reduce((a, b) => a + b, 0);
   const w = new GpuWeights();

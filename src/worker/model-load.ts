@@ -24,6 +24,7 @@ import { type ModelPlan, planModel } from '../model/plan';
 import { pickedFiles, pickedFolder } from '../model/sources/files';
 import { type HttpSourceOptions, HttpWeightSource } from '../model/sources/http';
 import { DownloadMeter } from '../model/sources/progress';
+import { ReadAhead, readOrder } from '../model/sources/read-ahead';
 import { describeModel, hubBaseUrl } from '../model/sources/resolve';
 import { TinyLlavaVideo } from '../model/tinyllava';
 import { readTokenizer, type TextTokenizer } from '../model/tokenizer';
@@ -119,6 +120,8 @@ export async function loadCheckpoint(
     onRetry: (r) => meter.retried(r),
   });
   const http = src instanceof HttpWeightSource;
+  // Over HTTP a few shards download at a time, ahead of the conversion or upload.
+  const read: WeightSource = http ? new ReadAhead(src) : src;
   const key = cache && format !== 'full' ? cacheKeyOf(source) : undefined;
   try {
     if (cache && key && (await cache.usable())) {
@@ -128,7 +131,7 @@ export async function loadCheckpoint(
         return await loadFrom(ctx, source, id, io, signal, 'q4', undefined, 'read');
       }
       report({ phase: 'open', loadedBytes: 0, totalBytes: 0 });
-      const ckpt = await openCheckpoint(src);
+      const ckpt = await openCheckpoint(read);
       signal?.throwIfAborted();
       // Refused before a byte of weights is downloaded when the adapter cannot hold it.
       planFor(ctx, ckpt, wantsQ4(ckpt, format), fit);
@@ -143,6 +146,7 @@ export async function loadCheckpoint(
       }
       if (wantsQ4(ckpt, format)) {
         meter.plan(filePlan(ckpt));
+        planReads(read, ckpt); // after the meter's plan, so bytes read ahead are counted
         const commit = src instanceof HttpWeightSource ? src.commit : undefined;
         const stored = await cache.store(
           key,
@@ -162,16 +166,28 @@ export async function loadCheckpoint(
         ctx,
         source,
         id,
-        { src, onProgress: report, meter, http, t0, fit },
+        { src: read, onProgress: report, meter, http, t0, fit },
         signal,
         format,
         ckpt,
       );
     }
-    return await loadFrom(ctx, source, id, { src, onProgress: report, meter, http, t0, fit }, signal, format);
+    return await loadFrom(
+      ctx,
+      source,
+      id,
+      { src: read, onProgress: report, meter, http, t0, fit },
+      signal,
+      format,
+    );
   } finally {
     if (http) src.close();
   }
+}
+
+/** Tells a read-ahead source what the upload or conversion will read, in the order it will. */
+function planReads(src: WeightSource, ckpt: OpenedCheckpoint): void {
+  if (src instanceof ReadAhead) src.plan(readOrder(ckpt.usedEntries(), (e) => e));
 }
 
 /** The converter's quantizer on the GPU: the load-time kernel, read back (bit-identical to the CPU's). */
@@ -275,6 +291,7 @@ async function loadFrom(
   const fitted = planFor(ctx, ckpt, quantized, fit);
   const plan = filePlan(ckpt);
   meter.plan(plan);
+  planReads(src, ckpt); // after the meter's plan, so bytes read ahead are counted
   const download = () => (http ? { download: meter.snapshot() } : {});
   onProgress({ phase: 'upload', loadedBytes: 0, totalBytes: sum(plan.values()), ...download() });
   const weights = await loadWeights(

@@ -40,6 +40,8 @@ export interface HubServerOptions {
   range?: boolean;
   /** Port to listen on, 127.0.0.1 (default 0: any free port). */
   port?: number;
+  /** Answer each shard read on the CDN this much later (so overlapping downloads overlap here). */
+  latencyMs?: number;
   /** Decides a fault for a request (called for every request that would otherwise succeed). */
   fault?: (req: Omit<HubRequest, 'status' | 'bytes' | 'url'>) => Fault | undefined;
 }
@@ -50,6 +52,8 @@ export interface HubServer {
   /** `{endpoint}/{repo}/resolve/{revision}/`. */
   baseUrl: string;
   requests: HubRequest[];
+  /** Shard reads on the CDN open now, and the most open at once (parallel downloads). */
+  shardReads: { open: number; peak: number };
   close(): Promise<void>;
 }
 
@@ -64,6 +68,7 @@ export async function startHubServer(opts: HubServerOptions): Promise<HubServer>
   const commit = opts.commit ?? 'c0ffee'.padEnd(40, '0');
   const rangeOk = opts.range ?? true;
   const requests: HubRequest[] = [];
+  const shardReads = { open: 0, peak: 0 };
   const counts = new Map<string, number>();
   const resolvePrefix = `/${opts.repo}/resolve/${encodeURIComponent(revision)}/`;
   const commitPrefix = `/${opts.repo}/resolve/${commit}/`;
@@ -123,7 +128,13 @@ export async function startHubServer(opts: HubServerOptions): Promise<HubServer>
       res.end('injected failure');
       return;
     }
-    serveBytes(req, res, body, rangeOk, fault, log);
+    if (cdn && req.method === 'GET') {
+      shardReads.open++;
+      shardReads.peak = Math.max(shardReads.peak, shardReads.open);
+      res.on('close', () => shardReads.open--);
+    }
+    if (opts.latencyMs) setTimeout(() => serveBytes(req, res, body, rangeOk, fault, log), opts.latencyMs);
+    else serveBytes(req, res, body, rangeOk, fault, log);
   });
   await new Promise<void>((resolve) => server.listen(opts.port ?? 0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
@@ -132,6 +143,7 @@ export async function startHubServer(opts: HubServerOptions): Promise<HubServer>
     endpoint,
     baseUrl: `${endpoint}${resolvePrefix}`,
     requests,
+    shardReads,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
