@@ -3,6 +3,7 @@ import { DeviceErrorBanner } from './components/DeviceErrorBanner';
 import { GpuDetails } from './components/GpuDetails';
 import { Header } from './components/Header';
 import { UpdateBanner } from './components/UpdateBanner';
+import { FinetunePanel } from './finetune/FinetunePanel';
 import { AskPanel } from './model/AskPanel';
 import { ModelPanel } from './model/ModelPanel';
 import { useApp } from './store';
@@ -10,6 +11,7 @@ import { VideoPanel } from './video/VideoPanel';
 
 export function App() {
   const start = useApp((s) => s.start);
+  const view = useApp((s) => s.view);
   useEffect(() => {
     void start();
   }, [start]);
@@ -23,11 +25,20 @@ export function App() {
       <main id="main" className="layout">
         <UpdateBanner />
         <DeviceErrorBanner />
-        <VideoPanel />
-        <div className="panels">
-          <ModelPanel />
-          <AskPanel />
-        </div>
+        {view === 'finetune' ? (
+          <>
+            <ModelPanel />
+            <FinetunePanel />
+          </>
+        ) : (
+          <>
+            <VideoPanel />
+            <div className="panels">
+              <ModelPanel />
+              <AskPanel />
+            </div>
+          </>
+        )}
         <GpuDetails />
       </main>
       <footer className="app-footer">

@@ -9,13 +9,14 @@ import {
   errorInfo,
   type SelfTestResult,
 } from '../engine-client';
+import { createFinetuneSlice, type FinetuneSlice } from './finetune/finetune-slice';
 import { createModelSlice, type ModelSlice } from './model/model-slice';
 import { createVideoSlice, type VideoSlice } from './video/video-slice';
 
 export type AdapterPhase = 'idle' | 'starting' | 'ready' | 'error';
 export type SelfTestPhase = 'idle' | 'running' | 'done' | 'error';
 
-export interface AppState extends ModelSlice, VideoSlice {
+export interface AppState extends ModelSlice, VideoSlice, FinetuneSlice {
   adapterPhase: AdapterPhase;
   adapter: AdapterSummary | null;
   adapterError: EngineErrorInfo | null;
@@ -43,6 +44,7 @@ export function createAppStore(getEngine: () => EngineClient): StoreApi<AppState
   return createStore<AppState>()((set, get) => ({
     ...createModelSlice(eng, set, get),
     ...createVideoSlice(eng, set, get),
+    ...createFinetuneSlice(eng, set, get),
     adapterPhase: 'idle',
     adapter: null,
     adapterError: null,

@@ -20,7 +20,7 @@ import { EngineError, settingsProblems } from '../engine-client/protocol';
 import { ADAMW_DEFAULTS } from '../gpu/kernels/adamw';
 import { parseReasoning } from '../model/reasoning-parser';
 import { encodeCheckpoint, resumeTrainer } from '../rl-lite/checkpoint';
-import { sftTarget } from '../rl-lite/dataset';
+import { DatasetError, formatDataset, parseDataset, sftTarget } from '../rl-lite/dataset';
 import { GRPO_PAPER, type GrpoItem, Trainer } from '../rl-lite/grpo';
 import { LORA_DEFAULTS, LoraAdapter } from '../rl-lite/lora';
 import { AdamW } from '../rl-lite/optimizer';
@@ -31,6 +31,7 @@ import type { EngineSession } from './session';
 import { type ClipPixels, preparePrompts, webCodecsPixels } from './train-data';
 import { estimateRun } from './train-estimate';
 import { evaluate } from './train-eval';
+import { squaresItems } from './train-squares';
 import { type RunManifest, TrainStore } from './train-store';
 
 const BUSY = 'fine-tuning holds the GPU';
@@ -300,7 +301,23 @@ export function trainCommands(session: EngineSession, pixelsOf: ClipPixels = web
   }
 
   return {
-    async trainStart(items, settings, onEvent) {
+    trainSquares: squaresItems,
+
+    async trainParseDataset(text, source) {
+      try {
+        return parseDataset(text, source) as Omit<TrainItem, 'video'>[];
+      } catch (e) {
+        if (e instanceof DatasetError)
+          throw new EngineError('bad-request', e.message, 'Fix that line and import again.');
+        throw e;
+      }
+    },
+
+    async trainFormatDataset(items) {
+      return formatDataset(items);
+    },
+
+    async trainStart(items, settings, onEvent, heldOut = []) {
       const emit = (e: TrainEvent) => onEvent?.(e);
       const loaded = model();
       checkFree();
@@ -319,11 +336,12 @@ export function trainCommands(session: EngineSession, pixelsOf: ClipPixels = web
           settings,
           baseModel: loaded.info.name,
           items: items.map(({ video: _v, ...it }) => it),
+          heldOut: heldOut.map(({ video: _v, ...it }) => it),
           createdAt: new Date().toISOString(),
         };
         await store.newRun(
           manifest,
-          items.map((it) => it.video),
+          [...items, ...heldOut].map((it) => it.video),
         );
       }
       const { prompts, release } = await prepare(loaded, items, settings, emit);
@@ -369,7 +387,7 @@ export function trainCommands(session: EngineSession, pixelsOf: ClipPixels = web
           `The saved run trains ${manifest.baseModel}, but ${loaded.info.name} is loaded.`,
           `Load ${manifest.baseModel} first, or discard the saved run.`,
         );
-      const items = await needStore().runItems(manifest);
+      const { items } = await needStore().runItems(manifest);
       endRun();
       const { prompts, release } = await prepare(loaded, items, manifest.settings, emit);
       let trainer: Trainer;
@@ -430,6 +448,16 @@ export function trainCommands(session: EngineSession, pixelsOf: ClipPixels = web
         log,
         savedAt: latest?.savedAt ?? manifest.createdAt,
       };
+    },
+
+    async trainSavedItems() {
+      const saved = store ? await store.run().catch(() => null) : null;
+      if (!saved || !store) return [];
+      const { items, heldOut } = await store.runItems(saved.manifest);
+      return [
+        ...items.map((item) => ({ item, heldOut: false })),
+        ...heldOut.map((item) => ({ item, heldOut: true })),
+      ];
     },
 
     async trainDiscard() {

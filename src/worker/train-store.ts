@@ -16,6 +16,8 @@ export interface RunManifest {
   settings: TrainSettings;
   baseModel: string;
   items: Omit<TrainItem, 'video'>[];
+  /** The held-out split, kept so a reload can still evaluate (clips after the training ones). */
+  heldOut?: Omit<TrainItem, 'video'>[];
   createdAt: string;
 }
 
@@ -119,18 +121,23 @@ export class TrainStore {
     return { manifest, latest: await json<Latest>(run, 'latest.json') };
   }
 
-  /** The saved run's items with their clips. */
-  async runItems(manifest: RunManifest): Promise<TrainItem[]> {
+  /** The saved run's items and held-out items with their clips. */
+  async runItems(manifest: RunManifest): Promise<{ items: TrainItem[]; heldOut: TrainItem[] }> {
     const run = await this.runDir();
     if (!run) throw new Error('the saved run is gone');
     const v = await run.getDirectoryHandle('videos');
-    return Promise.all(
-      manifest.items.map(async (it, i) => {
+    const all = [...manifest.items, ...(manifest.heldOut ?? [])];
+    const withClips = await Promise.all(
+      all.map(async (it, i) => {
         const video = await readFile(v, String(i));
         if (!video) throw new Error(`the saved run lacks the clip of item ${it.problem_id}`);
         return { ...it, video };
       }),
     );
+    return {
+      items: withClips.slice(0, manifest.items.length),
+      heldOut: withClips.slice(manifest.items.length),
+    };
   }
 
   /** Writes a checkpoint folder whole, then points latest.json at it, then drops older ones. */

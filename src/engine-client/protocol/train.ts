@@ -150,9 +150,26 @@ export interface TrainEstimate {
   adapterParameters: number;
 }
 
+/** A moving-squares set made in the worker (src/rl-lite/tasks/moving-squares.ts, H.264 by WebCodecs). */
+export interface SquaresRequest {
+  count: number;
+  seed: number;
+  /** Colours the squares may have (default all four). */
+  colours?: string[];
+}
+
 export interface TrainCommands {
+  /** Renders and encodes `count` clips with their question and answer (the rl:squares task). */
+  trainSquares(
+    request: SquaresRequest,
+    onProgress?: (done: number, total: number) => void,
+  ): Promise<TrainItem[]>;
+  /** Parses the paper's JSONL (throws 'bad-request' naming the line); the clips are matched by the caller. */
+  trainParseDataset(text: string, source: string): Promise<Omit<TrainItem, 'video'>[]>;
+  /** The paper's JSONL of these items. */
+  trainFormatDataset(items: Omit<TrainItem, 'video'>[]): Promise<string>;
   /**
-   * Starts a run on the loaded model: keeps the dataset in OPFS, computes each clip's visual tokens,
+   * Starts a run on the loaded model: keeps the dataset (and the held-out split) in OPFS, computes each clip's visual tokens,
    * then runs `settings.steps` steps. Resolves when the run pauses, stops, ends or fails; events
    * meanwhile. Rejects with 'busy' while another run lives, 'no-model' without a model.
    */
@@ -160,6 +177,7 @@ export interface TrainCommands {
     items: TrainItem[],
     settings: TrainSettings,
     onEvent?: (e: TrainEvent) => void,
+    heldOut?: TrainItem[],
   ): Promise<TrainRunResult>;
   /** Pauses after the running step and saves a checkpoint. */
   trainPause(): Promise<void>;
@@ -169,6 +187,8 @@ export interface TrainCommands {
   trainStop(): Promise<void>;
   /** The run saved in OPFS, or null. */
   trainSaved(): Promise<SavedRun | null>;
+  /** The saved run's dataset with its clips (to show it again after a reload). */
+  trainSavedItems(): Promise<{ item: TrainItem; heldOut: boolean }[]>;
   /** Forgets the saved run. */
   trainDiscard(): Promise<void>;
   /** The run's cost, estimated for the loaded model. */

@@ -1,4 +1,5 @@
 import { useEffect } from 'react';
+import { useApp } from '../store';
 import { applyTheme, useTheme } from '../theme';
 
 export function Header() {
@@ -6,6 +7,8 @@ export function Header() {
   const toggle = useTheme((s) => s.toggle);
   useEffect(() => applyTheme(theme), [theme]);
   const next = theme === 'dark' ? 'light' : 'dark';
+  const view = useApp((s) => s.view);
+  const setView = useApp((s) => s.setView);
 
   return (
     <header className="app-header">
@@ -22,6 +25,26 @@ export function Header() {
           </p>
         </div>
       </div>
+      <nav className="view-nav" aria-label="Views">
+        <button
+          type="button"
+          className="button"
+          aria-current={view === 'ask' ? 'page' : undefined}
+          onClick={() => setView('ask')}
+          data-testid="nav-ask"
+        >
+          Ask
+        </button>
+        <button
+          type="button"
+          className="button"
+          aria-current={view === 'finetune' ? 'page' : undefined}
+          onClick={() => setView('finetune')}
+          data-testid="nav-finetune"
+        >
+          Fine-tune
+        </button>
+      </nav>
       <button
         type="button"
         className="icon-button"
