@@ -1,0 +1,87 @@
+/**
+ * The fine-tune view's state without a GPU: run events fold into the view (a resumed step replaces a
+ * logged one), a started run sends the training items and the held-out ones apart and ends in the
+ * engine's final state, and a dataset survives a zip round trip with its held-out split.
+ */
+import { describe, expect, it, vi } from 'vitest';
+import { createStore } from 'zustand/vanilla';
+import type { Engine, TrainEvent, TrainStepMetrics } from '../../engine-client';
+import { datasetZip, readDatasetFiles } from './dataset-files';
+import { createFinetuneSlice, type FinetuneSlice, IDLE_RUN, reduceTrainEvent } from './finetune-slice';
+
+const metrics = (step: number): TrainStepMetrics => ({
+  step,
+  loss: 0.5 / step,
+  reward: -1 + step / 10,
+  rewardStd: 0.3,
+  accuracy: 0.5,
+  formatRate: 1,
+  kl: 0.01,
+  completionLength: 20,
+  gradNorm: 1,
+  lr: 1e-4,
+  stepMs: 900,
+  ms: { rollout: 500, reward: 1, backward: 350, optimizer: 49 },
+});
+
+const item = (i: number) => ({
+  problem: `Which way does the red square move? (${i})`,
+  solution: '<answer>A</answer>',
+  problem_id: i,
+  video_filename: `clips/c${i}.mp4`,
+  video: new Blob([new Uint8Array([i, i + 1, i + 2])]),
+});
+
+describe('fine-tune slice', () => {
+  it('folds run events: state, prepare progress, steps (replacing a step logged before), checkpoints', () => {
+    let s = { run: IDLE_RUN, log: [metrics(1), metrics(2)], completions: [] };
+    const apply = (e: TrainEvent) => {
+      s = { ...s, ...reduceTrainEvent(s, e) } as typeof s;
+    };
+    apply({ type: 'state', state: 'preparing', step: 1, totalSteps: 5 });
+    apply({ type: 'prepare', done: 1, total: 2 });
+    expect(s.run).toMatchObject({ state: 'preparing', prepare: { done: 1, total: 2 }, totalSteps: 5 });
+    apply({ type: 'step', metrics: metrics(2), completions: [] });
+    expect(s.log.map((m) => m.step)).toEqual([1, 2]);
+    expect(s.run.prepare).toBeNull();
+    apply({ type: 'step', metrics: metrics(3), completions: [] });
+    apply({ type: 'checkpoint', step: 3 });
+    expect(s.log.map((m) => m.step)).toEqual([1, 2, 3]);
+    expect(s.run).toMatchObject({ step: 3, checkpoint: 3 });
+  });
+
+  it('starts a run with the training items and the held-out ones apart; the result is final', async () => {
+    const trainStart = vi.fn(async (_items, settings, onEvent: (e: TrainEvent) => void) => {
+      onEvent({ type: 'state', state: 'running', step: 0, totalSteps: settings.steps });
+      onEvent({ type: 'step', metrics: metrics(1), completions: [] });
+      return { state: 'done' as const, step: 1 };
+    });
+    const engine = { trainStart, trainSaved: vi.fn(async () => null) } as unknown as Engine;
+    const store = createStore<FinetuneSlice>()((set, get) => createFinetuneSlice(() => engine, set, get));
+    store.setState({ dataset: [0, 1, 2].map((i) => ({ ...item(i), heldOut: i === 2 })) });
+    await store.getState().startRun();
+    const [items, , , heldOut] = trainStart.mock.calls[0];
+    expect(items.map((x: { problem_id: number }) => x.problem_id)).toEqual([0, 1]);
+    expect(heldOut.map((x: { problem_id: number }) => x.problem_id)).toEqual([2]);
+    expect(store.getState().run).toMatchObject({ state: 'done', step: 1 });
+    expect(store.getState().log.length).toBe(1);
+  });
+
+  it('writes a dataset as a zip of JSONL and clips and reads it back with its held-out split', async () => {
+    const items = [0, 1].map((i) => ({ ...item(i), heldOut: i === 1 }));
+    const jsonl = items
+      .map(({ video: _v, heldOut, ...it }) => JSON.stringify(heldOut ? { ...it, split: 'heldout' } : it))
+      .join('\n');
+    const zip = new File([await datasetZip(jsonl, items)], 'dataset.zip');
+    const parse = async (text: string) => text.split('\n').map((l) => JSON.parse(l));
+    const back = await readDatasetFiles([zip], parse);
+    expect(back.map((b) => [b.problem_id, b.heldOut])).toEqual([
+      [0, false],
+      [1, true],
+    ]);
+    expect(new Uint8Array(await back[1].video.arrayBuffer())).toEqual(new Uint8Array([1, 2, 3]));
+    await expect(readDatasetFiles([new File([jsonl], 'd.jsonl')], parse)).rejects.toThrow(
+      /2 clips are missing/,
+    );
+  });
+});
