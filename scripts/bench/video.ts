@@ -9,10 +9,11 @@
  * peak resident memory (all Chromium processes, sampled from /proc). Writes artifacts/bench-video.json.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { fileIntoPage, openHarness, ROOT } from '../browser/harness';
 import type { RunTiming } from '../browser/pages/video-bench';
+import { withRssPeak } from '../browser/rss';
 
 const BENCH = '/scripts/browser/pages/video-bench.ts';
 type Bench = typeof import('../browser/pages/video-bench');
@@ -26,52 +27,6 @@ const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
-
-/** Resident memory of the browser marked `marker` and all its descendants (GPU, renderer, utility), bytes. */
-function chromiumRss(marker: string): number {
-  const parent = new Map<number, number>();
-  let root = -1;
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
-      parent.set(Number(d), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
-      if (root < 0 && readFileSync(`/proc/${d}/cmdline`, 'utf8').includes(marker)) root = Number(d);
-    } catch {
-      // the process ended meanwhile
-    }
-  }
-  if (root < 0) return 0;
-  const inTree = (pid: number): boolean => {
-    for (let p = pid, hops = 0; p > 1 && hops < 16; p = parent.get(p) ?? 0, hops++)
-      if (p === root) return true;
-    return false;
-  };
-  let total = 0;
-  for (const pid of parent.keys()) {
-    if (!inTree(pid)) continue;
-    try {
-      const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-      if (m) total += Number(m[1]) * 1024;
-    } catch {
-      // ended
-    }
-  }
-  return total;
-}
-
-async function withRssPeak<T>(marker: string, fn: () => Promise<T>): Promise<[T, number]> {
-  let peak = chromiumRss(marker);
-  const timer = setInterval(() => {
-    peak = Math.max(peak, chromiumRss(marker));
-  }, 50);
-  try {
-    const r = await fn();
-    return [r, Math.max(peak, chromiumRss(marker))];
-  } finally {
-    clearInterval(timer);
-  }
-}
 
 interface Row {
   clip: string;
