@@ -17,7 +17,8 @@ import {
 } from '../engine-client';
 import { createCrossOriginEngineClient } from '../engine-client/cross-origin';
 import { DEFAULT_MODEL_PATH } from '../ui/model/model-slice';
-import { numberAttr, splitQuestion } from './settings';
+import { splitQuestion } from '../ui/model/question-text';
+import { numberAttr } from './settings';
 import css from './widget.css?inline';
 
 export interface ProgressDetail {

@@ -1,11 +1,11 @@
-import { type FormEvent, type KeyboardEvent, useId, useState } from 'react';
+import { type FormEvent, type KeyboardEvent, useEffect, useId, useState } from 'react';
 import type { AskPhase } from '../../engine-client';
-import { AdapterChooser } from '../finetune/AdapterChooser';
-import { holdsGpu } from '../finetune/finetune-slice';
 import { HistoryPanel } from '../history/HistoryPanel';
 import { useApp } from '../store';
 import { AnswerView } from './AnswerView';
 import { parseOptionLines } from './model-slice';
+import { useQuestionDraft } from './question-draft';
+import { optionLines } from './question-text';
 import './model.css';
 
 const PHASE_TEXT: Record<AskPhase, string> = {
@@ -36,9 +36,17 @@ export function AskPanel() {
   const [options, setOptions] = useState('');
   const qId = useId();
   const oId = useId();
+  // A question handed over by a sample clip fills the boxes (still editable).
+  useEffect(
+    () =>
+      useQuestionDraft.subscribe((d) => {
+        setQuestion(d.question);
+        setOptions(optionLines(d.options));
+      }),
+    [],
+  );
   const running = answer.status === 'running';
-  const training = useApp((s) => holdsGpu(s.run.state));
-  const canAsk = hasModel && !running && !training && question.trim() !== '';
+  const canAsk = hasModel && !running && question.trim() !== '';
 
   const submit = (e?: FormEvent) => {
     e?.preventDefault();
@@ -71,7 +79,6 @@ export function AskPanel() {
           ? `About ${video.facts.name} (${video.indices.length} frames).`
           : 'No video loaded: questions are answered from the text alone. Drop a video above to ask about it.'}
       </p>
-      <AdapterChooser />
       <form className="ask-form" onSubmit={submit}>
         <label htmlFor={qId}>Question</label>
         <textarea

@@ -5,7 +5,9 @@ import { formatTimestamp } from './video-format';
 /** The sampled frames, in slot order, with their frame index and timestamp. */
 export function Filmstrip({ video }: { video: LoadedVideo }) {
   return (
-    <ol className="filmstrip" aria-label="Sampled frames" data-testid="filmstrip">
+    // The strip scrolls sideways: focusable, so the keyboard can scroll it too (arrow keys).
+    // biome-ignore lint/a11y/noNoninteractiveTabindex: a scrollable region must take the focus
+    <ol className="filmstrip" aria-label="Sampled frames" data-testid="filmstrip" tabIndex={0}>
       {video.thumbnails.map((bmp, slot) => (
         <li
           // Slots are positions: the list is replaced whole when another video loads.

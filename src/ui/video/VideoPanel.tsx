@@ -3,6 +3,7 @@ import type { SampleMethod } from '../../engine-client';
 import { Badge } from '../components/Badge';
 import { useApp } from '../store';
 import { Filmstrip } from './Filmstrip';
+import { SampleClips } from './SampleClips';
 import { VideoFactsList } from './VideoFactsList';
 import { overallProgress, visionLabel } from './video-slice';
 import './video.css';
@@ -32,6 +33,7 @@ export function VideoPanel() {
         )}
       </div>
       <DropZone busy={Boolean(load)} />
+      <SampleClips disabled={Boolean(load)} />
       <SamplingSettings disabled={Boolean(load)} />
       {load && <LoadProgress />}
       {error && <VideoErrorNotice />}
