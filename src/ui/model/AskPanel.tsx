@@ -1,5 +1,7 @@
 import { type FormEvent, type KeyboardEvent, useEffect, useId, useState } from 'react';
 import type { AskPhase } from '../../engine-client';
+import { AdapterChooser } from '../finetune/AdapterChooser';
+import { holdsGpu } from '../finetune/finetune-slice';
 import { HistoryPanel } from '../history/HistoryPanel';
 import { useApp } from '../store';
 import { AnswerView } from './AnswerView';
@@ -46,7 +48,8 @@ export function AskPanel() {
     [],
   );
   const running = answer.status === 'running';
-  const canAsk = hasModel && !running && question.trim() !== '';
+  const training = useApp((s) => holdsGpu(s.run.state));
+  const canAsk = hasModel && !running && !training && question.trim() !== '';
 
   const submit = (e?: FormEvent) => {
     e?.preventDefault();
@@ -79,6 +82,7 @@ export function AskPanel() {
           ? `About ${video.facts.name} (${video.indices.length} frames).`
           : 'No video loaded: questions are answered from the text alone. Drop a video above to ask about it.'}
       </p>
+      <AdapterChooser />
       <form className="ask-form" onSubmit={submit}>
         <label htmlFor={qId}>Question</label>
         <textarea
