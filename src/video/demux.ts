@@ -13,6 +13,7 @@ import {
 } from 'mediabunny';
 import { throwIfAborted, VideoError } from './errors';
 import { averageFps, buildFrameTable, type FrameTable, type PacketMeta } from './frame-table';
+import { sampleTableProblem } from './sample-table-guard';
 
 /** A file the user dropped or picked (File is a Blob), or an http(s) URL. */
 export type VideoInput = Blob | string;
@@ -74,6 +75,9 @@ function makeInput(src: VideoInput): Input {
 
 const toUs = (s: number) => Math.round(s * 1e6);
 
+/** mediabunny's names for the ISO-BMFF containers, whose sample tables are bounded first. */
+const ISO_FORMATS = new Set(['MP4', 'QuickTime File Format']);
+
 function isFetchError(err: unknown): boolean {
   const msg = err instanceof Error ? `${err.name} ${err.message}` : String(err);
   return err instanceof TypeError || /fetch|network|cors|status|http|range/i.test(msg);
@@ -113,6 +117,15 @@ export async function openVideo(src: VideoInput, signal?: AbortSignal): Promise<
       );
     }
     throwIfAborted(signal);
+    if (typeof src !== 'string' && ISO_FORMATS.has(formatName)) {
+      const problem = await sampleTableProblem(src);
+      if (problem)
+        throw new VideoError(
+          'corrupt',
+          `"${name}" is damaged: its sample table is impossible (${problem}).`,
+          'Try another copy of the file, or re-encode it (for example with ffmpeg).',
+        );
+    }
 
     const track = await input.getPrimaryVideoTrack();
     const audio = await input.getPrimaryAudioTrack();
@@ -187,6 +200,27 @@ export async function openVideo(src: VideoInput, signal?: AbortSignal): Promise<
     };
   } catch (err) {
     input.dispose();
-    throw err;
+    throw damaged(err, src, name);
   }
+}
+
+/**
+ * An error past the container check as a VideoError: the parser's own (a RangeError from a box that
+ * runs past its parent, say) means a damaged file, a failed read of a URL a fetch failure.
+ */
+function damaged(err: unknown, src: VideoInput, name: string): unknown {
+  if (err instanceof VideoError) return err;
+  if (err instanceof DOMException && err.name === 'AbortError') return err;
+  const msg = err instanceof Error ? err.message : String(err);
+  if (typeof src === 'string' && isFetchError(err))
+    return new VideoError(
+      'fetch-failed',
+      `Could not read ${src}: ${msg}`,
+      'Check the connection and try again.',
+    );
+  return new VideoError(
+    'corrupt',
+    `"${name}" is damaged or truncated: its container could not be read (${msg}).`,
+    'Try another copy of the file, or re-encode it (for example with ffmpeg).',
+  );
 }
