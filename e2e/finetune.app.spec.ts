@@ -6,10 +6,12 @@
  * the checkpoint in OPFS, the adapter is saved, downloaded as PEFT files and imported back, and the
  * ask flow answers with it. Screenshots of the view before, during and after training.
  */
-import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, type Page, test } from '@playwright/test';
+import { unzipSync } from 'fflate';
 import { demoFiles } from '../scripts/rl/demo-model';
 import { serveFiles } from './serve-files';
 
@@ -38,7 +40,15 @@ test('fine-tune: generate, train, pause / resume, reload and resume, save, expor
   const mark = (what: string) => console.log(`${((Date.now() - t0) / 1000).toFixed(1)} s: ${what}`);
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
-  await serveFiles(page, MODEL_PATH, demoFiles(new Map(), 128));
+  const modelFiles = demoFiles(new Map(), 128);
+  await serveFiles(page, MODEL_PATH, modelFiles);
+  const dir = mkdtempSync(join(tmpdir(), 'ft-e2e-'));
+  const downloads: string[] = [];
+  page.on('download', async (d) => {
+    const p = join(dir, d.suggestedFilename());
+    await d.saveAs(p);
+    downloads.push(p);
+  });
   await page.goto('/');
   await loadShapes(page);
 
@@ -106,25 +116,59 @@ test('fine-tune: generate, train, pause / resume, reload and resume, save, expor
   await expect(page.getByTestId('ft-eval-adapter-answer')).not.toHaveText('—', { timeout: 120_000 });
 
   mark('evaluated');
+  // The dataset as a zip of its JSONL and clips.
+  await page.getByTestId('ft-export').click();
+  await expect.poll(() => downloads.length, { timeout: 30_000 }).toBe(1);
   // Save, download as PEFT files, import them back.
   await page.getByTestId('ft-adapter-name').fill('squares e2e');
   await page.getByTestId('ft-adapter-save').click();
   await expect(page.getByTestId('ft-adapter')).toHaveCount(1);
-  const dir = mkdtempSync(join(tmpdir(), 'ft-adapter-'));
-  const downloads: string[] = [];
-  page.on('download', async (d) => {
-    const p = join(dir, d.suggestedFilename());
-    await d.saveAs(p);
-    downloads.push(p);
-  });
   await page.getByTestId('ft-adapter-download').click();
-  await expect.poll(() => downloads.length, { timeout: 30_000 }).toBe(2);
+  await expect.poll(() => downloads.length, { timeout: 30_000 }).toBe(3);
   expect(downloads.map((p) => p.split('/').pop()).sort()).toEqual([
     'adapter_config.json',
     'adapter_model.safetensors',
+    'dataset.zip',
   ]);
   const config = JSON.parse(readFileSync(join(dir, 'adapter_config.json'), 'utf8'));
   expect(config.peft_type).toBe('LORA');
+  // The downloaded files in the CLI: npm run eval --adapter gives the page's answer on the held-out clip.
+  const data = join(dir, 'data');
+  mkdirSync(join(data, 'model'), { recursive: true });
+  for (const [p, bytes] of Object.entries(unzipSync(readFileSync(join(dir, 'dataset.zip')))))
+    writeFileSync(join(data, p), bytes);
+  for (const [name, bytes] of modelFiles) writeFileSync(join(data, 'model', name), bytes);
+  const cli = spawnSync(
+    'npx',
+    [
+      'tsx',
+      'scripts/eval.ts',
+      '--model',
+      join(data, 'model'),
+      '--data',
+      join(data, 'dataset.jsonl'),
+      '--out',
+      join(data, 'out.jsonl'),
+      '--frames',
+      '4',
+      '--max-new-tokens',
+      '8',
+      '--adapter',
+      dir,
+    ],
+    { encoding: 'utf8', timeout: 180_000 },
+  );
+  expect(cli.status, cli.stderr).toBe(0);
+  const cell = page.getByTestId('ft-eval-adapter-answer');
+  const heldOutId = await cell.getAttribute('data-problem-id');
+  const line = readFileSync(join(data, 'out.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l))
+    .find((r) => String(r.problem_id) === heldOutId);
+  expect(line).toBeTruthy();
+  expect(line.completion).toBe(((await cell.getAttribute('data-completion')) ?? '').trim());
+  mark(`CLI eval --adapter: ${JSON.stringify(line.completion)}`);
   await page.getByTestId('ft-adapter-name').fill('reimported');
   await page.getByTestId('ft-adapter-import').setInputFiles(downloads);
   await expect(page.getByTestId('ft-adapter')).toHaveCount(2);

@@ -1,7 +1,7 @@
 /**
  * npm run eval -- --model <repo id|dir|url> --data <jsonl> [--videos <dir>] --out <results.jsonl>
  *                 [--frames 16] [--max-new-tokens 1024] [--temperature 0] [--seed 0] [--limit N]
- *                 [--weights auto|q4|full]
+ *                 [--weights auto|q4|full] [--adapter <dir>]
  *
  * Runs the app's own ask pipeline (headless Chromium: engine worker, WebCodecs decode, WebGPU kernels;
  * greedy unless told) on every item of a dataset in the paper's JSONL (problem, solution,
@@ -9,6 +9,8 @@
  * line per item, in order: problem_id, completion (decoded without special tokens, stripped), think,
  * answer, option, accuracy, format, reward (the upstream rewards, src/rl-lite/rewards.ts), plus error
  * when the item could not be answered. Prints accuracy and format rate, with chance beside them.
+ * --adapter: a LoRA adapter in PEFT's layout (adapter_config.json + adapter_model.safetensors, as the
+ * page downloads them or rl:train writes them), checked against the model and merged for every answer.
  */
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -24,7 +26,8 @@ import { serveFilesPlugin } from './browser/serve-files';
 
 const PAGE_MODULE = '/scripts/browser/pages/eval.ts';
 const USAGE = `usage: npm run eval -- --model <repo id[@rev]|dir|url> --data <jsonl> [--videos <dir>] --out <results.jsonl>
-                    [--frames 16] [--max-new-tokens 1024] [--temperature 0] [--seed 0] [--limit N] [--weights auto|q4|full]`;
+                    [--frames 16] [--max-new-tokens 1024] [--temperature 0] [--seed 0] [--limit N] [--weights auto|q4|full]
+                    [--adapter <dir>]`;
 
 function fail(message: string): never {
   console.error(`eval: ${message}\n${USAGE}`);
@@ -44,6 +47,7 @@ function parse() {
       seed: { type: 'string', default: '0' },
       limit: { type: 'string' },
       weights: { type: 'string', default: 'auto' },
+      adapter: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -65,7 +69,11 @@ function parse() {
   if (!existsSync(data)) fail(`no such file: ${data}`);
   const videos = resolve(values.videos ?? dirname(data));
   if (!existsSync(videos) || !statSync(videos).isDirectory()) fail(`no such folder: ${videos}`);
+  const adapter = values.adapter ? resolve(values.adapter) : undefined;
+  for (const f of ['adapter_config.json', 'adapter_model.safetensors'])
+    if (adapter && !existsSync(join(adapter, f))) fail(`--adapter ${adapter} has no ${f}`);
   return {
+    adapter,
     model: values.model!,
     data,
     videos,
@@ -144,7 +152,13 @@ async function main(): Promise<number> {
   if (modelDir && !existsSync(join(modelDir, 'config.json'))) fail(`${modelDir} has no config.json`);
   const modelPrefix = `/__eval/models/${basename(modelDir ?? 'remote')}/`;
   const harness = await openHarness({
-    plugins: [serveFilesPlugin('eval-files', { [modelPrefix]: modelDir, '/__eval/videos/': a.videos })],
+    plugins: [
+      serveFilesPlugin('eval-files', {
+        [modelPrefix]: modelDir,
+        '/__eval/videos/': a.videos,
+        '/__eval/adapter/': a.adapter,
+      }),
+    ],
   });
   const results: ReturnType<typeof resultLine>[] = [];
   const t0 = performance.now();
@@ -155,6 +169,11 @@ async function main(): Promise<number> {
         const m = data as ModelInfo;
         process.stdout.write(
           `model    ${m.name} · ${(m.parameters / 1e6).toFixed(2)} M params (${m.dtype}${m.quantized ? ', LLM 4-bit' : ''})\n`,
+        );
+      } else if (type === 'lora') {
+        const l = data as { r: number; alpha: number; targets: string[] };
+        process.stdout.write(
+          `adapter  ${a.adapter} · r ${l.r} · alpha ${l.alpha} · ${l.targets.join(', ')}\n`,
         );
       } else if (type === 'answer') {
         const ans = data as EvalAnswer;
@@ -173,6 +192,7 @@ async function main(): Promise<number> {
     const args: EvalArgs = {
       modelUrl: remote ?? `${harness.origin}${modelPrefix}`,
       weights: a.weights,
+      adapterUrl: a.adapter ? `${harness.origin}/__eval/adapter/` : undefined,
       frames: a.frames,
       sampling: a.sampling,
       items: items.map((it, index) => ({

@@ -31,6 +31,7 @@ export async function evaluate(
     const score = scoreCompletion(text, p.solution);
     answers.push({
       problemId: items[i].problem_id,
+      completion: text,
       question: items[i].problem,
       solution: items[i].solution,
       think: done.thinkText,

@@ -15,6 +15,8 @@ import {
 export interface EvalArgs {
   modelUrl: string;
   weights: WeightFormat;
+  /** Where adapter_config.json and adapter_model.safetensors are served (--adapter), if given. */
+  adapterUrl?: string;
   frames: number;
   sampling: AskRequest['sampling'];
   /** One entry per item: the problem text (options included) and where its video is served. */
@@ -38,6 +40,18 @@ export async function runEval(args: EvalArgs): Promise<{ error?: EngineErrorInfo
       weights: args.weights,
     });
     await send(JSON.stringify({ type: 'model', data: model }));
+    if (args.adapterUrl) {
+      const files = await Promise.all(
+        ['adapter_config.json', 'adapter_model.safetensors'].map(async (name) => {
+          const r = await fetch(`${args.adapterUrl}${name}`);
+          if (!r.ok) throw new Error(`${name}: HTTP ${r.status}`);
+          return { name, data: new Uint8Array(await r.arrayBuffer()) };
+        }),
+      );
+      const adapter = await engine.adapterImport(files, 'eval --adapter');
+      await engine.adapterUse(adapter.id);
+      await send(JSON.stringify({ type: 'lora', data: adapter }));
+    }
     for (const item of args.items) {
       const t0 = performance.now();
       let answer: EvalAnswer;

@@ -123,6 +123,8 @@ export interface NamedFile {
 
 export interface EvalAnswer {
   problemId: number | string;
+  /** The whole completion, decoded without special tokens. */
+  completion: string;
   question: string;
   solution: string;
   think: string;

@@ -66,7 +66,13 @@ export function EvalSection() {
                     <code>{r.solution}</code>
                   </td>
                   <td data-testid="ft-eval-base-answer">{r.before ?? '—'}</td>
-                  <td data-testid="ft-eval-adapter-answer">{r.after ?? '—'}</td>
+                  <td
+                    data-testid="ft-eval-adapter-answer"
+                    data-problem-id={String(r.id)}
+                    data-completion={r.afterRaw?.completion}
+                  >
+                    {r.after ?? '—'}
+                  </td>
                 </tr>
               ))}
             </tbody>
@@ -91,6 +97,7 @@ function rows(before: EvalResult | null, after: EvalResult | null) {
       solution: a.solution,
       before: show(before, i),
       after: show(after, i),
+      afterRaw: after?.answers[i],
     };
   });
 }

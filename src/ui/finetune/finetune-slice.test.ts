@@ -51,7 +51,7 @@ describe('fine-tune slice', () => {
   });
 
   it('starts a run with the training items and the held-out ones apart; the result is final', async () => {
-    const trainStart = vi.fn(async (_items, settings, onEvent: (e: TrainEvent) => void) => {
+    const trainStart = vi.fn(async (_items, settings, onEvent: (e: TrainEvent) => void, _heldOut) => {
       onEvent({ type: 'state', state: 'running', step: 0, totalSteps: settings.steps });
       onEvent({ type: 'step', metrics: metrics(1), completions: [] });
       return { state: 'done' as const, step: 1 };
