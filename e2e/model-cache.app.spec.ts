@@ -146,6 +146,35 @@ test.describe('offline model cache with the service worker', () => {
       await expect(listed).toHaveCount(1);
       await expect(listed).toContainText('someone/tiny-a-q4');
       await page.getByTestId('model-panel').screenshot({ path: 'artifacts/model-panel-cached.png' });
+      // Re-verify: the copy checks out; with one byte of a shard changed in OPFS, that shard is named.
+      await page.getByTestId('cached-model-verify').click();
+      await expect(page.getByTestId('cache-check')).toContainText('Every file matches its manifest', {
+        timeout: 60_000,
+      });
+      const shard = await page.evaluate(async () => {
+        const models = await (await navigator.storage.getDirectory()).getDirectoryHandle('models');
+        for await (const [, folder] of (
+          models as unknown as { entries(): AsyncIterable<[string, FileSystemDirectoryHandle]> }
+        ).entries())
+          for await (const [name, h] of (
+            folder as unknown as { entries(): AsyncIterable<[string, FileSystemFileHandle]> }
+          ).entries()) {
+            if (!name.endsWith('.safetensors')) continue;
+            const byte = new Uint8Array(await (await h.getFile()).slice(1000, 1001).arrayBuffer());
+            const w = await h.createWritable({ keepExistingData: true });
+            await w.write({ type: 'write', position: 1000, data: Uint8Array.of(byte[0] ^ 1) });
+            await w.close();
+            return name;
+          }
+        return '';
+      });
+      expect(shard).toMatch(/\.safetensors$/);
+      await page.getByTestId('cached-model-verify').click();
+      await expect(page.getByTestId('cache-check')).toContainText(
+        `This copy is damaged: ${shard}: SHA-256 differs from the manifest`,
+        { timeout: 60_000 },
+      );
+      await expect(page.getByTestId('cache-check-redownload')).toBeVisible();
       const del = page.getByTestId('cached-model-delete');
       await del.click();
       await expect(del).toHaveText('Really delete?');
