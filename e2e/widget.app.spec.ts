@@ -6,7 +6,7 @@
 import type { Server } from 'node:http';
 import { resolve } from 'node:path';
 import { expect, type Page, test } from '@playwright/test';
-import { serveStatic } from './static-server';
+import { serveStatic } from '../scripts/browser/static-server';
 
 const HOST_PORT = 4181;
 const INTRUDER_PORT = 4182;

@@ -52,7 +52,7 @@ const TEMPLATE = `
   <progress part="progress" max="1" hidden></progress>
   <form part="form">
     <label for="q">Question</label>
-    <textarea id="q" part="question" rows="2" placeholder="Ask about the video"></textarea>
+    <textarea id="q" part="question" rows="3" placeholder="Ask about the video"></textarea>
     <div class="actions">
       <button type="submit" part="ask-button">Ask</button>
       <button type="button" class="secondary" part="stop-button" disabled>Stop</button>
@@ -281,6 +281,10 @@ export class VideoReasonerElement extends HTMLElement {
       };
       this.ui.thinkText.textContent = detail.think;
       this.ui.think.hidden = detail.think === '';
+      // With no answer, the thinking is all there is to read: shown open, with a note.
+      this.ui.think.open = detail.answer === '';
+      this.ui.answer.classList.toggle('none', detail.answer === '');
+      if (detail.answer === '') this.ui.answer.textContent = 'No answer in the output.';
       this.ui.thinkSummary.textContent = 'Thinking';
       this.ui.answer.textContent = detail.answer;
       this.ui.option.hidden = !detail.option;
@@ -397,6 +401,7 @@ export class VideoReasonerElement extends HTMLElement {
     this.ui.thinkText.textContent = '';
     this.ui.thinkSummary.textContent = 'Thinking';
     this.ui.answer.textContent = '';
+    this.ui.answer.classList.remove('none');
     this.ui.option.hidden = true;
     this.ui.option.textContent = '';
   }

@@ -122,7 +122,7 @@ export function AskPanel() {
         <textarea
           id={oId}
           className="text-input ask-options"
-          rows={3}
+          rows={4}
           placeholder={'A. a dog runs\nB. a cat sleeps'}
           value={options}
           onChange={(e) => setOptions(e.target.value)}

@@ -1,5 +1,5 @@
 /**
- * A second origin for the embedding specs: a small static server (node:http) over folders, with
+ * A second origin for the embedding specs and bench:page: a small static server (node:http) over folders, with
  * single byte ranges and CORS (the widget's iframe, on the app's origin, fetches the host's clips).
  */
 import { createReadStream, existsSync, statSync } from 'node:fs';
