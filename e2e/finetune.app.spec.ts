@@ -72,6 +72,7 @@ test('fine-tune: generate, train, pause / resume, reload and resume, save, expor
   await setSetting(page, 'max_completion_length', 8);
   await setSetting(page, 'learning_rate', 0.01);
   await setSetting(page, 'frames', 4);
+  await setSetting(page, 'eval_every', 2);
   await expect(page.getByTestId('ft-estimate')).toContainText('a step', { timeout: 60_000 });
   await page.screenshot({ path: `${SHOTS}/finetune-before.png`, fullPage: true });
 
@@ -90,6 +91,8 @@ test('fine-tune: generate, train, pause / resume, reload and resume, save, expor
   await page.getByTestId('ft-resume').click();
   await expect(run).toHaveAttribute('data-step', String(pausedAt + 1), { timeout: 180_000 });
   await expect(page.getByTestId('ft-chart-reward')).toHaveAttribute('data-points', String(pausedAt + 1));
+  // The held-out clip was evaluated with the base before step 1 (and with the adapter after step 2).
+  await expect(page.getByTestId('ft-chart-heldout')).toBeVisible();
   await page.screenshot({ path: `${SHOTS}/finetune-during.png`, fullPage: true });
 
   mark('resumed and stepped');
@@ -107,6 +110,9 @@ test('fine-tune: generate, train, pause / resume, reload and resume, save, expor
   await expect(run).toHaveAttribute('data-step', '4');
   // The charts hold every step, the ones before the reload included.
   await expect(page.getByTestId('ft-chart-loss')).toHaveAttribute('data-points', '4');
+  await expect(page.getByTestId('ft-eval-adapter-answer')).not.toHaveText('—');
+  // Held-out evaluations at steps 0, 2 and 4, the ones before the reload restored from the checkpoint.
+  await expect(page.getByTestId('ft-chart-heldout')).toHaveAttribute('data-points', '3');
 
   mark('run done');
   // Before / after on the held-out clip.

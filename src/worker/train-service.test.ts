@@ -83,20 +83,26 @@ async function engine(storage: ReturnType<typeof fakeStorage>['storage']) {
 describe(`fine-tune commands (${ctx.actDtype})`, () => {
   const { storage } = fakeStorage({ quota: 1e9 });
   const data = items(2, 5);
+  const heldOut = items(1, 6);
 
   it('runs GRPO steps with metrics and completions, refuses questions meanwhile, pauses at a checkpoint', async () => {
     const { model, train } = await engine(storage);
     const events: TrainEvent[] = [];
     let refused = '';
-    const result = await train.trainStart(data, SETTINGS, (e) => {
-      events.push(e);
-      if (e.type === 'step' && e.metrics.step === 1) {
-        void train.trainPause();
-        model.ask({ question: 'hi', visual: 'text' }).catch((err) => {
-          refused = (err as Error).message;
-        });
-      }
-    });
+    const result = await train.trainStart(
+      data,
+      { ...SETTINGS, eval_every: 1 },
+      (e) => {
+        events.push(e);
+        if (e.type === 'step' && e.metrics.step === 1) {
+          void train.trainPause();
+          model.ask({ question: 'hi', visual: 'text' }).catch((err) => {
+            refused = (err as Error).message;
+          });
+        }
+      },
+      heldOut,
+    );
     expect(result).toEqual({ state: 'paused', step: 1 });
     expect(refused).toMatch(/fine-tuning holds the GPU/);
     const steps = events.filter((e) => e.type === 'step');
@@ -106,7 +112,13 @@ describe(`fine-tune commands (${ctx.actDtype})`, () => {
       expect(Number.isFinite(s.metrics[k])).toBe(true);
     expect(s.completions.length).toBe(2);
     for (const c of s.completions) expect(c.reward).toBeGreaterThanOrEqual(-2);
-    expect(events.filter((e) => e.type === 'prepare').length).toBe(2);
+    expect(events.filter((e) => e.type === 'prepare').length).toBe(3);
+    // The held-out clip: the base before step 1, the adapter after it.
+    const evals = events.filter((e) => e.type === 'eval');
+    expect(evals.map((e) => [e.step, e.result.adapter, e.result.answers.length])).toEqual([
+      [0, 'base', 1],
+      [1, 'training', 1],
+    ]);
     expect(events.some((e) => e.type === 'checkpoint' && e.step === 1)).toBe(true);
     const saved = await train.trainSaved();
     expect(saved?.step).toBe(1);
@@ -118,6 +130,7 @@ describe(`fine-tune commands (${ctx.actDtype})`, () => {
 
   it('resumes the saved run after a reload and finishes it; the adapter round-trips through PEFT files', async () => {
     const { train } = await engine(storage);
+    expect((await train.trainSavedItems()).map((x) => x.heldOut)).toEqual([false, false, true]);
     const events: TrainEvent[] = [];
     const result = await train.trainResume((e) => events.push(e));
     expect(result).toEqual({ state: 'done', step: 3 });

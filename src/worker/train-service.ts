@@ -7,6 +7,7 @@
  */
 import type {
   AdapterInfo,
+  EvalPoint,
   EvalResult,
   TrainCommands,
   TrainEvent,
@@ -41,9 +42,13 @@ interface Run {
   trainer: Trainer;
   items: TrainItem[];
   prompts: GrpoItem[];
+  /** The held-out split, evaluated every settings.eval_every steps. */
+  heldOut: TrainItem[];
+  heldPrompts: GrpoItem[];
   releasePrompts(): void;
   settings: TrainSettings;
   log: TrainStepMetrics[];
+  evals: EvalPoint[];
   state: TrainState;
   pause: boolean;
   stop: boolean;
@@ -142,7 +147,7 @@ export function trainCommands(session: EngineSession, pixelsOf: ClipPixels = web
   async function checkpoint(r: Run, emit: (e: TrainEvent) => void): Promise<void> {
     if (!store) return;
     const files = await encodeCheckpoint(r.trainer, { baseModel: r.loaded.info.name });
-    await store.saveCheckpoint(r.trainer.optimizer.step, files, r.log);
+    await store.saveCheckpoint(r.trainer.optimizer.step, files, r.log, r.evals);
     emit({ type: 'checkpoint', step: r.trainer.optimizer.step });
   }
 
@@ -213,6 +218,23 @@ export function trainCommands(session: EngineSession, pixelsOf: ClipPixels = web
     return { metrics, completions: { type: 'step', metrics, completions } };
   }
 
+  /** Greedy answers on the held-out split with the base (null) or the run's adapter merged. */
+  async function heldOutEval(r: Run, emit: (e: TrainEvent) => void, lora: LoraAdapter | null): Promise<void> {
+    if (!r.settings.eval_every || !r.heldPrompts.length) return;
+    policyOf(r.loaded).mergeInto(r.loaded.model, lora);
+    const result = await evaluate(r.loaded, r.heldPrompts, r.heldOut, r.settings.max_completion_length);
+    const step = r.trainer.optimizer.step;
+    r.evals = [
+      ...r.evals.filter((p) => p.step < step),
+      { step, accuracy: result.accuracy, formatRate: result.formatRate },
+    ];
+    emit({
+      type: 'eval',
+      step: r.trainer.optimizer.step,
+      result: { ...result, adapter: lora ? 'training' : 'base' },
+    });
+  }
+
   /** Steps until the run ends, pauses or stops; the session is busy meanwhile. */
   async function loop(r: Run, emit: (e: TrainEvent) => void): Promise<TrainRunResult> {
     const total = r.settings.steps;
@@ -224,6 +246,7 @@ export function trainCommands(session: EngineSession, pixelsOf: ClipPixels = web
     try {
       await session.askDone;
       state('running');
+      if (r.trainer.optimizer.step === 0) await heldOutEval(r, emit, null);
       while (r.trainer.optimizer.step < total) {
         if (session.loaded !== r.loaded) throw new Error('the model was replaced');
         if (r.stop) break;
@@ -236,6 +259,12 @@ export function trainCommands(session: EngineSession, pixelsOf: ClipPixels = web
         const { metrics, completions } = await oneStep(r);
         r.log.push(metrics);
         emit(completions);
+        // Evaluated before the checkpoint, so the checkpoint's history holds this evaluation.
+        if (
+          metrics.step % (r.settings.eval_every || Number.POSITIVE_INFINITY) === 0 ||
+          metrics.step === total
+        )
+          await heldOutEval(r, emit, r.trainer.lora);
         if (metrics.step % r.settings.checkpoint_every === 0 || metrics.step === total)
           await checkpoint(r, emit);
       }
@@ -344,15 +373,18 @@ export function trainCommands(session: EngineSession, pixelsOf: ClipPixels = web
           [...items, ...heldOut].map((it) => it.video),
         );
       }
-      const { prompts, release } = await prepare(loaded, items, settings, emit);
+      const { prompts: all, release } = await prepare(loaded, [...items, ...heldOut], settings, emit);
       run = {
         loaded,
         trainer: newTrainer(loaded, settings),
         items,
-        prompts,
+        prompts: all.slice(0, items.length),
+        heldOut,
+        heldPrompts: all.slice(items.length),
         releasePrompts: release,
         settings,
         log: [],
+        evals: [],
         state: 'running',
         pause: false,
         stop: false,
@@ -387,15 +419,22 @@ export function trainCommands(session: EngineSession, pixelsOf: ClipPixels = web
           `The saved run trains ${manifest.baseModel}, but ${loaded.info.name} is loaded.`,
           `Load ${manifest.baseModel} first, or discard the saved run.`,
         );
-      const { items } = await needStore().runItems(manifest);
+      const { items, heldOut } = await needStore().runItems(manifest);
       endRun();
-      const { prompts, release } = await prepare(loaded, items, manifest.settings, emit);
+      const { prompts: all, release } = await prepare(
+        loaded,
+        [...items, ...heldOut],
+        manifest.settings,
+        emit,
+      );
       let trainer: Trainer;
       let log: TrainStepMetrics[] = [];
+      let evals: EvalPoint[] = [];
       try {
         if (latest) {
           const ck = await needStore().checkpoint(latest);
           log = ck.log;
+          evals = ck.evals;
           trainer = await resumeTrainer(
             {
               ctx: session.gpu(),
@@ -422,10 +461,13 @@ export function trainCommands(session: EngineSession, pixelsOf: ClipPixels = web
         loaded,
         trainer,
         items,
-        prompts,
+        prompts: all.slice(0, items.length),
+        heldOut,
+        heldPrompts: all.slice(items.length),
         releasePrompts: release,
         settings: manifest.settings,
         log,
+        evals,
         state: 'running',
         pause: false,
         stop: false,
@@ -438,14 +480,15 @@ export function trainCommands(session: EngineSession, pixelsOf: ClipPixels = web
       const saved = await store.run().catch(() => null);
       if (!saved) return null;
       const { manifest, latest } = saved;
-      const log = latest ? (await store.checkpoint(latest).catch(() => ({ log: [] }))).log : [];
+      const ck = latest ? await store.checkpoint(latest).catch(() => null) : null;
       return {
         step: latest?.step ?? 0,
         totalSteps: manifest.settings.steps,
         settings: manifest.settings,
         baseModel: manifest.baseModel,
         items: manifest.items.length,
-        log,
+        log: ck?.log ?? [],
+        evals: ck?.evals ?? [],
         savedAt: latest?.savedAt ?? manifest.createdAt,
       };
     },

@@ -2,12 +2,18 @@
  * Where fine-tuning keeps things in OPFS (<root>/finetune/):
  * - run/: the live run, so a reload resumes it: run.json (settings, base model, the items without
  *   their clips), videos/<n> (the clips), ckpt-<step>/ (src/rl-lite/checkpoint.ts's files plus
- *   log.json, the metrics so far) and latest.json naming the newest complete checkpoint. A checkpoint
+ *   log.json and evals.json, the metrics so far) and latest.json naming the newest complete checkpoint. A checkpoint
  *   folder is written whole before latest.json points at it (each file lands whole on close), so a
  *   tab closed mid-write resumes from the one before; older folders are then removed.
  * - adapters/<id>/: a saved adapter in PEFT's layout plus meta.json (name, base model, settings).
  */
-import type { AdapterInfo, TrainItem, TrainSettings, TrainStepMetrics } from '../engine-client/protocol';
+import type {
+  AdapterInfo,
+  EvalPoint,
+  TrainItem,
+  TrainSettings,
+  TrainStepMetrics,
+} from '../engine-client/protocol';
 import type { StorageLike } from './model-cache';
 
 const ROOT = 'finetune';
@@ -141,7 +147,12 @@ export class TrainStore {
   }
 
   /** Writes a checkpoint folder whole, then points latest.json at it, then drops older ones. */
-  async saveCheckpoint(step: number, ckpt: Map<string, Uint8Array>, log: TrainStepMetrics[]): Promise<void> {
+  async saveCheckpoint(
+    step: number,
+    ckpt: Map<string, Uint8Array>,
+    log: TrainStepMetrics[],
+    evals: EvalPoint[],
+  ): Promise<void> {
     const run = await this.runDir();
     if (!run) throw new Error('no run to checkpoint');
     const dir = `ckpt-${step}`;
@@ -149,6 +160,7 @@ export class TrainStore {
     const d = await run.getDirectoryHandle(dir, { create: true });
     for (const [name, data] of ckpt) await writeFile(d, name, data);
     await writeFile(d, 'log.json', JSON.stringify(log));
+    await writeFile(d, 'evals.json', JSON.stringify(evals));
     const latest: Latest = { step, dir, savedAt: new Date().toISOString() };
     await writeFile(run, 'latest.json', JSON.stringify(latest));
     for await (const name of run.keys())
@@ -156,7 +168,9 @@ export class TrainStore {
   }
 
   /** The newest checkpoint's files and its metrics log. */
-  async checkpoint(latest: Latest): Promise<{ files: Map<string, File>; log: TrainStepMetrics[] }> {
+  async checkpoint(
+    latest: Latest,
+  ): Promise<{ files: Map<string, File>; log: TrainStepMetrics[]; evals: EvalPoint[] }> {
     const run = await this.runDir();
     if (!run) throw new Error('the saved run is gone');
     const d = await run.getDirectoryHandle(latest.dir);
@@ -164,8 +178,12 @@ export class TrainStore {
     const log = all.has('log.json')
       ? (JSON.parse(await all.get('log.json')!.text()) as TrainStepMetrics[])
       : [];
+    const evals = all.has('evals.json')
+      ? (JSON.parse(await all.get('evals.json')!.text()) as EvalPoint[])
+      : [];
     all.delete('log.json');
-    return { files: all, log };
+    all.delete('evals.json');
+    return { files: all, log, evals };
   }
 
   // ---- adapters ----

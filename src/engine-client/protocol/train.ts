@@ -40,6 +40,8 @@ export interface TrainSettings {
   checkpoint_every: number;
   /** Frames sampled per clip for the vision tower. */
   frames: number;
+  /** Evaluate the held-out split before the first step and every this many steps (0: never). */
+  eval_every: number;
 }
 
 /** One sampled completion of the latest step, scored. */
@@ -79,7 +81,16 @@ export type TrainEvent =
   /** Visual tokens of the clips, computed once per clip before the first step. */
   | { type: 'prepare'; done: number; total: number }
   | { type: 'step'; metrics: TrainStepMetrics; completions: TrainCompletion[] }
-  | { type: 'checkpoint'; step: number };
+  | { type: 'checkpoint'; step: number }
+  /** Greedy answers on the held-out split: the base before step 1 (step 0), then the adapter. */
+  | { type: 'eval'; step: number; result: EvalResult };
+
+/** One held-out evaluation of a run, for the chart. */
+export interface EvalPoint {
+  step: number;
+  accuracy: number;
+  formatRate: number;
+}
 
 /** A run kept in OPFS (its dataset and last checkpoint): what a reload offers to resume. */
 export interface SavedRun {
@@ -92,6 +103,8 @@ export interface SavedRun {
   items: number;
   /** Every step's metrics so far (the charts' history). */
   log: TrainStepMetrics[];
+  /** Its held-out evaluations so far. */
+  evals: EvalPoint[];
   savedAt: string;
 }
 
@@ -229,6 +242,7 @@ export const DEFAULT_TRAIN_SETTINGS: TrainSettings = {
   seed: 0,
   checkpoint_every: 1,
   frames: 16,
+  eval_every: 5,
 };
 
 /** What is wrong with these settings (one line each); [] when they are usable. */
@@ -247,6 +261,7 @@ export function settingsProblems(s: TrainSettings): string[] {
   int('seed', 0, 2 ** 31);
   int('checkpoint_every', 1, 100000);
   int('frames', 1, 64);
+  int('eval_every', 0, 100000);
   const pos = (k: keyof TrainSettings, min = 0) => {
     const v = s[k] as number;
     if (!(Number.isFinite(v) && v >= min)) out.push(`${k} must be a number ≥ ${min}`);

@@ -1,4 +1,4 @@
-import { useEffect, useRef } from 'react';
+import { useEffect, useMemo, useRef } from 'react';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import type { TrainStepMetrics } from '../../engine-client';
@@ -65,7 +65,7 @@ function data(spec: ChartSpec, log: TrainStepMetrics[]): uPlot.AlignedData {
   return [log.map((m) => m.step), ...spec.series.map((s) => log.map((m) => s.value(m)))];
 }
 
-function Chart({ spec, log }: { spec: ChartSpec; log: TrainStepMetrics[] }) {
+function Chart({ spec, data: rows, points }: { spec: ChartSpec; data: uPlot.AlignedData; points: number }) {
   const box = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
   useEffect(() => {
@@ -104,10 +104,10 @@ function Chart({ spec, log }: { spec: ChartSpec; log: TrainStepMetrics[] }) {
     };
   }, [spec]);
   useEffect(() => {
-    plot.current?.setData(data(spec, log));
-  }, [spec, log]);
+    plot.current?.setData(rows);
+  }, [rows]);
   return (
-    <figure className="ft-chart" data-testid={`ft-chart-${spec.id}`} data-points={log.length}>
+    <figure className="ft-chart" data-testid={`ft-chart-${spec.id}`} data-points={points}>
       <figcaption>{spec.title}</figcaption>
       <div ref={box} />
     </figure>
@@ -115,14 +115,39 @@ function Chart({ spec, log }: { spec: ChartSpec; log: TrainStepMetrics[] }) {
 }
 
 /** Live charts of the run's metrics, one point a step. */
+const HELD_OUT: ChartSpec = {
+  id: 'heldout',
+  title: 'Held-out accuracy and format rate',
+  range: [0, 1],
+  series: [
+    { label: 'accuracy', value: () => 0, colour: '#137a3d' },
+    { label: 'format', value: () => 0, colour: '#d97706' },
+  ],
+};
+
 export function MetricCharts() {
   const log = useApp((s) => s.log);
+  const evalHistory = useApp((s) => s.evalHistory);
   const mode = useApp((s) => s.trainSettings.mode);
+  const held = useMemo<uPlot.AlignedData>(
+    () => [
+      evalHistory.map((p) => p.step),
+      evalHistory.map((p) => p.accuracy),
+      evalHistory.map((p) => p.formatRate),
+    ],
+    [evalHistory],
+  );
   return (
     <div className="ft-charts" data-testid="ft-charts">
       {CHARTS.filter((c) => !c.grpo || mode === 'grpo').map((c) => (
-        <Chart key={c.id} spec={c} log={log} />
+        <MetricChart key={c.id} spec={c} log={log} />
       ))}
+      {evalHistory.length > 0 && <Chart spec={HELD_OUT} data={held} points={evalHistory.length} />}
     </div>
   );
+}
+
+function MetricChart({ spec, log }: { spec: ChartSpec; log: TrainStepMetrics[] }) {
+  const rows = useMemo(() => data(spec, log), [spec, log]);
+  return <Chart spec={spec} data={rows} points={log.length} />;
 }

@@ -43,7 +43,8 @@ export function RunSection() {
   const canStart =
     hasModel && !busy && run.state !== 'paused' && trainCount > 0 && settingsProblems(settings).length === 0;
   // A run kept in this browser that this page is not driving (after a reload): offer to continue it.
-  const offer = run.state === 'idle' && saved && saved.step < saved.totalSteps ? saved : null;
+  const offer =
+    (run.state === 'idle' || run.state === 'error') && saved && saved.step < saved.totalSteps ? saved : null;
 
   return (
     <section

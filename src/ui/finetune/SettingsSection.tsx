@@ -50,6 +50,12 @@ const FIELDS: { key: NumKey; label: string; help: string; step: number; grpo?: b
     step: 1,
   },
   { key: 'frames', label: 'Frames per clip', help: 'Sampled uniformly for the vision tower.', step: 1 },
+  {
+    key: 'eval_every',
+    label: 'Evaluate every',
+    help: 'Steps between held-out evaluations (and one before training); 0: never.',
+    step: 1,
+  },
   { key: 'seed', label: 'Seed', help: 'Same seed, same run.', step: 1 },
 ];
 

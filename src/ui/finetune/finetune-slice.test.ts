@@ -33,8 +33,14 @@ const item = (i: number) => ({
 });
 
 describe('fine-tune slice', () => {
-  it('folds run events: state, prepare progress, steps (replacing a step logged before), checkpoints', () => {
-    let s = { run: IDLE_RUN, log: [metrics(1), metrics(2)], completions: [] };
+  it('folds run events: state, prepare progress, steps (replacing a step logged before), checkpoints, held-out evaluations', () => {
+    let s = {
+      run: IDLE_RUN,
+      log: [metrics(1), metrics(2)],
+      completions: [],
+      evalHistory: [] as FinetuneSlice['evalHistory'],
+      evals: { before: null, after: null, running: null } as FinetuneSlice['evals'],
+    };
     const apply = (e: TrainEvent) => {
       s = { ...s, ...reduceTrainEvent(s, e) } as typeof s;
     };
@@ -48,6 +54,14 @@ describe('fine-tune slice', () => {
     apply({ type: 'checkpoint', step: 3 });
     expect(s.log.map((m) => m.step)).toEqual([1, 2, 3]);
     expect(s.run).toMatchObject({ step: 3, checkpoint: 3 });
+    const result = (accuracy: number) => ({ adapter: 'x', accuracy, formatRate: 1, answers: [], ms: 1 });
+    apply({ type: 'eval', step: 0, result: result(0.25) });
+    apply({ type: 'eval', step: 3, result: result(0.75) });
+    expect(s.evalHistory.map((p) => [p.step, p.accuracy])).toEqual([
+      [0, 0.25],
+      [3, 0.75],
+    ]);
+    expect([s.evals.before?.accuracy, s.evals.after?.accuracy]).toEqual([0.25, 0.75]);
   });
 
   it('starts a run with the training items and the held-out ones apart; the result is final', async () => {

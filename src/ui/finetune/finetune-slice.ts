@@ -66,6 +66,8 @@ export interface FinetuneSlice {
   resumeRun(): Promise<void>;
   stopRun(): Promise<void>;
   evals: { before: EvalResult | null; after: EvalResult | null; running: 'before' | 'after' | null };
+  /** Held-out accuracy and format rate as the run evaluated them (step 0: the base). */
+  evalHistory: { step: number; accuracy: number; formatRate: number }[];
   evaluate(which: 'before' | 'after'): Promise<void>;
   adapters: AdapterInfo[];
   activeAdapter: string | null;
@@ -95,7 +97,7 @@ type SetState<S> = (partial: Partial<S> | ((s: S) => Partial<S>)) => void;
 
 /** Folds one run event into the view (pure). */
 export function reduceTrainEvent(
-  s: Pick<FinetuneSlice, 'run' | 'log' | 'completions'>,
+  s: Pick<FinetuneSlice, 'run' | 'log' | 'completions' | 'evalHistory' | 'evals'>,
   e: TrainEvent,
 ): Partial<FinetuneSlice> {
   switch (e.type) {
@@ -114,6 +116,13 @@ export function reduceTrainEvent(
       };
     case 'checkpoint':
       return { run: { ...s.run, checkpoint: e.step } };
+    case 'eval': {
+      const point = { step: e.step, accuracy: e.result.accuracy, formatRate: e.result.formatRate };
+      return {
+        evalHistory: [...s.evalHistory.filter((p) => p.step < e.step), point],
+        evals: e.step === 0 ? { ...s.evals, before: e.result } : { ...s.evals, after: e.result },
+      };
+    }
   }
 }
 
@@ -263,7 +272,8 @@ export function createFinetuneSlice(
         run: { ...IDLE_RUN, state: 'preparing', totalSteps: settings.steps },
         log: [],
         completions: [],
-        evals: { ...get().evals, after: null },
+        evalHistory: [],
+        evals: { before: null, after: null, running: null },
       });
       const heldOut = heldOutItems().map(strip);
       await drive((onEvent) => getEngine().trainStart(items, settings, onEvent, heldOut));
@@ -276,7 +286,8 @@ export function createFinetuneSlice(
     async resumeRun() {
       if (holdsGpu(get().run.state)) return;
       const saved = get().savedRun;
-      const fresh = get().run.state === 'idle' && saved;
+      // After a reload (idle) or a failure (a lost device): the run saved in OPFS.
+      const fresh = (get().run.state === 'idle' || get().run.state === 'error') && saved;
       if (fresh)
         set({
           run: {
@@ -288,6 +299,7 @@ export function createFinetuneSlice(
             resumedFrom: saved.step,
           },
           log: saved.log,
+          evalHistory: saved.evals,
           trainSettings: saved.settings,
         });
       else set((s) => ({ run: { ...s.run, state: 'running' } }));
@@ -300,6 +312,7 @@ export function createFinetuneSlice(
     },
 
     evals: { before: null, after: null, running: null },
+    evalHistory: [],
     async evaluate(which) {
       const items = heldOutItems().map(strip);
       if (!items.length) return;
