@@ -159,6 +159,18 @@ describe(`fine-tune commands (${ctx.actDtype})`, () => {
     expect(await train.adapterActive()).toBe(a.id);
     await train.adapterDelete(a.id);
     expect(await train.adapterActive()).toBe(null);
+    // Cold-start SFT on the same items (their templated reasoning, then the answer) starts a new run.
+    const sft: TrainEvent[] = [];
+    const withThink = data.map((it) => ({ ...it, think: 'The square moves.' }));
+    expect(
+      await train.trainStart(withThink, { ...SETTINGS, mode: 'sft', steps: 2 }, (e) => sft.push(e)),
+    ).toEqual({
+      state: 'done',
+      step: 2,
+    });
+    const losses = sft.flatMap((e) => (e.type === 'step' ? [e.metrics.loss] : []));
+    expect(losses.length).toBe(2);
+    for (const l of losses) expect(l).toBeGreaterThan(0);
     await expect(
       train.adapterImport([{ name: 'adapter_config.json', data: new TextEncoder().encode('{') }], 'bad'),
     ).rejects.toThrow(/do not fit/);
