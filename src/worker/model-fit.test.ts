@@ -1,25 +1,32 @@
 /**
  * The load plan on a real device with lowered limits (WebGPU cannot make a device smaller than its
  * 128 MiB defaults, so the plan takes the limits as data): tiny-b's vocabulary table (151936 × 64)
- * over a 4 MiB binding loads in parts and answers with the same logits, bit for bit, plain and 4-bit;
+ * over a 4 MiB binding loads in parts and answers with the same logits, bit for bit, plain and 4-bit
+ * (the converted folder);
  * a memory budget below the estimate gets a shorter context and says so; one far below is refused
  * with the numbers, and the loaded model stays.
  */
 import { describe, expect, it } from 'vitest';
 import type { AskRequest, ModelSource } from '../engine-client/protocol';
 import { ctx } from '../gpu/testing/kernel-suite';
-import { asPickedFiles, fixtureFiles, readGoldenFrames, readGoldenIndex } from '../model/testing/goldens';
+import { convertFixture } from '../model/testing/convert';
+import { asPickedFiles, fixtureFiles } from '../model/testing/goldens';
 import { modelCommands } from './model-service';
 import { EngineSession } from './session';
 
 const session = new EngineSession({ gpu: () => undefined });
 session.ctx = ctx;
 const model = modelCommands(session);
-const source: ModelSource = { kind: 'files', files: asPickedFiles(fixtureFiles('tiny-b')) };
-const index = readGoldenIndex('tiny-b');
+const plain: ModelSource = { kind: 'files', files: asPickedFiles(fixtureFiles('tiny-b')) };
+let conv: ModelSource | undefined;
+const converted = async (): Promise<ModelSource> => {
+  conv ??= { kind: 'files', files: asPickedFiles((await convertFixture('tiny-b')).files) };
+  return conv;
+};
+// Text only: the split tables are what the embedding gather and the LM head read; no vision needed.
 const request: AskRequest = {
   question: 'Which way does the bright disc move?',
-  pixels: { data: readGoldenFrames(index), shape: index.frames.shape },
+  visual: 'text',
   sampling: { temperature: 0, maxNewTokens: 3 },
   dump: true,
 };
@@ -44,6 +51,8 @@ const low = { maxStorageBufferBindingSize: 4 * MiB, maxBufferSize: 256 * MiB };
 describe(`load plan on the device (${ctx.actDtype})`, () => {
   for (const weights of ['full', 'q4'] as const) {
     it(`${weights}: the table split to fit a 4 MiB binding gives the same logits`, async () => {
+      // 4-bit: the converted folder (what the offline copy holds), faster to load than quantizing.
+      const source = weights === 'q4' ? await converted() : plain;
       const [whole, wholeMax] = await largestUpload(() => model.loadModel(source, undefined, { weights }));
       expect(whole.fit?.tables).toEqual([]);
       expect(wholeMax).toBeGreaterThan(4 * MiB);
@@ -52,8 +61,8 @@ describe(`load plan on the device (${ctx.actDtype})`, () => {
         model.loadModel(source, undefined, { weights, limits: low }),
       );
       expect(splitMax).toBeLessThanOrEqual(4 * MiB);
-      // f16 rows of 64 values: 32768 per part; rows quantized at load go up as f32: 16384.
-      const parts = weights === 'full' && ctx.actDtype === 'f16' ? 5 : 10;
+      // Rows of 64 values: 32768 per part in f16, 16384 in f32; packed 4-bit (32 bytes): 131072.
+      const parts = weights === 'q4' ? 2 : ctx.actDtype === 'f16' ? 5 : 10;
       // tiny-b's lm_head is its own table (not tied): both split.
       expect(split.fit?.tables).toEqual(
         ['model.embed_tokens.weight', 'lm_head.weight'].map((n) => ({ name: `language_model.${n}`, parts })),
@@ -66,9 +75,9 @@ describe(`load plan on the device (${ctx.actDtype})`, () => {
   }
 
   it('shortens the context to fit a memory budget, and refuses one far too small', async () => {
-    const full = await model.loadModel(source, undefined, { weights: 'full' });
+    const full = await model.loadModel(plain, undefined, { weights: 'full' });
     const budget = full.fit!.estimatedBytes - 1;
-    const fitted = await model.loadModel(source, undefined, { weights: 'full', gpuMemoryBudget: budget });
+    const fitted = await model.loadModel(plain, undefined, { weights: 'full', gpuMemoryBudget: budget });
     expect(fitted.fit!.maxLength).toBeLessThan(full.fit!.maxLength);
     expect(fitted.config.maxLength).toBe(fitted.fit!.maxLength);
     expect(fitted.fit!.estimatedBytes).toBeLessThanOrEqual(budget);
@@ -78,7 +87,7 @@ describe(`load plan on the device (${ctx.actDtype})`, () => {
     expect(r.stats.newTokens).toBe(3);
 
     await expect(
-      model.loadModel(source, undefined, { weights: 'full', gpuMemoryBudget: 1e6 }),
+      model.loadModel(plain, undefined, { weights: 'full', gpuMemoryBudget: 1e6 }),
     ).rejects.toMatchObject({
       kind: 'out-of-memory',
       message: expect.stringMatching(
