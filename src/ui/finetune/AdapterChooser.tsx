@@ -8,14 +8,16 @@ export function AdapterChooser() {
   const active = useApp((s) => s.activeAdapter);
   const use = useApp((s) => s.useAdapter);
   const refresh = useApp((s) => s.refreshAdapters);
-  const hasModel = useApp((s) => s.model !== null);
+  const model = useApp((s) => s.model);
+  const hasModel = model !== null;
   const training = useApp((s) => holdsGpu(s.run.state));
   const setView = useApp((s) => s.setView);
   const id = useId();
 
   useEffect(() => {
-    if (hasModel) void refresh();
-  }, [hasModel, refresh]);
+    // Each model load starts from the base weights: list again (the adapter in use resets).
+    if (model) void refresh();
+  }, [model, refresh]);
 
   return (
     <div className="ft-chooser">

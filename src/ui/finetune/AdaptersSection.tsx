@@ -10,7 +10,8 @@ export function AdaptersSection() {
   const active = useApp((s) => s.activeAdapter);
   const error = useApp((s) => s.adapterError);
   const run = useApp((s) => s.run);
-  const hasModel = useApp((s) => s.model !== null);
+  const model = useApp((s) => s.model);
+  const hasModel = model !== null;
   const refresh = useApp((s) => s.refreshAdapters);
   const save = useApp((s) => s.saveAdapter);
   const rename = useApp((s) => s.renameAdapter);
@@ -24,8 +25,9 @@ export function AdaptersSection() {
   const canSave = run.step > 0 && !holdsGpu(run.state);
 
   useEffect(() => {
-    if (hasModel) void refresh();
-  }, [hasModel, refresh]);
+    // Each model load starts from the base weights: list again (the adapter in use resets).
+    if (model) void refresh();
+  }, [model, refresh]);
 
   return (
     <section className="card ft-section" aria-labelledby={`${id}-t`} data-testid="ft-adapters">
