@@ -46,6 +46,9 @@ export function demoConfig(imageSize = SPEC.vision.imageSize): Record<string, un
   text._name_or_path = 'tiny-r1-shapes';
   return {
     ...c,
+    // Pixels in [0, 1]: black is 0, so a black patch embeds to the bias alone and a square stands out.
+    image_mean: [0, 0, 0],
+    image_std: [1, 1, 1],
     vocab_size: VOCAB,
     pad_token_id: DEMO_EOS,
     tokenizer_model_max_length: 512,
@@ -55,8 +58,12 @@ export function demoConfig(imageSize = SPEC.vision.imageSize): Record<string, un
 }
 
 /**
- * Initial weights for training from scratch: Linear and conv weights N(0, 1/fan_in), biases 0, norm
- * gains 1, embeddings N(0, 0.02²) (a GPT-2 style start), latents and positions N(0, 1).
+ * Initial weights for training from scratch: Linear weights N(0, 1/fan_in), biases 0, norm gains 1,
+ * embeddings N(0, 0.02²) (a GPT-2 style start). Chosen so that the clip shows in the visual tokens
+ * from the first step (with N(0, 1) latents and positions, and black at −1, the visual tokens of
+ * different clips differed by 2 % of their size and training never found the square): the patch
+ * embedding N(0, 1/p²) (one channel's fan-in: a square's colour moves a patch by ~1), positions
+ * N(0, 0.5²), the resampler's latents N(0, 0.02²) (they are the same for every clip).
  */
 function initial(name: string, shape: number[], rand: () => number): Float32Array {
   const n = shape.reduce((a, b) => a * b, 1);
@@ -65,11 +72,13 @@ function initial(name: string, shape: number[], rand: () => number): Float32Arra
     /(norm|layernorm|layer_norm\d|norm_media|norm_latents)\.(weight|bias)$|\.1\.0\.(weight|bias)$/.test(name);
   if (isNorm) return out.fill(name.endsWith('.weight') ? 1 : 0);
   if (name.endsWith('bias')) return out;
-  const std = name.endsWith('embed_tokens.weight')
+  const std = /embed_tokens\.weight$|latents$/.test(name)
     ? 0.02
-    : /latents$|position_embedding\.weight$/.test(name)
-      ? 1
-      : 1 / Math.sqrt(shape.slice(1).reduce((a, b) => a * b, 1));
+    : /position_embedding\.weight$/.test(name)
+      ? 0.5
+      : /patch_embedding\.weight$/.test(name)
+        ? 1 / shape[2] // 1/p
+        : 1 / Math.sqrt(shape.slice(1).reduce((a, b) => a * b, 1));
   for (let i = 0; i < n; i++) out[i] = std * rand();
   return out;
 }

@@ -18,7 +18,7 @@
  * it gives the trained model's logits.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { GpuContext } from '../../src/gpu/context';
@@ -34,12 +34,15 @@ import { GREEDY } from '../../src/model/sampling';
 import { MapWeightSource } from '../../src/model/sources/map';
 import { TinyLlavaVideo } from '../../src/model/tinyllava';
 import { readTokenizer, type TextTokenizer } from '../../src/model/tokenizer';
+import { PREFIX } from '../../src/model/weight-manifest';
 import { type DatasetItem, parseDataset, sftTarget } from '../../src/rl-lite/dataset';
 import { type FeaturePrompt, FullTrainer } from '../../src/rl-lite/full';
 import { AdamW } from '../../src/rl-lite/optimizer';
 import { scoreCompletion } from '../../src/rl-lite/rewards';
 import { CLIP_FRAMES, CLIP_SIZE, seededRandom } from '../../src/rl-lite/tasks/moving-squares';
+import { visionParamNames } from '../../src/rl-lite/vision';
 import { linspaceIndices } from '../../src/video/sampling';
+import { grpoStage, mergeAdapter } from './demo-grpo';
 import { DEMO_EOS, DEMO_FRAMES, demoFiles, trainedWeights } from './demo-model';
 import { DEFAULTS, writeSquaresDataset } from './squares';
 
@@ -56,6 +59,18 @@ const { values: args } = parseArgs({
     'max-new': { type: 'string', default: '128' },
     save: { type: 'string' },
     image: { type: 'string', default: '128' },
+    vision: { type: 'boolean', default: false },
+    'two-squares': { type: 'string', default: '0.5' },
+    init: { type: 'string' },
+    target: { type: 'string', default: 'think' },
+    'grpo-steps': { type: 'string', default: '0' },
+    'grpo-prompts': { type: 'string', default: '2' },
+    'grpo-train': { type: 'string', default: '128' },
+    generations: { type: 'string', default: '8' },
+    'grpo-lr': { type: 'string', default: '2e-3' },
+    rank: { type: 'string', default: '8' },
+    temperature: { type: 'string', default: '1' },
+    beta: { type: 'string', default: '0.01' },
   },
 });
 const out = resolve(args.out);
@@ -67,20 +82,20 @@ const seed = Number(args.seed);
 const evalEvery = Number(args['eval-every']);
 const maxNew = Number(args['max-new']);
 
-/** A clip's item with its tokens and cached vision features. */
+/** A clip's item with its tokens and its cached pixels (tower trained) or vision features (frozen). */
 interface Example extends FeaturePrompt {
   item: DatasetItem;
   completion: number[];
-  features: Tensor;
 }
 
 /** The clips and JSONL of rl:squares, generated once per (n, held-out, seed). */
 async function dataset(): Promise<{ dir: string; train: DatasetItem[]; test: DatasetItem[] }> {
   const n = nTrain + nTest;
-  const dir = join(out, `squares-regions-n${n}-test${nTest}-seed${seed}`); // thinks name regions
+  const two = Number(args['two-squares']);
+  const dir = join(out, `squares-regions-n${n}-test${nTest}-two${two}-seed${seed}`); // thinks name regions
   if (!existsSync(join(dir, 'test.jsonl'))) {
     console.log(`writing ${n} clips to ${dir}`);
-    await writeSquaresDataset(dir, { ...DEFAULTS, n, seed, heldOut: nTest / n });
+    await writeSquaresDataset(dir, { ...DEFAULTS, n, seed, heldOut: nTest / n, twoSquares: two });
   }
   const read = (f: string) => parseDataset(readFileSync(join(dir, f), 'utf8'), f);
   return { dir, train: read('train.jsonl'), test: read('test.jsonl') };
@@ -100,8 +115,8 @@ function decodeClip(path: string): Uint8Array[] {
   );
 }
 
-/** 16 frames (linspace) → pixels [16, 3, S, S] by the GPU resize with the model's norm → features [16, P', Cv]. */
-function visionFeatures(ctx: GpuContext, model: TinyLlavaVideo, frames: Uint8Array[]): Tensor {
+/** 16 frames (linspace) → pixels [16, 3, S, S] by the GPU resize with the model's norm. */
+function clipPixels(ctx: GpuContext, model: TinyLlavaVideo, frames: Uint8Array[]): Tensor {
   const { imageSize: S, imageMean: mean, imageStd: std } = model.config.vision;
   const pixels = ctx.empty([DEMO_FRAMES, 3, S, S], 'f32');
   ctx.tidy(() => {
@@ -110,9 +125,7 @@ function visionFeatures(ctx: GpuContext, model: TinyLlavaVideo, frames: Uint8Arr
       resizeBicubic(ctx, src, CLIP_SIZE, CLIP_SIZE, S, pixels, f, { norm: { mean, std } });
     }
   });
-  const features = model.visionFeatures(pixels);
-  ctx.release(pixels);
-  return features;
+  return pixels;
 }
 
 function examples(
@@ -124,15 +137,26 @@ function examples(
 ): Example[] {
   return items.map((item) => {
     const p = buildPrompt(tok, { question: item.problem });
-    const features = visionFeatures(ctx, model, decodeClip(join(dir, item.video_filename)));
+    const pixels = clipPixels(ctx, model, decodeClip(join(dir, item.video_filename)));
+    let features: Tensor | null = null;
+    if (!args.vision) {
+      features = model.visionFeatures(pixels);
+      ctx.release(pixels);
+    }
     return {
       item,
       before: p.before,
       after: p.after,
       features,
-      completion: [...tok.encode(sftTarget(item)), DEMO_EOS],
+      pixels: args.vision ? pixels : null,
+      completion: [...tok.encode(args.target === 'answer' ? item.solution : sftTarget(item)), DEMO_EOS],
     };
   });
+}
+
+/** The clip's vision features: the cached ones, or the (trained) tower's of its pixels. */
+function clipFeatures(model: TinyLlavaVideo, ex: Example): Tensor {
+  return ex.features ?? model.visionFeatures(ex.pixels!);
 }
 
 /** "starts near the top left and" → "the top left": where the think says the square starts. */
@@ -150,7 +174,9 @@ async function evaluate(model: TinyLlavaVideo, tok: TextTokenizer, set: Example[
   let region = 0;
   const samples: string[] = [];
   for (const ex of set) {
-    const visual = model.connector(ex.features);
+    const feats = clipFeatures(model, ex);
+    const visual = model.connector(feats);
+    if (feats !== ex.features) model.ctx.release(feats);
     const r = await generate(model, tok, {
       before: ex.before,
       after: ex.after,
@@ -171,11 +197,17 @@ async function evaluate(model: TinyLlavaVideo, tok: TextTokenizer, set: Example[
 
 /** Writes the trained model as a checkpoint folder, reloads it and compares one prompt's logits. */
 async function save(ctx: GpuContext, model: TinyLlavaVideo, trainer: FullTrainer, dir: string, ex: Example) {
-  const files = demoFiles(await trainedWeights(ctx, trainer.params), model.config.vision.imageSize);
+  const weights = await trainedWeights(ctx, trainer.params);
+  // A frozen tower (trained by an earlier run, or random) is saved as the model holds it.
+  for (const name of visionParamNames(model.config.vision).map((n) => PREFIX.vision + n))
+    if (!weights.has(name)) weights.set(name, await ctx.read(model.weights.get(name)));
+  const files = demoFiles(weights, model.config.vision.imageSize);
   mkdirSync(dir, { recursive: true });
   for (const [name, bytes] of files) writeFileSync(join(dir, name), bytes);
   const logitsOf = async (m: TinyLlavaVideo) => {
-    const visual = m.connector(ex.features);
+    const feats = clipFeatures(m, ex);
+    const visual = m.connector(feats);
+    if (feats !== ex.features) ctx.release(feats);
     const logits = m.prefill(ex.before, visual, ex.after);
     const row = await ctx.read(logits);
     ctx.release(visual, logits);
@@ -195,6 +227,11 @@ async function save(ctx: GpuContext, model: TinyLlavaVideo, trainer: FullTrainer
   if (!(err < 1e-3)) throw new Error('the saved model does not reproduce the trained one');
 }
 
+/** A checkpoint folder's files by name (--init). */
+function readFolder(dir: string): Map<string, Uint8Array> {
+  return new Map(readdirSync(dir).map((f) => [f, new Uint8Array(readFileSync(join(dir, f)))]));
+}
+
 async function main(): Promise<void> {
   mkdirSync(out, { recursive: true });
   const data = await dataset();
@@ -202,15 +239,17 @@ async function main(): Promise<void> {
   console.log(
     `adapter: ${adapterName(ctx)}; ${data.train.length} train / ${data.test.length} held-out clips`,
   );
-  const files = demoFiles(new Map(), Number(args.image));
-  const ckpt = await openCheckpoint(new MapWeightSource(files, 'tiny-r1-shapes (random start)'));
+  const files = args.init ? readFolder(resolve(args.init)) : demoFiles(new Map(), Number(args.image));
+  const ckpt = await openCheckpoint(new MapWeightSource(files, args.init ?? 'tiny-r1-shapes (random start)'));
   const model = new TinyLlavaVideo(ctx, ckpt.config, await loadWeights(ctx, ckpt), DEMO_FRAMES);
   const tok = await readTokenizer(async (name) => {
     const b = files.get(name);
     return b ? new TextDecoder().decode(b) : null;
   });
   let t0 = performance.now();
-  const train = examples(ctx, model, tok, data.dir, data.train);
+  // GRPO alone (--steps 0 from --init) samples its prompts from the first --grpo-train clips.
+  const trainItems = steps > 0 ? data.train : data.train.slice(0, Number(args['grpo-train']));
+  const train = examples(ctx, model, tok, data.dir, trainItems);
   const test = examples(ctx, model, tok, data.dir, data.test);
   await ctx.sync();
   const featureMs = (performance.now() - t0) / (train.length + test.length);
@@ -219,7 +258,7 @@ async function main(): Promise<void> {
     `vision features: ${featureMs.toFixed(0)} ms a clip (decode + resize + tower); ~${seqLen} positions a sequence`,
   );
 
-  const trainer = new FullTrainer(ctx, model);
+  const trainer = new FullTrainer(ctx, model, { vision: args.vision });
   const opt = new AdamW(ctx, trainer.params, {
     ...ADAMW_DEFAULTS,
     lr: Number(args.lr),
@@ -231,7 +270,8 @@ async function main(): Promise<void> {
   });
   opt.zeroGrads();
   const nParams = trainer.params.reduce((n, q) => n + q.p.size, 0);
-  console.log(`training ${nParams} parameters (LLM + connector), batch ${batch}, ${steps} steps`);
+  const parts = args.vision ? 'LLM + connector + vision tower' : 'LLM + connector';
+  console.log(`training ${nParams} parameters (${parts}), batch ${batch}, ${steps} steps`);
   const rand = seededRandom(seed + 1);
   let order: number[] = [];
   const stepMs: number[] = [];
@@ -258,6 +298,7 @@ async function main(): Promise<void> {
       console.log(
         `  held-out (16): accuracy ${e.accuracy.toFixed(2)}, format ${e.format.toFixed(2)}, start region ${e.region.toFixed(2)}`,
       );
+      for (const x of e.samples) console.log(`    ${x}`);
     }
   }
   trainer.syncModel();
@@ -266,8 +307,10 @@ async function main(): Promise<void> {
   const evalMs = (performance.now() - t0) / test.length;
   const seen = await evaluate(model, tok, train.slice(0, test.length));
   const sorted = [...stepMs].sort((a, b) => a - b);
-  const summary = {
+  const summary: Record<string, unknown> = {
     adapter: adapterName(ctx),
+    init: args.init ?? null,
+    vision: args.vision,
     image: model.config.vision.imageSize,
     train: train.length,
     heldOut: test.length,
@@ -289,11 +332,68 @@ async function main(): Promise<void> {
     samples: heldOut.samples,
   };
   console.log(JSON.stringify(summary, null, 2));
-  writeFileSync(join(out, `sft-summary-${summary.image}px.json`), `${JSON.stringify(summary, null, 2)}\n`);
+  const grpoSteps = Number(args['grpo-steps']);
+  if (grpoSteps > 0) {
+    // Stage 2: the visual tokens of the supervised model, once per clip.
+    const items = train.map((ex) => {
+      const feats = clipFeatures(model, ex);
+      const visual = model.connector(feats);
+      if (feats !== ex.features) ctx.release(feats);
+      return { before: ex.before, after: ex.after, visual, solution: ex.item.solution };
+    });
+    const g = await grpoStage(ctx, model, tok, DEMO_EOS, items, {
+      steps: grpoSteps,
+      prompts: Number(args['grpo-prompts']),
+      generations: Number(args.generations),
+      lr: Number(args['grpo-lr']),
+      rank: Number(args.rank),
+      alpha: 2 * Number(args.rank),
+      temperature: Number(args.temperature),
+      maxNew: maxNew,
+      beta: Number(args.beta),
+      seed,
+      evalEvery,
+      onEval: async (s) => {
+        const e = await evaluate(model, tok, s === grpoSteps ? test : test.slice(0, 16));
+        console.log(
+          `  grpo ${s}, held-out (${s === grpoSteps ? test.length : 16}): accuracy ${e.accuracy.toFixed(2)}, format ${e.format.toFixed(2)}, start region ${e.region.toFixed(2)}`,
+        );
+        for (const x of e.samples) console.log(`    ${x}`);
+        if (s === grpoSteps) {
+          const seenG = await evaluate(model, tok, train.slice(0, test.length));
+          summary.grpo = {
+            steps: grpoSteps,
+            heldOutAccuracy: e.accuracy,
+            heldOutFormat: e.format,
+            heldOutStartRegion: e.region,
+            trainAccuracy: seenG.accuracy,
+            trainFormat: seenG.format,
+          };
+        }
+      },
+    });
+    const sortedG = g.log.map((r) => r.ms).sort((a, b) => a.rollout + a.backward - b.rollout - b.backward);
+    summary.grpoStepMsMedian = sortedG[sortedG.length >> 1];
+    summary.grpoConfig = {
+      prompts: Number(args['grpo-prompts']),
+      generations: Number(args.generations),
+      lr: Number(args['grpo-lr']),
+      rank: Number(args.rank),
+      temperature: Number(args.temperature),
+      beta: Number(args.beta),
+    };
+    mergeAdapter(ctx, g.lora, trainer.params);
+    await ctx.sync(); // the merge's commands run before the adapter's buffers are destroyed
+    g.lora.destroy();
+    g.policy.destroy();
+    for (const it of items) ctx.release(it.visual);
+    console.log(JSON.stringify({ grpo: summary.grpo, grpoStepMsMedian: summary.grpoStepMsMedian }, null, 2));
+  }
+  writeFileSync(join(out, `summary-${summary.image}px.json`), `${JSON.stringify(summary, null, 2)}\n`);
   if (args.save) await save(ctx, model, trainer, resolve(args.save), test[0]);
   opt.destroy();
   trainer.destroy();
-  for (const ex of [...train, ...test]) ctx.release(ex.features);
+  for (const ex of [...train, ...test]) ctx.release(...[ex.features, ex.pixels].filter((t) => t != null));
   model.destroy();
   closeNodeGpu(ctx);
 }
