@@ -17,15 +17,18 @@ const REPO = 'Zhang199/TinyLLaVA-Video-R1';
 
 describe('device lost mid-run', () => {
   let server: HubServer;
+  /** Another model, answering each request 300 ms late: a load from it is surely under way at the loss. */
+  let slow: HubServer;
   beforeAll(async () => {
     // The converted folder (copied into OPFS as it is): quicker on a software adapter than quantizing.
-    server = await startHubServer({
-      repo: REPO,
-      files: (await convertFixture('tiny-b')).files,
-      commit: 'c0ffee'.padEnd(40, '0'),
-    });
+    const files = (await convertFixture('tiny-b')).files;
+    server = await startHubServer({ repo: REPO, files, commit: 'c0ffee'.padEnd(40, '0') });
+    slow = await startHubServer({ repo: 'someone/slow', files, latencyMs: 300 });
   });
-  afterAll(() => server.close());
+  afterAll(async () => {
+    await server.close();
+    await slow.close();
+  });
 
   it('gets a new device, reloads the model from OPFS and answers the same', async () => {
     Object.assign(globalThis, globals);
@@ -75,6 +78,20 @@ describe('device lost mid-run', () => {
       expect(await model.modelInfo()).toEqual(done.model);
       const after = await model.ask(request);
       expect(after.ids).toEqual(before.ids);
+
+      // Lost while another model loads: that load fails saying so; the last loaded model comes back.
+      const loading = model.loadModel({ kind: 'hub', repo: 'someone/slow', endpoint: slow.endpoint });
+      await expect.poll(() => slow.requests.length).toBeGreaterThan(0);
+      session.ctx!.device.destroy();
+      await expect(loading).rejects.toMatchObject({
+        kind: 'device-lost',
+        message: expect.stringMatching(/lost while loading/),
+      });
+      await expect
+        .poll(() => recovery.filter((r) => r.state === 'recovered').length, { timeout: 60_000 })
+        .toBe(2);
+      expect(recovery.at(-1)!.model).toMatchObject({ name: info.name, cached: 'read' });
+      expect((await model.ask(request)).ids).toEqual(before.ids);
     } finally {
       await g.dispose();
     }

@@ -57,9 +57,14 @@ export function modelCommands(
   // What was last loaded, to load again on a new device after a loss (OPFS first, as any load).
   let last: { source: ModelSource; options: LoadModelOptions } | null = null;
   let lostModel: LoadedModel | null = null;
+  /** Loads cut short by a lost device (they fail saying so, not as replaced by another load). */
+  const lostLoads = new WeakSet<AbortController>();
   session.deviceUsers.push({
     lost() {
-      loading?.abort();
+      if (loading) {
+        lostLoads.add(loading);
+        loading.abort();
+      }
       if (asking) {
         asking.lost = true;
         asking.abort.abort();
@@ -99,6 +104,8 @@ export function modelCommands(
         vision?.setModel(next);
         return next.info;
       } catch (e) {
+        // A load the user started meanwhile replaced this one: theirs is the model now.
+        if (ac.signal.aborted && !lostLoads.has(ac)) return null;
         throw modelError(e, weightSource(source).label);
       } finally {
         if (loading === ac) loading = null;
@@ -139,6 +146,12 @@ export function modelCommands(
         if (old) await retire(old);
         return next.info;
       } catch (e) {
+        if (lostLoads.has(ac))
+          throw new EngineError(
+            'device-lost',
+            `The GPU device was lost while loading ${label}.`,
+            'A new device is being set up; load it again once the page says it is ready.',
+          );
         if (isAbort(e) || ac.signal.aborted)
           throw new EngineError('cancelled', `Loading ${label} was cancelled by another load.`, '');
         throw modelError(e, label);
