@@ -7,7 +7,12 @@
 import { join } from 'node:path';
 import { expect, type Page, test } from '@playwright/test';
 import { parseReasoning } from '../src/model/reasoning-parser';
-import { BAD_CASES, badCheckpoint, EXPECTED_MESSAGE } from '../src/model/testing/bad-checkpoints';
+import {
+  BAD_CASES,
+  badCheckpoint,
+  EXPECTED_MESSAGE,
+  expectedKind,
+} from '../src/model/testing/bad-checkpoints';
 import { fixtureFiles } from '../src/model/testing/goldens';
 import { serveFiles } from './serve-files';
 
@@ -229,10 +234,7 @@ test.describe('model', () => {
         await page.getByTestId('model-url-load').click();
         const error = page.getByTestId('model-error');
         await expect(error).toBeVisible({ timeout: 60_000 });
-        await expect(error).toHaveAttribute(
-          'data-kind',
-          bad === 'unknown-model-type' ? 'model-unsupported' : 'model-invalid',
-        );
+        await expect(error).toHaveAttribute('data-kind', expectedKind(bad));
         await expect(page.getByTestId('model-error-message')).toHaveText(EXPECTED_MESSAGE[bad]);
         await expect(page.getByTestId('model-error-kept')).toContainText('tiny-a is still loaded');
         await expect(page.getByTestId('model-name')).toHaveText('tiny-a');

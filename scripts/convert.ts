@@ -17,7 +17,8 @@ import { openCheckpoint } from '../src/model/checkpoint';
 import { type ConvertSink, convertCheckpoint } from '../src/model/convert';
 import { HttpWeightSource } from '../src/model/sources/http';
 import { describeModel, hubBaseUrl, ModelSpecError, resolveModel } from '../src/model/sources/resolve';
-import { expectLength, type WeightSource, WeightSourceError } from '../src/model/weight-source';
+import { readTokenizer } from '../src/model/tokenizer';
+import { expectLength, readText, type WeightSource, WeightSourceError } from '../src/model/weight-source';
 
 /** A local folder read by byte ranges. */
 class FolderSource implements WeightSource {
@@ -114,6 +115,10 @@ const tmp = join(dirname(out), `.${outArg.split('/').filter(Boolean).pop()}.conv
 const t0 = performance.now();
 try {
   const ckpt = await openCheckpoint(src);
+  // A checkpoint the app could not tokenize for is refused now, not when the converted copy loads.
+  await readTokenizer(async (name) => ((await src.has(name)) ? readText(src, name) : null)).catch((e) => {
+    throw new Error(`${src.label}: tokenizer: ${(e as Error).message}`);
+  });
   mkdirSync(tmp, { recursive: true });
   let lastPct = -1;
   const manifest = await convertCheckpoint(ckpt, folderSink(tmp), {

@@ -363,8 +363,12 @@ async function main(): Promise<number> {
       `import('${PAGE_MODULE}').then((m) => m.runInfer(${JSON.stringify(args)}))`,
     )) as InferOutput;
     if (out.error) {
+      // The page saw the folder through this harness's server: name the folder the user gave.
+      const message = modelDir
+        ? out.error.message.replaceAll(args.modelUrl, `${modelDir}/`)
+        : out.error.message;
       console.error(
-        `\ninfer: ${out.error.kind}: ${out.error.message}${out.error.hint ? `\n       ${out.error.hint}` : ''}`,
+        `\ninfer: ${out.error.kind}: ${message}${out.error.hint ? `\n       ${out.error.hint}` : ''}`,
       );
       return 1;
     }

@@ -238,8 +238,10 @@ function parseText(raw: Json): TextConfig {
   if (!Number.isInteger(headDim) || headDim * heads !== hidden)
     throw new ConfigError(
       'invalid',
-      `text hidden_size ${hidden} is not heads ${heads} × head_dim`,
-      key('head_dim'),
+      t.head_dim === undefined
+        ? `text_config.num_attention_heads ${heads} does not divide text_config.hidden_size ${hidden}`
+        : `text_config.hidden_size ${hidden} is not num_attention_heads ${heads} × head_dim ${headDim}`,
+      key(t.head_dim === undefined ? 'num_attention_heads' : 'head_dim'),
     );
   if (heads % kvHeads !== 0)
     throw new ConfigError(
@@ -296,8 +298,8 @@ function parseVision(raw: Json): VisionConfig {
   if (hidden % heads !== 0)
     throw new ConfigError(
       'invalid',
-      `vision hidden_size ${hidden} is not a multiple of heads ${heads}`,
-      key('hidden_size'),
+      `vision_config.num_attention_heads ${heads} does not divide vision_config.hidden_size ${hidden}`,
+      key('num_attention_heads'),
     );
   if (patchSize > imageSize)
     throw new ConfigError(

@@ -8,7 +8,7 @@ import type { AskEvent, ModelSource } from '../engine-client/protocol';
 import { EngineError } from '../engine-client/protocol';
 import { firstMismatch } from '../gpu/compare';
 import { ctx } from '../gpu/testing/kernel-suite';
-import { BAD_CASES, badCheckpoint, EXPECTED_MESSAGE } from '../model/testing/bad-checkpoints';
+import { BAD_CASES, badCheckpoint, EXPECTED_MESSAGE, expectedKind } from '../model/testing/bad-checkpoints';
 import {
   asPickedFiles,
   fixtureFiles,
@@ -132,7 +132,7 @@ describe(`model commands (${ctx.actDtype})`, () => {
       const before = await model.modelInfo();
       const err = await model.loadModel(asSource(badCheckpoint(good, bad))).catch((e) => e);
       expect(err).toBeInstanceOf(EngineError);
-      expect(err.kind).toBe(bad === 'unknown-model-type' ? 'model-unsupported' : 'model-invalid');
+      expect(err.kind).toBe(expectedKind(bad));
       expect(err.message).toMatch(EXPECTED_MESSAGE[bad]);
       expect(err.hint).not.toBe('');
       expect(await model.modelInfo()).toEqual(before);
