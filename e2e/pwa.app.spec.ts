@@ -1,6 +1,7 @@
 /**
  * The installable, offline app: the built app registers a service worker with a web app manifest;
- * once it controls the page, the page reloads with the network off and the demo model answers.
+ * once it controls the page, the page reloads with the network off and the demo model answers about
+ * a sample clip.
  */
 import { expect, test } from '@playwright/test';
 
@@ -40,10 +41,14 @@ test('installable, and answers offline once visited', async ({ page, context }) 
     (d as HTMLDetailsElement).open = true;
   });
   await page.getByTestId('max-tokens-input').fill('3');
-  await page.getByTestId('question-input').fill('Still here offline?');
+  // A sample clip comes from the precache too (the worker's Range requests included) and is asked about.
+  await page.getByTestId('sample-red-left').click();
+  await expect(page.getByTestId('video-panel')).toHaveAttribute('data-state', 'ready', { timeout: 60_000 });
+  await expect(page.getByTestId('question-input')).toHaveValue('Which way does the red square move?');
   await page.getByTestId('ask-button').click();
   await expect(page.getByTestId('ask-status')).toHaveAttribute('data-state', 'done', { timeout: 150_000 });
   expect(Number(await page.getByTestId('raw-output').getAttribute('data-tokens'))).toBeGreaterThan(0);
+  await expect(page.getByTestId('ask-video')).toHaveAttribute('data-has-video', 'true');
   await page.screenshot({ path: 'artifacts/app-offline.png' });
   await context.setOffline(false);
 });

@@ -52,21 +52,27 @@ const TEMPLATE = `
   <progress part="progress" max="1" hidden></progress>
   <form part="form">
     <label for="q">Question</label>
-    <textarea id="q" part="question" rows="3" placeholder="Ask about the video"></textarea>
+    <textarea id="q" part="question" rows="2" placeholder="Ask about the video"></textarea>
+    <ol class="options" part="options" hidden></ol>
     <div class="actions">
       <button type="submit" part="ask-button">Ask</button>
       <button type="button" class="secondary" part="stop-button" disabled>Stop</button>
     </div>
   </form>
-  <div class="output" part="output">
-    <details part="think" hidden><summary>Thinking</summary><div class="think-text"></div></details>
+  <div class="output" part="output" role="region" aria-label="Answer" tabindex="0">
     <p class="answer-line" aria-live="polite"><span class="option" part="option" hidden></span><span class="answer" part="answer"></span></p>
+    <details part="think" hidden><summary>Thinking</summary><div class="think-text"></div></details>
   </div>
   <p class="footer" part="footer">Runs on your GPU, in this browser.</p>
 </div>`;
 
-/** Where the app lives: the widget module sits one folder below its root (widget/ or assets/). */
-const APP_ROOT = new URL(/* @vite-ignore */ '../', import.meta.url).href;
+/**
+ * Where the app lives: built, the widget module sits one folder below its root (widget/ or assets/);
+ * under the dev server (/embed.html) it is the page's own base.
+ */
+const APP_ROOT = import.meta.env.DEV
+  ? new URL(import.meta.env.BASE_URL, location.href).href
+  : new URL(/* @vite-ignore */ '../', import.meta.url).href;
 
 export class VideoReasonerElement extends HTMLElement {
   static readonly observedAttributes = [
@@ -86,6 +92,7 @@ export class VideoReasonerElement extends HTMLElement {
     progress: HTMLProgressElement;
     form: HTMLFormElement;
     question: HTMLTextAreaElement;
+    options: HTMLOListElement;
     ask: HTMLButtonElement;
     stop: HTMLButtonElement;
     think: HTMLDetailsElement;
@@ -102,6 +109,8 @@ export class VideoReasonerElement extends HTMLElement {
   private videoBlob: Blob | null = null;
   private previewUrl: string | null = null;
   private running = false;
+  /** The options written inline in the question attribute: listed under the box, asked with it. */
+  private options: string[] = [];
 
   constructor() {
     super();
@@ -120,6 +129,7 @@ export class VideoReasonerElement extends HTMLElement {
       progress: $('progress'),
       form: $('form'),
       question: $('textarea'),
+      options: $('.options'),
       ask: $('[part="ask-button"]'),
       stop: $('[part="stop-button"]'),
       think: $('details'),
@@ -208,7 +218,11 @@ export class VideoReasonerElement extends HTMLElement {
 
   attributeChangedCallback(name: string, old: string | null, value: string | null): void {
     if (old === value) return;
-    if (name === 'question') this.ui.question.value = value ?? '';
+    if (name === 'question') {
+      const { question, options } = splitQuestion(value ?? '');
+      this.ui.question.value = question;
+      this.setOptions(options);
+    }
     if (!this.ready) return;
     if (name === 'model') {
       this.ready = this.ready.then(() => this.loadModel());
@@ -219,8 +233,13 @@ export class VideoReasonerElement extends HTMLElement {
 
   /** Asks `question` (default: the question box, else the attribute); resolves with the answer. */
   async ask(question?: string): Promise<AnswerDetail | null> {
-    if (question !== undefined) this.ui.question.value = question;
-    const text = (this.ui.question.value || this.question).trim();
+    if (question !== undefined) {
+      // A question given here brings its own options (inline), or none.
+      const split = splitQuestion(question);
+      this.ui.question.value = split.question;
+      this.setOptions(split.options);
+    }
+    const text = this.ui.question.value.trim();
     if (this.running) return null;
     if (!text) {
       this.fail({ kind: 'no-question', message: 'Type a question first.', hint: 'Then press Ask.' });
@@ -240,7 +259,10 @@ export class VideoReasonerElement extends HTMLElement {
       const engine = this.engine;
       if (!engine) throw new EngineError('cancelled', 'The widget was removed from the page.');
       this.setStatus('Thinking…');
-      const { question: q, options } = splitQuestion(text);
+      // Options typed inline in the box win over the listed ones.
+      const typed = splitQuestion(text);
+      const q = typed.question;
+      const options = typed.options.length ? typed.options : this.options;
       const result = await engine.ask(
         {
           question: q,
@@ -281,12 +303,14 @@ export class VideoReasonerElement extends HTMLElement {
       };
       this.ui.thinkText.textContent = detail.think;
       this.ui.think.hidden = detail.think === '';
+      this.ui.thinkSummary.textContent = 'Thinking';
+      this.ui.answer.textContent = detail.answer;
       // With no answer, the thinking is all there is to read: shown open, with a note.
       this.ui.think.open = detail.answer === '';
       this.ui.answer.classList.toggle('none', detail.answer === '');
       if (detail.answer === '') this.ui.answer.textContent = 'No answer in the output.';
-      this.ui.thinkSummary.textContent = 'Thinking';
-      this.ui.answer.textContent = detail.answer;
+      for (const li of this.ui.options.children)
+        li.classList.toggle('chosen', (li as HTMLElement).dataset.letter === detail.option);
       this.ui.option.hidden = !detail.option;
       this.ui.option.textContent = detail.option ?? '';
       const s = result.stats;
@@ -334,12 +358,16 @@ export class VideoReasonerElement extends HTMLElement {
     const engine = this.engine;
     if (!engine) return;
     this.setStatus('Loading the model…');
+    // Progress travels on its own channel and may trail the result: dropped once the load is in.
+    let live = true;
     const info = await engine.loadModel(this.modelSource(), (p) => {
+      if (!live) return;
       const d = p.download;
       const [loaded, total] = d ? [d.loadedBytes, d.totalBytes] : [p.loadedBytes, p.totalBytes];
       this.showProgress(loaded, total);
       this.emit<ProgressDetail>('progress', { stage: 'model', loaded, total });
     });
+    live = false;
     this.showProgress(0, 0);
     this.setStatus(`Ready · ${info.name}`);
     this.emit('ready', { model: info.name });
@@ -363,17 +391,20 @@ export class VideoReasonerElement extends HTMLElement {
       const engine = this.engine;
       if (!engine || abort.signal.aborted) return;
       this.setStatus('Decoding the video…');
+      let live = true;
       await engine.loadVideo(
         source,
         { method: { kind: 'uniform', n: frames } },
         {
           signal: abort.signal,
           onProgress: (p) => {
+            if (!live) return; // trailing the result (see loadModel)
             this.showProgress(p.fraction, 1);
             this.emit<ProgressDetail>('progress', { stage: 'video', loaded: p.fraction, total: 1 });
           },
         },
       );
+      live = false;
       this.showProgress(0, 0);
       if (!this.running) this.setStatus('Video loaded · ask a question');
     })();
@@ -404,6 +435,20 @@ export class VideoReasonerElement extends HTMLElement {
     this.ui.answer.classList.remove('none');
     this.ui.option.hidden = true;
     this.ui.option.textContent = '';
+    for (const li of this.ui.options.children) li.classList.remove('chosen');
+  }
+
+  private setOptions(options: string[]): void {
+    this.options = options;
+    this.ui.options.replaceChildren(
+      ...options.map((text, i) => {
+        const li = document.createElement('li');
+        li.dataset.letter = String.fromCharCode(65 + i);
+        li.textContent = text; // text only: never markup from the host
+        return li;
+      }),
+    );
+    this.ui.options.hidden = options.length === 0;
   }
 
   private setBusy(busy: boolean): void {
