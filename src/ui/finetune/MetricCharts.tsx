@@ -137,6 +137,12 @@ export function MetricCharts() {
     ],
     [evalHistory],
   );
+  if (log.length === 0 && evalHistory.length === 0)
+    return (
+      <p className="muted" data-testid="ft-charts-empty">
+        The charts fill in as the run steps: one point a step.
+      </p>
+    );
   return (
     <div className="ft-charts" data-testid="ft-charts">
       {CHARTS.filter((c) => !c.grpo || mode === 'grpo').map((c) => (
