@@ -181,6 +181,7 @@ export async function loadCheckpoint(
       format,
     );
   } finally {
+    if (read instanceof ReadAhead) read.stop();
     if (http) src.close();
   }
 }

@@ -90,6 +90,11 @@ export class ReadAhead implements WeightSource {
     return this.src.size(path);
   }
 
+  /** Starts nothing more (the load ended or failed); reads in flight finish or fail on their own. */
+  stop(): void {
+    this.queues.clear();
+  }
+
   /** The ranges the consumer will read, in about the order it will (readOrder's). */
   plan(ranges: readonly ByteRange[]): void {
     this.queues.clear();
