@@ -29,9 +29,21 @@ export class WeightSourceError extends Error {
   }
 }
 
+/**
+ * Text files are read whole; a real one is at most a few MB (Qwen's tokenizer.json: 7 MB). A server
+ * claiming more is refused before anything is allocated.
+ */
+export const MAX_TEXT_FILE_BYTES = 64 * 2 ** 20;
+
 /** The whole file as text (for small files: configs, index, tokenizer). */
 export async function readText(src: WeightSource, path: string): Promise<string> {
   const n = await src.size(path);
+  if (n > MAX_TEXT_FILE_BYTES)
+    throw new WeightSourceError(
+      'invalid',
+      path,
+      `${path} in ${src.label} is ${n} bytes: more than the ${MAX_TEXT_FILE_BYTES / 2 ** 20} MiB a text file of a checkpoint may have`,
+    );
   return new TextDecoder().decode(await src.read(path, 0, n));
 }
 
