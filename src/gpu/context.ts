@@ -1,4 +1,5 @@
 import { BindGroupCache, UniformCache, UniformSites, type Uniforms, uniformKey } from './bind-cache';
+import { type BufferLedger, bufferLedger, type GpuMemory } from './buffer-ledger';
 import { BufferPool } from './buffer-pool';
 import type { AdapterSummary } from './device';
 import { f16BitsToF32, toF16Array } from './f16';
@@ -60,6 +61,8 @@ export class GpuContext {
   /** Idle MAP_READ buffers by size, so a per-step readback allocates nothing. */
   private readbackFree = new Map<number, GPUBuffer[]>();
   private readbackKept = 0;
+  /** Every buffer on the device, counted from creation to destroy() (buffer-ledger.ts). */
+  private readonly ledger: BufferLedger;
   readonly stats: GpuStats = {
     dispatches: 0,
     bindGroupsCreated: 0,
@@ -75,6 +78,8 @@ export class GpuContext {
     /** Entries each of the uniform-buffer and bind-group caches keeps (tests use small ones). */
     cacheCapacity = 4096,
   ) {
+    // First, so the pool's, caches' and readback buffers are all counted.
+    this.ledger = bufferLedger(device);
     this.cache = new PipelineCache(device);
     this.pool = new BufferPool(device);
     this.bindGroups = new BindGroupCache(device, cacheCapacity);
@@ -90,6 +95,11 @@ export class GpuContext {
   /** Entries held by the uniform-buffer and bind-group caches. */
   get cacheSizes(): { uniformBuffers: number; bindGroups: number; sites: number } {
     return { uniformBuffers: this.uniforms.size, bindGroups: this.bindGroups.size, sites: this.sites.size };
+  }
+
+  /** Live GPU buffers on this device and their bytes: all of them, pooled-free ones included. */
+  get memory(): GpuMemory {
+    return { bytes: this.ledger.bytes, buffers: this.ledger.buffers };
   }
 
   /** The activation dtype this adapter runs: f16 when shader-f16 is present. */
