@@ -1,7 +1,8 @@
 /**
  * A run's cost before it starts. FLOPs of one step from the model's sizes (2·params a token forward;
  * the trainer's backward recomputes the forward and costs two more, so 8·params a token trained), over
- * a matmul rate measured on this device now; GPU memory the run adds from the tensors it allocates.
+ * a matmul rate measured on this device now, plus the step's kernel launches at a launch cost measured
+ * now (what dominates a small model); GPU memory the run adds from the tensors it allocates.
  * Upper bounds: every completion is counted at max_completion_length.
  */
 import type { TrainEstimate, TrainSettings } from '../engine-client/protocol';
@@ -32,6 +33,37 @@ async function matmulRate(ctx: GpuContext): Promise<number> {
   } finally {
     ctx.release(x, w);
   }
+}
+
+/** Wall time of one tiny dispatch in a batch: what a step pays per kernel launch whatever its size. */
+async function dispatchMs(ctx: GpuContext): Promise<number> {
+  const x = ctx.upload(new Float32Array(16).fill(0.5), [1, 16], ctx.actDtype);
+  const w = ctx.upload(new Float32Array(256).fill(0.25), [16, 16], ctx.actDtype);
+  try {
+    ctx.release(matmul(ctx, x, w, null));
+    await ctx.sync();
+    const n = 32;
+    const t0 = performance.now();
+    for (let i = 0; i < n; i++) ctx.release(matmul(ctx, x, w, null));
+    await ctx.sync();
+    return (performance.now() - t0) / n;
+  } finally {
+    ctx.release(x, w);
+  }
+}
+
+/**
+ * Kernel launches of a step, roughly: a decode step runs ~8 per layer (the fused projections,
+ * attention, norms) plus the head and sampling; a training pass over one sequence ~12 per layer
+ * forward, again to recompute, ~30 backward, plus the embedding, head and log-probs.
+ */
+function dispatches(layers: number, s: TrainSettings, G: number): number {
+  const B = s.per_device_train_batch_size;
+  const pass = layers * 54 + 10;
+  if (s.mode === 'sft') return B * pass;
+  const rollout = s.max_completion_length * (layers * 8 + 6) + layers * 8;
+  const reference = s.beta !== 0 ? G * (layers * 12 + 5) : 0;
+  return B * (rollout + reference + G * pass);
 }
 
 export async function estimateRun(
@@ -72,5 +104,11 @@ export async function estimateRun(
     T * t.vocab * 4 * 2 + // logits and their gradient
     (t.layers + 1) * T * t.hidden * 4; // each layer's input, kept for the backward
   const rate = await matmulRate(ctx);
-  return { gpuBytes, stepMs: (flops / rate) * 1000, flopsPerStep: flops, adapterParameters: loraParams };
+  const launch = await dispatchMs(ctx);
+  return {
+    gpuBytes,
+    stepMs: (flops / rate) * 1000 + dispatches(t.layers, s, G) * launch,
+    flopsPerStep: flops,
+    adapterParameters: loraParams,
+  };
 }

@@ -159,7 +159,7 @@ export interface EvalResult {
 export interface TrainEstimate {
   /** GPU bytes the run adds: the policy's copy of the projections, the adapter, its gradients and moments, the activations of one layer. */
   gpuBytes: number;
-  /** Step time from the FLOPs of one step over a rate measured on this device now (a small matmul). */
+  /** Step time: its FLOPs over a matmul rate and its kernel launches at a launch cost, both measured now. */
   stepMs: number;
   flopsPerStep: number;
   adapterParameters: number;

@@ -130,7 +130,7 @@ export function SettingsSection() {
       )}
       <p className="muted" data-testid="ft-estimate">
         {estimate
-          ? `Estimate on this GPU: about ${formatSeconds(estimate.stepMs)} of arithmetic a step (its FLOPs at a matmul rate measured now; small models spend more on dispatch overhead), ${formatBytes(estimate.gpuBytes)} of GPU memory beyond the model, an adapter of ${estimate.adapterParameters.toLocaleString()} parameters.`
+          ? `Estimate on this GPU: about ${formatSeconds(estimate.stepMs)} a step (a rough figure from its arithmetic and kernel launches, timed on this GPU now), ${formatBytes(estimate.gpuBytes)} of GPU memory beyond the model, an adapter of ${estimate.adapterParameters.toLocaleString()} parameters.`
           : hasModel
             ? 'Estimating…'
             : 'Load a model to see what a step costs.'}
