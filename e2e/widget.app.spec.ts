@@ -72,6 +72,30 @@ test('the element answers on another origin: ready, token and answer events', as
   expect(errors).toEqual([]);
 });
 
+test('a model that cannot load is an error event with what to do next', async ({ page, baseURL }) => {
+  await openHost(page, baseURL);
+  await expect
+    .poll(async () => (await ofType(page, 'element', 'ready')).length, { timeout: 120_000 })
+    .toBe(1);
+  // Another checkpoint by URL (resolved against the host page): there is none there.
+  await page.locator('#widget').evaluate((el) => el.setAttribute('model', 'no-such-model/'));
+  await expect.poll(async () => (await ofType(page, 'element', 'error')).length, { timeout: 60_000 }).toBe(1);
+  const [error] = await ofType(page, 'element', 'error');
+  expect(error.detail.kind).toMatch(/\w/);
+  expect(error.detail.message).toContain(`${HOST}/no-such-model/`);
+  expect(typeof error.detail.hint).toBe('string');
+  const status = page.locator('#widget [part="status"]');
+  await expect(status).toContainText(error.detail.message as string);
+  await expect(status).toHaveClass(/error/);
+  await page.locator('#widget').screenshot({ path: 'artifacts/screenshots/widget-error.png' });
+  // The demo model stays loaded: the widget still answers.
+  await page.locator('#ask-widget').click();
+  await expect
+    .poll(async () => (await ofType(page, 'element', 'answer')).length, { timeout: 120_000 })
+    .toBe(1);
+  expect(await ofType(page, 'element', 'error')).toHaveLength(1);
+});
+
 test("styles don't leak either way; parts and custom properties restyle", async ({ page, baseURL }) => {
   await openHost(page, baseURL);
   const widget = page.locator('#widget');

@@ -109,6 +109,8 @@ export class VideoReasonerElement extends HTMLElement {
   private videoBlob: Blob | null = null;
   private previewUrl: string | null = null;
   private running = false;
+  /** The engine or its first model failed to start: a model change starts it again. */
+  private bootFailed = false;
   /** The options written inline in the question attribute: listed under the box, asked with it. */
   private options: string[] = [];
 
@@ -207,12 +209,7 @@ export class VideoReasonerElement extends HTMLElement {
   disconnectedCallback(): void {
     // A move within the page reconnects at once: only a removal stops the worker.
     queueMicrotask(() => {
-      if (this.isConnected || !this.engine) return;
-      this.videoAbort?.abort();
-      this.engine.terminate();
-      this.engine = null;
-      this.ready = null;
-      this.setPreview(null);
+      if (!this.isConnected) this.shutdown();
     });
   }
 
@@ -224,10 +221,7 @@ export class VideoReasonerElement extends HTMLElement {
       this.setOptions(options);
     }
     if (!this.ready) return;
-    if (name === 'model') {
-      this.ready = this.ready.then(() => this.loadModel());
-      this.ready.catch(() => {});
-    }
+    if (name === 'model') this.changeModel();
     if (name === 'src' || name === 'frames') this.loadVideo();
   }
 
@@ -336,6 +330,7 @@ export class VideoReasonerElement extends HTMLElement {
   /** Starts the engine and loads the model once (later calls do nothing). */
   private boot(): void {
     if (this.ready) return;
+    this.bootFailed = false;
     this.ready = (async () => {
       this.setStatus('Starting the GPU…');
       this.emit<ProgressDetail>('progress', { stage: 'gpu', loaded: 0, total: 1 });
@@ -344,8 +339,34 @@ export class VideoReasonerElement extends HTMLElement {
       this.emit<ProgressDetail>('progress', { stage: 'gpu', loaded: 1, total: 1 });
       await this.loadModel();
     })();
-    this.ready.catch((e) => this.fail(errorInfo(e)));
+    this.ready.catch((e) => {
+      this.bootFailed = true;
+      this.fail(errorInfo(e));
+    });
     if (this.src || this.videoBlob) this.loadVideo();
+  }
+
+  /** Stops the engine; the next boot() starts a new one. */
+  private shutdown(): void {
+    this.videoAbort?.abort();
+    this.engine?.terminate();
+    this.engine = null;
+    this.ready = null;
+    this.setPreview(null);
+  }
+
+  /**
+   * Loads the model the attribute now names. One that fails is reported and the previous one stays
+   * in use (the engine keeps it); when starting failed altogether, it starts again with this model.
+   */
+  private changeModel(): void {
+    if (this.bootFailed) {
+      this.shutdown();
+      this.boot();
+      return;
+    }
+    const ready = this.ready ?? Promise.resolve();
+    this.ready = ready.then(() => this.loadModel()).catch((e) => this.fail(errorInfo(e)));
   }
 
   private modelSource(): ModelSource {
@@ -387,7 +408,8 @@ export class VideoReasonerElement extends HTMLElement {
     if (!source) return;
     const frames = this.frames;
     this.videoJob = (async () => {
-      await this.ready;
+      // A failed start is reported by boot(); the video waits for the next one.
+      if (!(await this.ready?.then(() => true).catch(() => false))) return;
       const engine = this.engine;
       if (!engine || abort.signal.aborted) return;
       this.setStatus('Decoding the video…');
