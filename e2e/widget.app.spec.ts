@@ -96,6 +96,49 @@ test('a model that cannot load is an error event with what to do next', async ({
   expect(await ofType(page, 'element', 'error')).toHaveLength(1);
 });
 
+test('a Blob on the video property, ask(question) and stop()', async ({ page, baseURL }) => {
+  await openHost(page, baseURL);
+  await expect
+    .poll(async () => (await ofType(page, 'element', 'ready')).length, { timeout: 120_000 })
+    .toBe(1);
+  const widget = page.locator('#widget');
+  await widget.evaluate(async (el) => {
+    const blob = await (await fetch('samples/green-up.mp4')).blob();
+    (el as HTMLElement & { video: Blob | null }).video = blob;
+  });
+  await expect(widget.locator('[part="status"]')).toContainText('Video loaded', { timeout: 60_000 });
+  const q = 'Which way does the green square move?\nOptions:\nA. left\nB. right\nC. up\nD. down';
+  const detail = await widget.evaluate(
+    (el, question) =>
+      (el as HTMLElement & { ask(q: string): Promise<{ stats: { visualTokens: number } } | null> }).ask(
+        question,
+      ),
+    q,
+  );
+  expect(detail?.stats.visualTokens).toBeGreaterThan(0);
+  await expect(widget.locator('[part="question"]')).toHaveValue('Which way does the green square move?');
+  await expect(widget.locator('[part="options"] li')).toHaveText(['left', 'right', 'up', 'down']);
+
+  // A long answer, stopped after its first token: it ends early, as 'cancel'.
+  await widget.evaluate((el) => {
+    el.setAttribute('max-new-tokens', '2000');
+    el.addEventListener('token', () => (el as HTMLElement & { stop(): Promise<void> }).stop(), {
+      once: true,
+    });
+    void (el as HTMLElement & { ask(): Promise<unknown> }).ask();
+  });
+  await expect
+    .poll(async () => (await ofType(page, 'element', 'answer')).length, { timeout: 120_000 })
+    .toBe(2);
+  const stats = (await ofType(page, 'element', 'answer'))[1].detail.stats as {
+    stoppedBy: string;
+    newTokens: number;
+  };
+  expect(stats.stoppedBy).toBe('cancel');
+  expect(stats.newTokens).toBeLessThan(2000);
+  await expect(widget.locator('[part="status"]')).toContainText('Stopped');
+});
+
 test("styles don't leak either way; parts and custom properties restyle", async ({ page, baseURL }) => {
   await openHost(page, baseURL);
   const widget = page.locator('#widget');
