@@ -80,7 +80,8 @@ export interface StepMetrics {
   completionLength: number;
   gradNorm: number;
   lr: number;
-  ms: { rollout: number; reward: number; backward: number; optimizer: number };
+  /** Wall time of the step's parts; reference: the log-probs of the reference (and old) policy. */
+  ms: { rollout: number; reward: number; reference: number; backward: number; optimizer: number };
   completions: Completion[];
 }
 
@@ -182,6 +183,7 @@ export class Trainer {
         x && c.num_iterations > 1 ? await this.policy.logprobs(x.x0, x.first, targets, this.lora) : null,
       );
     }
+    const referenceMs = now() - t2;
     for (let it = 0; it < c.num_iterations; it++) {
       loss = klSum = clipped = tokens = 0;
       for (const [i, x] of inputs.entries()) {
@@ -195,6 +197,7 @@ export class Trainer {
           return l.grad;
         });
       }
+      await this.ctx.sync(); // the backward's queued GPU work counts as the backward's time
       const o0 = now();
       ({ gradNorm, lr } = await this.optimizer.update());
       optimizerMs += now() - o0;
@@ -215,7 +218,13 @@ export class Trainer {
       completionLength: rolled.reduce((s, r) => s + r.ids.length, 0) / rolled.length,
       gradNorm,
       lr,
-      ms: { rollout: t1 - t0, reward: t2 - t1, backward: t3 - t2 - optimizerMs, optimizer: optimizerMs },
+      ms: {
+        rollout: t1 - t0,
+        reward: t2 - t1,
+        reference: referenceMs,
+        backward: t3 - t2 - referenceMs - optimizerMs,
+        optimizer: optimizerMs,
+      },
       completions: rolled.map((r, i) => ({
         text: r.text,
         ids: r.ids,
