@@ -304,7 +304,7 @@ export function describeKey(key: CacheKey): string {
   return key.revision ? `${key.id}@${key.revision}` : key.id;
 }
 
-function isQuotaError(e: unknown): boolean {
+export function isQuotaError(e: unknown): boolean {
   const name = (e as { name?: string } | null)?.name;
   return name === 'QuotaExceededError' || /quota/i.test((e as Error)?.message ?? '');
 }

@@ -27,6 +27,7 @@ import { LORA_DEFAULTS, LoraAdapter } from '../rl-lite/lora';
 import { AdamW } from '../rl-lite/optimizer';
 import { AdapterError, encodePeftAdapter, loadPeftAdapter } from '../rl-lite/peft';
 import { Policy } from '../rl-lite/policy';
+import { isQuotaError } from './model-cache';
 import type { LoadedModel } from './model-load';
 import type { EngineSession } from './session';
 import { type ClipPixels, preparePrompts, webCodecsPixels } from './train-data';
@@ -147,8 +148,19 @@ export function trainCommands(session: EngineSession, pixelsOf: ClipPixels = web
   async function checkpoint(r: Run, emit: (e: TrainEvent) => void): Promise<void> {
     if (!store) return;
     const files = await encodeCheckpoint(r.trainer, { baseModel: r.loaded.info.name });
-    await store.saveCheckpoint(r.trainer.optimizer.step, files, r.log, r.evals);
-    emit({ type: 'checkpoint', step: r.trainer.optimizer.step });
+    const step = r.trainer.optimizer.step;
+    try {
+      await store.saveCheckpoint(step, files, r.log, r.evals);
+    } catch (e) {
+      if (!isQuotaError(e)) throw e;
+      const kept = (await store.run())?.latest?.step;
+      throw new EngineError(
+        'storage-full',
+        `Browser storage is full: the checkpoint of step ${step} could not be saved; ${kept ? `the checkpoint of step ${kept} is kept` : 'no earlier checkpoint was saved'}.`,
+        'Free browser storage (delete saved adapters, cached models or other site data), then Resume.',
+      );
+    }
+    emit({ type: 'checkpoint', step });
   }
 
   async function oneStep(
@@ -242,6 +254,7 @@ export function trainCommands(session: EngineSession, pixelsOf: ClipPixels = web
       r.state = st;
       emit({ type: 'state', state: st, step: r.trainer.optimizer.step, totalSteps: total, message });
     };
+    const device = session.gpu().device;
     session.busy = BUSY;
     try {
       await session.askDone;
@@ -273,6 +286,24 @@ export function trainCommands(session: EngineSession, pixelsOf: ClipPixels = web
       state(end);
       return { state: end, step: r.trainer.optimizer.step };
     } catch (e) {
+      if (e instanceof EngineError) {
+        state('error', e.message);
+        throw e;
+      }
+      // A lost device fails the step's next GPU call; its lost promise settles about then.
+      const lost = await Promise.race([
+        device.lost.then(() => true),
+        new Promise<boolean>((ok) => setTimeout(() => ok(false), 250)),
+      ]);
+      if (lost) {
+        const err = new EngineError(
+          'device-lost',
+          `The GPU device was lost at step ${r.trainer.optimizer.step + 1}; the run stopped.`,
+          'A new device is being set up and the model reloaded; Resume continues from the last checkpoint when the page says it is ready.',
+        );
+        state('error', err.message);
+        throw err;
+      }
       state('error', (e as Error).message);
       throw new EngineError(
         'internal',

@@ -158,9 +158,15 @@ export class TrainStore {
     const dir = `ckpt-${step}`;
     await run.removeEntry(dir, { recursive: true }).catch(() => {});
     const d = await run.getDirectoryHandle(dir, { create: true });
-    for (const [name, data] of ckpt) await writeFile(d, name, data);
-    await writeFile(d, 'log.json', JSON.stringify(log));
-    await writeFile(d, 'evals.json', JSON.stringify(evals));
+    try {
+      for (const [name, data] of ckpt) await writeFile(d, name, data);
+      await writeFile(d, 'log.json', JSON.stringify(log));
+      await writeFile(d, 'evals.json', JSON.stringify(evals));
+    } catch (e) {
+      // A full disk mid-way: drop the partial folder (latest.json still names the previous one).
+      await run.removeEntry(dir, { recursive: true }).catch(() => {});
+      throw e;
+    }
     const latest: Latest = { step, dir, savedAt: new Date().toISOString() };
     await writeFile(run, 'latest.json', JSON.stringify(latest));
     for await (const name of run.keys())

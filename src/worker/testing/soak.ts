@@ -139,7 +139,7 @@ function question(i: number): AskRequest {
 }
 
 /** Raw-RGBA clips of the moving-squares task, as the fine-tune service test uses. */
-function clipPixels(ctx: GpuContext): ClipPixels {
+export function clipPixels(ctx: GpuContext): ClipPixels {
   return async (model, video, frames) => {
     const bytes = new Uint8Array(await video.arrayBuffer());
     const size = CLIP_SIZE * CLIP_SIZE * 4;
@@ -159,7 +159,7 @@ function clipPixels(ctx: GpuContext): ClipPixels {
   };
 }
 
-function squaresItems(n: number, seed: number): TrainItem[] {
+export function squaresItems(n: number, seed: number): TrainItem[] {
   const r = seededRandom(seed);
   return Array.from({ length: n }, (_, i) => {
     const clip = sampleClip(r);
