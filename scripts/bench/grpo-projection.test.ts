@@ -1,6 +1,7 @@
 /** The projection's arithmetic against hand-computed numbers for the R1 shapes (MODEL.md). */
 import { describe, expect, it } from 'vitest';
 import {
+  grpoMemory,
   grpoPhases,
   loraParameters,
   matmulFlops,
@@ -65,5 +66,12 @@ describe('GRPO step projection', () => {
     const bwd = phases.find((p) => p.name.startsWith('policy'))!;
     expect(bwd.flops / ref.flops).toBeGreaterThan(2.8);
     expect(bwd.flops / ref.flops).toBeLessThan(3.1);
+  });
+
+  it('projects the memory of a step from the same sizes', () => {
+    const m = grpoMemory(cfg, PAPER_STEP);
+    const get = (prefix: string) => m.find((x) => x.name.startsWith(prefix))!.bytes;
+    expect(get('LoRA')).toBe(16 * 36 * 415_744); // f32 value, gradient and two Adam moments
+    expect(get('KV cache')).toBe(8 * 1112 * 36 * 2 * 2 * 128 * 2);
   });
 });

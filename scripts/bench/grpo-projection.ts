@@ -245,3 +245,33 @@ export const PAPER_STEP: GrpoShape = {
   rank: 8,
   targets: ['q', 'k', 'v', 'o', 'gate', 'up', 'down'],
 };
+
+/**
+ * GPU memory of a step as the trainer is built: the inference weights (4-bit decoder, f16 tower), the
+ * policy's f16 copies of the projections, the adapter with its f32 gradients and Adam moments, the
+ * rollout KV cache, and the backward's largest transients (every layer's input kept, one layer's
+ * activations recomputed, the completion rows' logits and their gradient in f32).
+ */
+export function grpoMemory(cfg: ModelConfig, s: GrpoShape): { name: string; bytes: number }[] {
+  const t = cfg.text;
+  const z = sizes(cfg, s);
+  const T = z.promptTokens + s.newTokens;
+  const f16 = 2;
+  const layerActs = T * (6 * t.hidden + 4 * t.kvHeads * t.headDim + 3 * t.mlp) * f16;
+  return [
+    {
+      name: 'inference weights (4-bit decoder, f16 tower)',
+      bytes: z.llmLinearQ4 + z.tableQ4 + z.vision * f16,
+    },
+    { name: "policy's f16 copies of the projections", bytes: z.llmLinear * f16 },
+    { name: 'LoRA A, B, gradients, Adam moments (f32)', bytes: 16 * z.loraParameters },
+    {
+      name: `KV cache, ${s.G} × ${T} positions (f16)`,
+      bytes: s.G * T * t.layers * 2 * t.kvHeads * t.headDim * f16,
+    },
+    {
+      name: 'backward: layer inputs, a layer, logits',
+      bytes: (t.layers + 1) * T * t.hidden * f16 + layerActs + 2 * s.newTokens * t.vocab * 4,
+    },
+  ];
+}

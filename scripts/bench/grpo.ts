@@ -10,7 +10,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { GPU_CLASSES, grpoPhases, PAPER_STEP, phaseSeconds, sizes } from './grpo-projection';
+import { GPU_CLASSES, grpoMemory, grpoPhases, PAPER_STEP, phaseSeconds, sizes } from './grpo-projection';
 import { r1Config } from './synthetic-model';
 
 const root = resolve(import.meta.dirname, '../..');
@@ -67,6 +67,17 @@ function project(): void {
   const decode4 = phases.find((p) => p.name.startsWith('decode'))!;
   console.log(
     `  ${'  with f16 rollouts (as merged today)'.padEnd(w)} ${''.padStart(17)} ${GPU_CLASSES.map((g, i) => fmt(total[i] - phaseSeconds(decode4, g) + phaseSeconds(decode16, g)).padStart(16)).join('')}`,
+  );
+  const memory = grpoMemory(cfg, s);
+  console.log('\n  GPU memory (projected)');
+  for (const m of memory)
+    console.log(`  ${m.name.padEnd(w)} ${(m.bytes / 2 ** 30).toFixed(2).padStart(8)} GiB`);
+  const sum = memory.reduce((a, m) => a + m.bytes, 0);
+  console.log(`  ${'in all'.padEnd(w)} ${(sum / 2 ** 30).toFixed(2).padStart(8)} GiB`);
+  // Today's Policy needs plain weights in the inference model too, and the table in one binding.
+  const plainExtra = (z.llmLinear + z.table) * 2 - (z.llmLinearQ4 + z.tableQ4);
+  console.log(
+    `  as the code stands: +${(plainExtra / 2 ** 30).toFixed(2)} GiB for plain (f16) inference weights, and the f16 table (${mib(z.table * 2)}) must fit one storage binding`,
   );
 }
 
