@@ -79,8 +79,11 @@ export const GPU_CLASSES: GpuClass[] = [
   },
 ];
 
-/** Kernel launches (dispatches) assumed per decoder layer: a decode step, and a whole-sequence pass. */
-export const LAUNCHES = { decodePerLayer: 8, forwardPerLayer: 12, backwardPerLayer: 30 };
+/**
+ * Kernel launches (dispatches) per decoder layer. Decode: bench:model's B = 8 step, 305 dispatches at
+ * 36 layers and 23 at 2, is 8.3 a layer plus 6. The trainer's passes: estimates from policy.ts's code.
+ */
+export const LAUNCHES = { decodePerLayer: 8.3, forwardPerLayer: 12, backwardPerLayer: 30 };
 
 export interface Phase {
   name: string;
