@@ -1,6 +1,7 @@
 import { useId, useState } from 'react';
 import { useApp } from '../store';
 import { downloadBlob } from './download';
+import { ItemForm } from './ItemForm';
 
 const COLOURS = ['red', 'green', 'blue', 'yellow'];
 
@@ -97,6 +98,7 @@ export function DatasetSection() {
           Generate
         </button>
       </fieldset>
+      <ItemForm />
       <div className="ft-row">
         <label className="button">
           Import JSONL + clips…

@@ -21,7 +21,9 @@ export function EvalSection() {
     <section className="card ft-section" aria-labelledby={`${id}-t`} data-testid="ft-eval">
       <div className="card-head">
         <h3 id={`${id}-t`}>4. Before / after</h3>
-        <span className="muted">{heldOut} held-out items, greedy answers</span>
+        <span className="muted">
+          {heldOut} held-out item{heldOut === 1 ? '' : 's'}, greedy answers
+        </span>
       </div>
       <div className="ft-row">
         <button

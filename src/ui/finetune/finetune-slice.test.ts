@@ -81,6 +81,21 @@ describe('fine-tune slice', () => {
     expect(store.getState().log.length).toBe(1);
   });
 
+  it('adds hand-written questions about one video in the paper’s form', () => {
+    const store = createStore<FinetuneSlice>()((set, get) =>
+      createFinetuneSlice(() => ({}) as Engine, set, get),
+    );
+    const video = new File([new Uint8Array([1])], 'walk.mp4');
+    store.getState().addItem(video, 'Where does the dog go?', ['left', 'right'], 'B', false);
+    store.getState().addItem(video, 'Is it raining?', [], 'A', true);
+    const [a, b] = store.getState().dataset;
+    expect(a.problem).toBe('Where does the dog go?\nOptions:\nA. left\nB. right');
+    expect(a.solution).toBe('<answer>B</answer>');
+    expect([a.video_filename, a.video, a.heldOut]).toEqual(['walk.mp4', video, false]);
+    expect([b.problem, b.heldOut]).toEqual(['Is it raining?', true]);
+    expect(a.problem_id).not.toBe(b.problem_id);
+  });
+
   it('writes a dataset as a zip of JSONL and clips and reads it back with its held-out split', async () => {
     const items = [0, 1].map((i) => ({ ...item(i), heldOut: i === 1 }));
     const jsonl = items

@@ -49,6 +49,8 @@ export interface FinetuneSlice {
   importDataset(files: File[]): Promise<void>;
   exportDataset(): Promise<Blob>;
   toggleHeldOut(index: number): void;
+  /** One question about a video, written in the page (its problem text as the paper's: options after it). */
+  addItem(video: File, question: string, options: string[], answer: string, heldOut: boolean): void;
   clearDataset(): void;
   trainSettings: TrainSettings;
   setTrainSettings(patch: Partial<TrainSettings>): void;
@@ -210,6 +212,25 @@ export function createFinetuneSlice(
         items.map(({ video: _v, heldOut, ...it }) => (heldOut ? { ...it, split: 'heldout' } : it)),
       );
       return datasetZip(jsonl, items);
+    },
+
+    addItem(video, question, options, answer, heldOut) {
+      const problem = options.length
+        ? `${question}\nOptions:\n${options.map((o, i) => `${String.fromCharCode(65 + i)}. ${o}`).join('\n')}`
+        : question;
+      set((s) => ({
+        dataset: [
+          ...s.dataset,
+          {
+            problem,
+            solution: `<answer>${answer}</answer>`,
+            problem_id: `custom-${s.dataset.length + 1}-${Date.now().toString(36)}`,
+            video_filename: video.name,
+            video,
+            heldOut,
+          },
+        ],
+      }));
     },
 
     toggleHeldOut(index) {
