@@ -65,20 +65,22 @@ export function demoConfig(imageSize = SPEC.vision.imageSize): Record<string, un
  * embedding N(0, 1/p²) (one channel's fan-in: a square's colour moves a patch by ~1), positions
  * N(0, 0.5²), the resampler's latents N(0, 0.02²) (they are the same for every clip).
  */
-function initial(name: string, shape: number[], rand: () => number): Float32Array {
+function initial(name: string, shape: number[], rand: () => number, embedStd: number): Float32Array {
   const n = shape.reduce((a, b) => a * b, 1);
   const out = new Float32Array(n);
   const isNorm =
     /(norm|layernorm|layer_norm\d|norm_media|norm_latents)\.(weight|bias)$|\.1\.0\.(weight|bias)$/.test(name);
   if (isNorm) return out.fill(name.endsWith('.weight') ? 1 : 0);
   if (name.endsWith('bias')) return out;
-  const std = /embed_tokens\.weight$|latents$/.test(name)
-    ? 0.02
-    : /position_embedding\.weight$/.test(name)
-      ? 0.5
-      : /patch_embedding\.weight$/.test(name)
-        ? 1 / shape[2] // 1/p
-        : 1 / Math.sqrt(shape.slice(1).reduce((a, b) => a * b, 1));
+  const std = name.endsWith('embed_tokens.weight')
+    ? embedStd
+    : name.endsWith('latents')
+      ? 0.02
+      : /position_embedding\.weight$/.test(name)
+        ? 0.5
+        : /patch_embedding\.weight$/.test(name)
+          ? 1 / shape[2] // 1/p
+          : 1 / Math.sqrt(shape.slice(1).reduce((a, b) => a * b, 1));
   for (let i = 0; i < n; i++) out[i] = std * rand();
   return out;
 }
@@ -88,6 +90,8 @@ export function demoFiles(
   weights: ReadonlyMap<string, Float32Array> = new Map(),
   imageSize = SPEC.vision.imageSize,
   seed = SPEC.seed,
+  /** Initial std of the (tied) embedding table: its rows are the text's inputs and the head's. */
+  embedStd = 0.02,
 ): Map<string, Uint8Array> {
   const json = demoConfig(imageSize);
   const cfg = parseModelConfig(json);
@@ -97,7 +101,7 @@ export function demoFiles(
     if (!e.used) continue;
     if (e.name.endsWith('inv_freq') || e.name.endsWith('position_ids') || e.name.endsWith('lm_head.weight'))
       continue;
-    const start = initial(e.name, e.shape, rand); // drawn always, so the stream does not depend on `weights`
+    const start = initial(e.name, e.shape, rand, embedStd); // drawn always, so the stream does not depend on `weights`
     const data = weights.get(e.name) ?? start;
     if (data.length !== start.length)
       throw new Error(`${e.name}: ${data.length} values, expected ${start.length}`);

@@ -63,6 +63,7 @@ const { values: args } = parseArgs({
     'two-squares': { type: 'string', default: '0.5' },
     init: { type: 'string' },
     target: { type: 'string', default: 'think' },
+    'embed-std': { type: 'string', default: '0.02' },
     'grpo-steps': { type: 'string', default: '0' },
     'grpo-prompts': { type: 'string', default: '2' },
     'grpo-train': { type: 'string', default: '128' },
@@ -239,7 +240,9 @@ async function main(): Promise<void> {
   console.log(
     `adapter: ${adapterName(ctx)}; ${data.train.length} train / ${data.test.length} held-out clips`,
   );
-  const files = args.init ? readFolder(resolve(args.init)) : demoFiles(new Map(), Number(args.image));
+  const files = args.init
+    ? readFolder(resolve(args.init))
+    : demoFiles(new Map(), Number(args.image), undefined, Number(args['embed-std']));
   const ckpt = await openCheckpoint(new MapWeightSource(files, args.init ?? 'tiny-r1-shapes (random start)'));
   const model = new TinyLlavaVideo(ctx, ckpt.config, await loadWeights(ctx, ckpt), DEMO_FRAMES);
   const tok = await readTokenizer(async (name) => {
