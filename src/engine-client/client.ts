@@ -12,6 +12,8 @@ export interface EngineClient extends Engine {
   loadVideo(source: VideoSource, settings: VideoSettings, hooks?: LoadVideoHooks): Promise<LoadedVideo>;
   /** Stops the worker (the GPU device goes with it). */
   terminate(): void;
+  /** Called once if the engine stops by itself (crashed, or its worker was terminated or closed). */
+  onStopped(listener: (error: EngineError) => void): void;
 }
 
 /**
@@ -29,6 +31,8 @@ export function connectEngine(
     string,
     (...args: unknown[]) => Promise<unknown>
   >;
+  /** terminate() was called: the worker's end is then not news to onStopped's listeners. */
+  let onPurpose = false;
   const crash = crashed?.then((e) => Promise.reject(e));
   crash?.catch(() => {}); // observed per call below
   const call =
@@ -39,7 +43,16 @@ export function connectEngine(
     };
   const client: EngineClient = new Proxy({} as EngineClient, {
     get(_, key) {
-      if (key === 'terminate') return terminate;
+      if (key === 'terminate')
+        return () => {
+          onPurpose = true;
+          terminate();
+        };
+      if (key === 'onStopped')
+        return (listener: (e: EngineError) => void) =>
+          void crashed?.then((e) => {
+            if (!onPurpose) listener(e);
+          });
       if (key === 'loadVideo')
         return (...args: Parameters<EngineClient['loadVideo']>) => loadVideo(client, ...args);
       // Not a thenable, whatever the engine exposes (await client must not call the worker).
@@ -52,11 +65,24 @@ export function connectEngine(
 
 /** Starts the engine worker and returns its typed client. */
 export function createEngineClient(): EngineClient {
+  // The worker holds a Web Lock of its own name while it lives (engine.worker.ts): it is released when
+  // the worker ends in any way, even one that fires no event here (terminated, closed, killed).
+  const name = `engine-${crypto.randomUUID()}`;
   const worker = new Worker(new URL('../worker/engine.worker.ts', import.meta.url), {
     type: 'module',
-    name: 'engine',
+    name,
   });
   const crashed = new Promise<EngineError>((resolve) => {
+    void outlive(name).then((ok) => {
+      if (ok)
+        resolve(
+          new EngineError(
+            'worker-crashed',
+            'The engine stopped unexpectedly (its worker ended).',
+            'A new engine is started; the video and the conversation are kept.',
+          ),
+        );
+    });
     worker.addEventListener('error', (ev) => {
       resolve(
         new EngineError(
@@ -68,4 +94,20 @@ export function createEngineClient(): EngineClient {
     });
   });
   return connectEngine(worker, crashed, () => worker.terminate());
+}
+
+/**
+ * Resolves true once the worker holding the lock `name` has ended: waits for it to take the lock (up
+ * to 30 s of start-up; false if it never does, e.g. without Web Locks), then for the lock to come free.
+ */
+async function outlive(name: string): Promise<boolean> {
+  const locks = (globalThis.navigator as Navigator | undefined)?.locks;
+  if (!locks) return false;
+  for (let waited = 0; ; waited += 100) {
+    const { held = [] } = await locks.query();
+    if (held.some((l) => l.name === name)) break;
+    if (waited > 30_000) return false;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return locks.request(name, async () => true);
 }

@@ -6,3 +6,6 @@ import { createEngine } from './engine';
 
 installErrorTransfer();
 expose(createEngine());
+// Held for the worker's life: the page learns of its end, however it comes, when the lock frees.
+if (self.name.startsWith('engine-') && navigator.locks)
+  void navigator.locks.request(self.name, () => new Promise(() => {}));
