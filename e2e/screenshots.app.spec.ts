@@ -111,6 +111,10 @@ test('the widget in a host page', async ({ page, baseURL }) => {
     );
     await page.screenshot({ path: `${SHOTS}/widget-host.png`, fullPage: true });
     await widget.screenshot({ path: `${SHOTS}/widget-320x480.png` });
+    // The widget follows the system's dark scheme (the host's custom properties still apply).
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await expect(widget.locator('[part="container"]')).toHaveCSS('background-color', 'rgb(23, 26, 34)');
+    await widget.screenshot({ path: `${SHOTS}/widget-320x480-dark.png` });
   } finally {
     await new Promise((r) => (server ? server.close(r) : r(null)));
   }
