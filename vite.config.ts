@@ -1,6 +1,7 @@
 import react from '@vitejs/plugin-react';
 import { defineConfig } from 'vite';
 import { VitePWA } from 'vite-plugin-pwa';
+import { CSP } from './scripts/csp';
 
 /** What a page on another origin may read from the app (static, public files only). */
 const WIDGET_CORS = {
@@ -14,6 +15,22 @@ const DEMO_MODEL_GLOB = 'models/tiny-a/*';
 export default defineConfig({
   plugins: [
     react(),
+    // The page's Content-Security-Policy, in the build only (the dev server injects inline scripts).
+    // The iframe page (embed.html) keeps its own rules.
+    {
+      name: 'csp-meta',
+      apply: 'build',
+      transformIndexHtml: {
+        order: 'post',
+        handler: (html, ctx) =>
+          ctx.filename.endsWith('/index.html')
+            ? html.replace(
+                '<head>',
+                `<head>\n    <meta http-equiv="Content-Security-Policy" content="${CSP}" />`,
+              )
+            : html,
+      },
+    },
     // The installable, offline app: the service worker (src/sw.ts) precaches the shell, the engine
     // worker and the demo model; everything else (videos, other models) goes to the network.
     VitePWA({
