@@ -214,6 +214,11 @@ describe('tokenizer loading rules (tiny vocabulary)', () => {
     expect(() => loadTokenizer({ tokenizerJson: 'null' })).toThrow(/tokenizer\.json must hold a JSON object/);
     const odd = tokenizerJsonFromSlowFiles({ vocab, merges, config: {} }) as { model: { vocab: unknown } };
     odd.model.vocab = [[], false];
+    const noId = tokenizerJsonFromSlowFiles({ vocab, merges, config: {} }) as {
+      added_tokens: { id?: number }[];
+    };
+    delete noId.added_tokens[0].id; // the library would encode <|endoftext|> as `undefined`
+    expect(() => loadTokenizer({ tokenizerJson: noId })).toThrow(/added_tokens needs an integer id/);
     expect(() => loadTokenizer({ tokenizerJson: odd })).toThrow(
       /model\.vocab must map each token to an integer id/,
     );

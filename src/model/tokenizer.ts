@@ -84,9 +84,13 @@ export class TextTokenizer {
   /** Token ids of `text`; no BOS/EOS is added (Qwen adds none). */
   encode(text: string): number[] {
     if (text.length === 0) return [];
-    return libraryCall('the tokenizer could not encode the text', () =>
+    const { ids, tokens } = libraryCall('the tokenizer could not encode the text', () =>
       this.lib.encode(text, { add_special_tokens: false }),
-    ).ids;
+    );
+    // A token the files give no id (a broken tokenizer.json) must not reach the model as `undefined`.
+    const bad = ids.findIndex((id) => !Number.isSafeInteger(id));
+    if (bad >= 0) throw new TokenizerError(`tokenizer.json gives token ${JSON.stringify(tokens[bad])} no id`);
+    return ids;
   }
 
   /** Decodes ids to text; ids without a token (the embedding's padding rows) are dropped. */
@@ -152,6 +156,19 @@ function checkVocab(model: unknown): void {
   if (!ok) throw new TokenizerError('tokenizer.json: model.vocab must map each token to an integer id');
 }
 
+/** added_tokens: each needs an integer id and its text, or the library hands out `undefined` ids. */
+function checkAddedTokens(added: unknown): void {
+  if (added === undefined) return;
+  const ok =
+    Array.isArray(added) &&
+    added.every(
+      (t) =>
+        isObject(t) && Number.isSafeInteger(t.id) && (t.id as number) >= 0 && typeof t.content === 'string',
+    );
+  if (!ok)
+    throw new TokenizerError('tokenizer.json: each of added_tokens needs an integer id and its content');
+}
+
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Builds the tokenizer from whichever files the checkpoint has (tokenizer.json preferred). */
@@ -162,6 +179,7 @@ export function loadTokenizer(files: TokenizerFiles): TextTokenizer {
   if (tj !== undefined) {
     if (!isObject(tj)) throw new TokenizerError('tokenizer.json must hold a JSON object');
     checkVocab(tj.model);
+    checkAddedTokens(tj.added_tokens);
     return libraryCall(
       'tokenizer.json is not a tokenizer this app can read',
       () => new TextTokenizer(tj, config),
