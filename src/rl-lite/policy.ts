@@ -8,9 +8,17 @@
  * Activations stay in the model's dtype; gradients flow in f32 (dW of the adapters too).
  *
  * With an adapter the base weights are frozen. The loader fuses q/k/v and gate/up for inference; the
- * policy keeps its own split copies of every projection and q/k/v bias (plain weights only: a 4-bit
- * base needs a transposed 4-bit kernel for dX, which does not exist yet), so an adapter can be merged
- * into the inference model's weights for rollouts (mergeInto) while the base here stays as loaded.
+ * policy keeps its own split copies of every projection and q/k/v bias, in the form they were loaded
+ * (plain, or 4-bit: then the copies are 4-bit too, a quarter of an f16 copy), so an adapter can be
+ * merged into the inference model's weights for rollouts (mergeInto) while the base here stays as
+ * loaded. A 4-bit projection runs forward on the model's own 4-bit matmul; its dX dequantizes the one
+ * projection into a temporary plain copy (inside the layer's backward scope) for the plain GEMM — a
+ * fused transposed-4-bit GEMM would skip that copy and be faster, but does not exist yet.
+ *
+ * The vocabulary table may be split in row parts (the load plan) and may be 4-bit: the prompt is
+ * embedded by the model's own embedding kernels, and lm_head + log-softmax run on the completion rows
+ * only, in chunks of rows so a chunk's [rows, V] logits fit one storage binding (recomputed in the
+ * backward rather than kept).
  *
  * Full fine-tuning (small models): trainAll() gives every weight an f32 gradient — projections,
  * biases, norms, the embedding table and lm_head (tied: one table, both gradients add) — and the
@@ -23,36 +31,41 @@ import { add, axpy } from '../gpu/kernels/add';
 import { attention, attentionBackward } from '../gpu/kernels/attention/attention';
 import { copy } from '../gpu/kernels/copy';
 import { embedding, embeddingBackward } from '../gpu/kernels/embedding';
+import { embeddingQ4 } from '../gpu/kernels/embedding-q4';
 import { logprobs, logprobsBackward } from '../gpu/kernels/logprobs';
 import { matmul } from '../gpu/kernels/matmul/matmul';
 import {
   matmulBackwardBias,
   matmulBackwardInput,
   matmulBackwardWeight,
+  matmulQ4BackwardInput,
 } from '../gpu/kernels/matmul/matmul-backward';
+import { dequantizeQ4 } from '../gpu/kernels/quant/dequantize';
+import { layoutOf, type QTensor, releaseQ4 } from '../gpu/kernels/quant/format';
+import { quantizeQ4Into } from '../gpu/kernels/quant/quantize';
 import { rmsnorm, rmsnormBackward } from '../gpu/kernels/rmsnorm';
 import { rope, ropeBackward } from '../gpu/kernels/rope';
 import type { Tensor } from '../gpu/tensor';
 import type { TextConfig } from '../model/config';
 import { FUSED } from '../model/fuse-weights';
 import { isQuantized, type LinearWeight, type WeightScope } from '../model/gpu-weights';
-import { sliceRows } from '../model/layers';
+import { project as projectBase, projectParts, sliceRows } from '../model/layers';
 import type { TinyLlavaVideo } from '../model/tinyllava';
 import { PREFIX } from '../model/weight-manifest';
 import { LORA_TARGETS, type LoraAdapter, type LoraPair, type LoraTarget } from './lora';
 import type { Param } from './params';
 
-/** One decoder layer's frozen weights, split per projection. */
-interface LayerWeights {
+/** One decoder layer's frozen weights, split per projection (plain or 4-bit, as loaded). */
+interface LayerWeights<W = LinearWeight> {
   inNorm: Tensor;
   postNorm: Tensor;
-  proj: Record<LoraTarget, Tensor>;
+  proj: Record<LoraTarget, W>;
   bias: { q: Tensor; k: Tensor; v: Tensor };
 }
 
 /** f32 gradients of every weight, for full fine-tuning (the shapes of the weights). */
 interface FullGrads {
-  layers: LayerWeights[];
+  layers: LayerWeights<Tensor>[];
   table: Tensor;
   /** The untied lm_head's; null when tied (its gradient adds to the table's). */
   head: Tensor | null;
@@ -88,35 +101,43 @@ interface LayerActs {
 function plain(w: LinearWeight, name: string): Tensor {
   if (isQuantized(w))
     throw new Error(
-      `training needs plain weights, but ${name} is 4-bit: load the model with weights 'plain'`,
+      `full fine-tuning needs plain weights, but ${name} is 4-bit: load the model with full weights, or train a LoRA adapter`,
     );
   return w;
+}
+
+export interface PolicyOptions {
+  /** Completion rows per lm_head chunk (default: as many as one storage binding of f32 logits holds). */
+  headRows?: number;
 }
 
 export class Policy {
   readonly cfg: TextConfig;
   private readonly layers: LayerWeights[];
-  private readonly table: Tensor;
-  private readonly head: Tensor;
+  /** The embedding table's and lm_head's row parts (the same parts when tied). */
+  private readonly tableParts: LinearWeight[];
+  private readonly headParts: LinearWeight[];
   private readonly finalNorm: Tensor;
+  private readonly headRows: number;
   private full: FullGrads | null = null;
   private fullParams: Param[] = [];
 
   constructor(
     private readonly ctx: GpuContext,
     model: TinyLlavaVideo,
+    opts: PolicyOptions = {},
   ) {
     this.cfg = model.config.text;
     const w = model.weights.scope(PREFIX.text);
     const { heads: H, kvHeads: Hkv, headDim: D, mlp: I } = this.cfg;
-    const one = (name: string) => {
-      const parts = w.table(name);
-      if (parts.length !== 1)
-        throw new Error(`training: ${name} is split in ${parts.length} parts (too large)`);
-      return plain(parts[0], name);
-    };
-    this.table = one('model.embed_tokens.weight');
-    this.head = this.cfg.tieWordEmbeddings ? this.table : one('lm_head.weight');
+    this.tableParts = w.table('model.embed_tokens.weight');
+    this.headParts = this.cfg.tieWordEmbeddings ? this.tableParts : w.table('lm_head.weight');
+    for (const parts of [this.tableParts, this.headParts])
+      if (parts.some(isQuantized) && !parts.every(isQuantized))
+        throw new Error('training: a vocabulary table mixes plain and 4-bit parts');
+    const V = this.headParts.reduce((n, p) => n + rowCount(p), 0);
+    const binding = ctx.summary.limits.maxStorageBufferBindingSize;
+    this.headRows = Math.max(1, opts.headRows ?? Math.floor(binding / (V * 4)));
     this.finalNorm = w.get('model.norm.weight');
     this.layers = Array.from({ length: this.cfg.layers }, (_, l) => {
       const lw = w.scope(`model.layers.${l}.`);
@@ -124,19 +145,31 @@ export class Policy {
     });
   }
 
-  /** Token ids → embeddings [n, C] in the activation dtype. */
+  /** Token ids → embeddings [n, C] in the activation dtype (through the model's own embedding kernels). */
   embed(ids: readonly number[]): Tensor {
-    return this.ctx.tidy(() =>
-      embedding(this.ctx, this.ctx.upload(Uint32Array.from(ids), [ids.length], 'u32'), this.table),
-    );
+    const { ctx } = this;
+    return ctx.tidy(() => {
+      const t = ctx.upload(Uint32Array.from(ids), [ids.length], 'u32');
+      const parts = this.tableParts;
+      return parts.every(isQuantized)
+        ? embeddingQ4(ctx, t, parts, ctx.actDtype as 'f32' | 'f16')
+        : embedding(ctx, t, parts as Tensor[]);
+    });
   }
 
   /** Full fine-tuning: adds dRows [n, C] (of embed(ids)) to the embedding table's gradient. */
   embedBackward(ids: readonly number[], dRows: Tensor): void {
     const { ctx } = this;
     if (!this.full) throw new Error('embedBackward: call trainAll() first');
-    const V = this.table.shape[0];
+    const V = this.full.table.shape[0];
     ctx.tidy(() => axpy(ctx, this.full!.table, embeddingBackward(ctx, dRows, Uint32Array.from(ids), V), 1));
+  }
+
+  /** The one plain f32 tensor of a table (full fine-tuning only). */
+  private wholeTable(parts: LinearWeight[], name: string): Tensor {
+    if (parts.length !== 1)
+      throw new Error(`full fine-tuning: ${name} is split in ${parts.length} parts (too large)`);
+    return plain(parts[0], name);
   }
 
   /**
@@ -146,12 +179,20 @@ export class Policy {
   trainAll(): Param[] {
     if (this.full) return this.fullParams;
     const { ctx } = this;
+    const table = this.wholeTable(this.tableParts, 'the embedding table');
+    const headW = this.headParts === this.tableParts ? table : this.wholeTable(this.headParts, 'lm_head');
+    const layers = this.layers.map((p) => ({
+      ...p,
+      proj: Object.fromEntries(
+        Object.entries(p.proj).map(([t, w]) => [t, plain(w, LORA_TARGETS[t as LoraTarget])]),
+      ) as Record<LoraTarget, Tensor>,
+    }));
     const zeros = (t: Tensor) => {
       if (t.dtype !== 'f32') throw new Error('full fine-tuning needs f32 weights: load the model in f32');
       return ctx.upload(new Float32Array(t.size), t.shape, 'f32');
     };
     const full: FullGrads = {
-      layers: this.layers.map((p) => ({
+      layers: layers.map((p) => ({
         inNorm: zeros(p.inNorm),
         postNorm: zeros(p.postNorm),
         proj: Object.fromEntries(Object.entries(p.proj).map(([t, w]) => [t, zeros(w)])) as Record<
@@ -160,13 +201,13 @@ export class Policy {
         >,
         bias: { q: zeros(p.bias.q), k: zeros(p.bias.k), v: zeros(p.bias.v) },
       })),
-      table: zeros(this.table),
-      head: this.head === this.table ? null : zeros(this.head),
+      table: zeros(table),
+      head: headW === table ? null : zeros(headW),
       finalNorm: zeros(this.finalNorm),
     };
     const m = `${PREFIX.text}model.`;
-    const params: Param[] = [{ name: `${m}embed_tokens.weight`, p: this.table, g: full.table }];
-    for (const [l, p] of this.layers.entries()) {
+    const params: Param[] = [{ name: `${m}embed_tokens.weight`, p: table, g: full.table }];
+    for (const [l, p] of layers.entries()) {
       const g = full.layers[l];
       const at = `${m}layers.${l}.`;
       params.push(
@@ -179,7 +220,7 @@ export class Policy {
         params.push({ name: `${at}${LORA_TARGETS[t]}.bias`, p: p.bias[t], g: g.bias[t] });
     }
     params.push({ name: `${m}norm.weight`, p: this.finalNorm, g: full.finalNorm });
-    if (full.head) params.push({ name: `${PREFIX.text}lm_head.weight`, p: this.head, g: full.head });
+    if (full.head) params.push({ name: `${PREFIX.text}lm_head.weight`, p: headW, g: full.head });
     this.full = full;
     this.fullParams = params;
     return params;
@@ -200,7 +241,7 @@ export class Policy {
       const pos = positions(ctx, x0.shape[0]);
       let x = x0;
       for (let l = 0; l < this.cfg.layers; l++) x = this.layer(l, x, pos, lora).out;
-      return this.headForward(x, first, targets).lp;
+      return this.headLogprobs(this.completionRows(x, first, targets.length), targets);
     });
     const out = await ctx.read(lp);
     ctx.release(lp);
@@ -233,40 +274,21 @@ export class Policy {
       const xl = x;
       x = ctx.tidy(() => this.layer(l, xl, pos, lora).out);
     }
-    const head = ctx.tidy(() => this.headForward(x, first, targets));
-    const logp = await ctx.read(head.lp);
+    const xf = x;
+    const rows = ctx.tidy(() => this.completionRows(xf, first, targets.length));
+    const lp = ctx.tidy(() => this.headLogprobs(rows, targets));
+    const logp = await ctx.read(lp);
     const g = grad(logp);
     if (g.length !== targets.length)
       throw new Error(`backward: ${g.length} gradients for ${targets.length} tokens`);
     // d/dlogp → d/dlogits → d/d(final norm input) rows, scattered into dX [T, C].
     let dx = ctx.tidy(() => {
-      const dLogits = logprobsBackward(
-        ctx,
-        ctx.upload(g, [g.length], 'f32'),
-        head.logits,
-        head.targets,
-        head.lp,
-      );
-      const norm = rmsnormBackward(
-        ctx,
-        matmulBackwardInput(ctx, dLogits, this.head),
-        head.rows,
-        this.finalNorm,
-        cfg.eps,
-      );
-      if (this.full) {
-        // logits = rmsnorm(rows)·headᵀ: dHead = dLogitsᵀ·rmsnorm(rows) (the table's, when tied)
-        const normed = rmsnorm(ctx, head.rows, this.finalNorm, cfg.eps);
-        axpy(ctx, this.full.head ?? this.full.table, matmulBackwardWeight(ctx, dLogits, normed), 1);
-        axpy(ctx, this.full.finalNorm, norm.dW, 1);
-      }
-      const dRows = norm.dX;
       const C = cfg.hidden;
       const dHidden = ctx.upload(new Float32Array(x0.shape[0] * C), [x0.shape[0], C], 'f32');
-      ctx.copyRegion(dRows, 0, dHidden, first * C * 4, dRows.byteLength);
+      this.headBackward(rows, targets, g, lp, dHidden, first);
       return dHidden;
     });
-    ctx.release(head.rows, head.logits, head.targets, head.lp);
+    ctx.release(rows, lp);
     if (x !== x0) ctx.release(x);
     // Layers in reverse: recompute one layer's activations, then its backward.
     for (let l = cfg.layers - 1; l >= 0; l--) {
@@ -280,16 +302,83 @@ export class Policy {
     return logp;
   }
 
-  /** Final norm and lm_head on the n rows that predict the targets, then their log-probs. */
-  private headForward(x: Tensor, first: number, targets: readonly number[]) {
-    const { ctx, cfg } = this;
-    const n = targets.length;
+  /** The n rows [n, C] of x that predict the targets. */
+  private completionRows(x: Tensor, first: number, n: number): Tensor {
     if (!(first >= 0 && first + n <= x.shape[0]))
       throw new Error(`logprobs: rows ${first}..${first + n} of ${x.shape[0]}`);
-    const rows = sliceRows(ctx, x, first, first + n); // [n, C]
-    const logits = matmul(ctx, rmsnorm(ctx, rows, this.finalNorm, cfg.eps), this.head, null); // [n, V]
-    const t = ctx.upload(Uint32Array.from(targets), [n], 'u32');
-    return { rows, logits, targets: t, lp: logprobs(ctx, logits, t) };
+    return sliceRows(this.ctx, x, first, first + n);
+  }
+
+  /** Final norm and lm_head (over the table's parts, 4-bit or plain) on rows [R, C]: logits [R, V]. */
+  private headLogits(rows: Tensor): Tensor {
+    const { ctx, cfg } = this;
+    return projectParts(ctx, rmsnorm(ctx, rows, this.finalNorm, cfg.eps), this.headParts);
+  }
+
+  /** The chunks of completion rows, [from, to), that lm_head runs on at a time. */
+  private *chunks(n: number): Generator<[number, number]> {
+    for (let r = 0; r < n; r += this.headRows) yield [r, Math.min(n, r + this.headRows)];
+  }
+
+  /** Log-probs [n] f32 of the targets from the completion rows [n, C], a chunk of rows at a time. */
+  private headLogprobs(rows: Tensor, targets: readonly number[]): Tensor {
+    const { ctx } = this;
+    const n = targets.length;
+    const lp = ctx.empty([n], 'f32');
+    for (const [a, b] of this.chunks(n))
+      ctx.tidy(() => {
+        const t = ctx.upload(Uint32Array.from(targets.slice(a, b)), [b - a], 'u32');
+        const part = logprobs(ctx, this.headLogits(sliceRows(ctx, rows, a, b)), t);
+        ctx.copyRegion(part, 0, lp, a * 4, part.byteLength);
+      });
+    return lp;
+  }
+
+  /**
+   * Backward of the head, chunk by chunk (logits recomputed): g = dL/dlogp [n] → dL/drows, written into
+   * dHidden [T, C] f32 at row first; after trainAll(), the head's and final norm's gradients too.
+   */
+  private headBackward(
+    rows: Tensor,
+    targets: readonly number[],
+    g: Float32Array,
+    lp: Tensor,
+    dHidden: Tensor,
+    first: number,
+  ): void {
+    const { ctx, cfg } = this;
+    const C = cfg.hidden;
+    for (const [a, b] of this.chunks(targets.length))
+      ctx.tidy(() => {
+        const r = sliceRows(ctx, rows, a, b);
+        const t = ctx.upload(Uint32Array.from(targets.slice(a, b)), [b - a], 'u32');
+        const dLogits = logprobsBackward(
+          ctx,
+          ctx.upload(g.subarray(a, b), [b - a], 'f32'),
+          this.headLogits(r),
+          t,
+          sliceRows(ctx, lp, a, b),
+        ); // [R, V] f32
+        // d(normed rows) = Σ over the table's parts of dLogits[:, part's columns]·part.
+        let col = 0;
+        let dNormed: Tensor | null = null;
+        for (const p of this.headParts) {
+          const Vp = rowCount(p);
+          const d = cols(ctx, dLogits, col, Vp);
+          const dp = isQuantized(p) ? matmulQ4BackwardInput(ctx, d, p) : matmulBackwardInput(ctx, d, p);
+          if (dNormed) axpy(ctx, dNormed, dp, 1);
+          else dNormed = dp;
+          col += Vp;
+        }
+        const norm = rmsnormBackward(ctx, dNormed!, r, this.finalNorm, cfg.eps);
+        if (this.full) {
+          // logits = rmsnorm(rows)·headᵀ: dHead = dLogitsᵀ·rmsnorm(rows) (the table's, when tied)
+          const normed = rmsnorm(ctx, r, this.finalNorm, cfg.eps);
+          axpy(ctx, this.full.head ?? this.full.table, matmulBackwardWeight(ctx, dLogits, normed), 1);
+          axpy(ctx, this.full.finalNorm, norm.dW, 1);
+        }
+        ctx.copyRegion(norm.dX, 0, dHidden, (first + a) * C * 4, norm.dX.byteLength);
+      });
   }
 
   /** One decoder layer on x [T, C] (Qwen2: pre-norm attention and SiLU MLP, each with a residual). */
@@ -375,6 +464,12 @@ export class Policy {
    * Writes base + s·B·A of every projection into the inference model's weights (the fused q/k/v and
    * gate/up rows included), so generate samples from the adapted policy; with `lora` null, the base.
    * The q/k/v biases too (they change only under full fine-tuning).
+   *
+   * 4-bit weights: an adapted projection is ŵ + s·B·A quantized again (each weight within half a 4-bit
+   * level of it), an unadapted one gets the base's own codes back. So rollouts of a 4-bit model sample
+   * from a re-quantized policy: while s·B·A is small next to a level (early training) most of it rounds
+   * away there, though the trainer's log-probs (loss, ratio, KL) use the exact adapter. Applying the
+   * adapter unmerged in the inference path would remove that gap; it is not done yet.
    */
   mergeInto(model: TinyLlavaVideo, lora: LoraAdapter | null): void {
     const { ctx, cfg } = this;
@@ -395,12 +490,18 @@ export class Policy {
       for (const t of Object.keys(place) as LoraTarget[]) {
         const pair = lora?.layers[l][t];
         const [name, row] = place[t];
-        const dest = plain(lw.linear(`${name}.weight`), name);
+        const dest = lw.linear(`${name}.weight`);
+        const base = p.proj[t];
         ctx.tidy(() => {
-          const merged = copy(ctx, p.proj[t]);
+          if (isQuantized(dest) !== isQuantized(base))
+            throw new Error(`mergeInto: ${name} is not in the form the policy was made from`);
+          // 4-bit: the base's own codes when there is nothing to add, else ŵ + s·B·A quantized again.
+          if (isQuantized(dest) && !pair) return copyQ4Rows(ctx, base as QTensor, dest, row);
+          const merged = isQuantized(base) ? dequantizeQ4(ctx, base, 'f32') : copy(ctx, base);
           if (pair) axpy(ctx, merged, matmulBackwardInput(ctx, pair.B, pair.A), lora!.scale); // B·A [out, in]
+          if (isQuantized(dest)) return quantizeQ4Into(ctx, merged, dest, row);
           const rowBytes = merged.byteLength / merged.shape[0];
-          ctx.copyRegion(merged, 0, dest, row * rowBytes, merged.byteLength);
+          ctx.copyRegion(merged, 0, dest as Tensor, row * rowBytes, merged.byteLength);
         });
       }
       const bias = lw.get(`${FUSED.qkv.name}.bias`);
@@ -412,8 +513,13 @@ export class Policy {
   }
 
   destroy(): void {
-    for (const p of this.layers)
-      for (const t of [...Object.values(p.proj), p.bias.q, p.bias.k, p.bias.v]) this.ctx.release(t);
+    for (const p of this.layers) {
+      for (const w of Object.values(p.proj)) {
+        if (isQuantized(w)) releaseQ4(this.ctx, w);
+        else this.ctx.release(w);
+      }
+      this.ctx.release(p.bias.q, p.bias.k, p.bias.v);
+    }
     for (const { g } of this.fullParams) this.ctx.release(g);
   }
 }
@@ -422,12 +528,12 @@ export class Policy {
 function project(
   ctx: GpuContext,
   h: Tensor,
-  w: Tensor,
+  w: LinearWeight,
   bias: Tensor | null,
   pair: LoraPair | undefined,
   s: number,
 ): Projected {
-  const y = matmul(ctx, h, w, bias);
+  const y = projectBase(ctx, h, w, bias); // the model's 4-bit matmul for a 4-bit base
   if (!pair) return { y, u: null };
   const u = matmul(ctx, h, pair.A, null); // [T, r]
   axpy(ctx, y, matmul(ctx, u, pair.B, null), s);
@@ -439,12 +545,15 @@ function projectBackward(
   ctx: GpuContext,
   dy: Tensor,
   h: Tensor,
-  w: Tensor,
+  w: LinearWeight,
   pair: LoraPair | undefined,
   u: Tensor | null,
   s: number,
 ): Tensor {
-  const dh = matmulBackwardInput(ctx, dy, w);
+  // A 4-bit base: a temporary plain copy of this one projection, released on return.
+  const dh = isQuantized(w)
+    ? ctx.tidy(() => matmulBackwardInput(ctx, dy, dequantizeQ4(ctx, w, ctx.actDtype as 'f32' | 'f16')))
+    : matmulBackwardInput(ctx, dy, w);
   if (!pair || !u) return dh;
   const dyB = matmulBackwardInput(ctx, dy, pair.B); // [T, r]
   axpy(ctx, dh, matmulBackwardInput(ctx, dyB, pair.A), s);
@@ -462,15 +571,61 @@ function positions(ctx: GpuContext, T: number): Tensor {
   );
 }
 
-/** The loader's fused q/k/v and gate/up split back into per-projection copies (by rows). */
+/** Rows (output features) of a Linear weight or table part. */
+function rowCount(w: LinearWeight): number {
+  return isQuantized(w) ? w.N : w.shape[0];
+}
+
+/** Columns [from, from + n) of x [R, V] as a new [R, n] tensor (a copy per row). */
+function cols(ctx: GpuContext, x: Tensor, from: number, n: number): Tensor {
+  const [R, V] = x.shape;
+  if (from === 0 && n === V) return x;
+  const elem = x.byteLength / x.size;
+  const out = ctx.empty([R, n], x.dtype);
+  for (let r = 0; r < R; r++) ctx.copyRegion(x, (r * V + from) * elem, out, r * n * elem, n * elem);
+  return out;
+}
+
+/** Rows [from, from + n) of a 4-bit weight as its own 4-bit weight (a copy). */
+function sliceQ4Rows(ctx: GpuContext, q: QTensor, from: number, n: number): QTensor {
+  const L = layoutOf(q);
+  // Scales are copied as whole bytes; f16 scale rows must start and end on 4-byte boundaries.
+  if (L.scaleDtype === 'f16' && ((from * L.groups) % 2 || (n * L.groups) % 2))
+    throw new Error(
+      `training: 4-bit rows ${from}…${from + n} split an f16 scale pair (${L.groups} groups a row)`,
+    );
+  const cut = (t: Tensor) => sliceRows(ctx, t, from, from + n);
+  return {
+    ...q,
+    packed: cut(q.packed),
+    scales: cut(q.scales),
+    ...(q.mins ? { mins: cut(q.mins) } : {}),
+    N: n,
+  };
+}
+
+/** Writes a 4-bit weight's codes, scales and mins into rows row… of a larger one of the same format. */
+function copyQ4Rows(ctx: GpuContext, src: QTensor, dest: QTensor, row: number): void {
+  const put = (a: Tensor, b: Tensor) =>
+    ctx.copyRegion(a, 0, b, row * (a.byteLength / a.shape[0]), a.byteLength);
+  put(src.packed, dest.packed);
+  put(src.scales, dest.scales);
+  if (src.mins && dest.mins) put(src.mins, dest.mins);
+}
+
+/** The loader's fused q/k/v and gate/up split back into per-projection copies (by rows), plain or 4-bit. */
 function splitLayer(ctx: GpuContext, w: WeightScope, qRows: number, kvRows: number, I: number): LayerWeights {
-  const qkv = plain(w.linear(`${FUSED.qkv.name}.weight`), FUSED.qkv.name);
+  const qkv = w.linear(`${FUSED.qkv.name}.weight`);
   const qkvBias = w.get(`${FUSED.qkv.name}.bias`);
-  const gateUp = plain(w.linear(`${FUSED.gateUp.name}.weight`), FUSED.gateUp.name);
-  const rows = (t: Tensor, from: number, n: number) => sliceRows(ctx, t, from, from + n);
+  const gateUp = w.linear(`${FUSED.gateUp.name}.weight`);
+  const rows = <W extends LinearWeight>(t: W, from: number, n: number): W =>
+    (isQuantized(t) ? sliceQ4Rows(ctx, t, from, n) : sliceRows(ctx, t, from, from + n)) as W;
   // Every projection is a copy (the policy's own): merging an adapter into the inference weights must
   // not move the frozen base.
-  const own = (name: string) => copy(ctx, plain(w.linear(name), name));
+  const own = (name: string) => {
+    const lw = w.linear(name);
+    return isQuantized(lw) ? sliceQ4Rows(ctx, lw, 0, lw.N) : copy(ctx, lw);
+  };
   return {
     inNorm: w.get('input_layernorm.weight'),
     postNorm: w.get('post_attention_layernorm.weight'),

@@ -1,0 +1,231 @@
+/**
+ * LoRA over a frozen 4-bit base (tiny-b, f32 activations, vocabulary tables split in 3 row parts by a
+ * low binding limit): the policy on the model loaded 4-bit gives the same token log-probs and the same
+ * adapter gradients as the policy on the model loaded plain with every 4-bit weight replaced by its
+ * dequantized values (so only the kernels differ: 4-bit matmul, the 4-bit embedding, lm_head over 4-bit
+ * parts in chunks of rows, dX through a dequantized copy); merging an adapter into the 4-bit inference
+ * weights re-quantizes base + s·B·A (within half a level), and merging none puts the base's codes back
+ * bit for bit; GRPO steps on the 4-bit model run with finite metrics.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dequantizeQ4 } from '../gpu/kernels/quant/dequantize';
+import { readQ4 } from '../gpu/kernels/quant/format';
+import { dequantizeQ4Cpu } from '../gpu/kernels/quant/quantize-cpu';
+import { closeNodeGpu, gpuErrors, nodeGpuContext } from '../gpu/testing/node-gpu';
+import { FUSED } from '../model/fuse-weights';
+import { isQuantized, type LinearWeight } from '../model/gpu-weights';
+import { ENGINE_Q4, loadWeights } from '../model/load';
+import { openFixture } from '../model/testing/goldens';
+import { qwenTokenizer } from '../model/testing/qwen-tokenizer';
+import { TinyLlavaVideo } from '../model/tinyllava';
+import { PREFIX } from '../model/weight-manifest';
+import { GRPO_PAPER, Trainer } from './grpo';
+import { LoraAdapter } from './lora';
+import { AdamW } from './optimizer';
+import { Policy } from './policy';
+
+const ctx = await nodeGpuContext({ disableF16: true });
+afterAll(() => closeNodeGpu(ctx));
+
+const before = [151644, 8948, 198, 2610, 525, 264];
+const after = [13, 151645, 198];
+const targets = [151644, 77091, 198, 40, 151935, 5];
+const first = before.length + after.length - 1;
+// 16 MiB bindings: the [151936, 64] tables go up in 3 row parts.
+const MiB = 2 ** 20;
+const limits = { maxStorageBufferBindingSize: 16 * MiB, maxBufferSize: 16 * MiB };
+
+const LINEARS = [
+  `${FUSED.qkv.name}.weight`,
+  'self_attn.o_proj.weight',
+  `${FUSED.gateUp.name}.weight`,
+  'mlp.down_proj.weight',
+];
+
+/** Copies every 4-bit Linear weight and table part of `q4`, dequantized, over the plain model's. */
+function dequantizeInto(q4: TinyLlavaVideo, plain: TinyLlavaVideo): number {
+  const wq = q4.weights.scope(PREFIX.text);
+  const wp = plain.weights.scope(PREFIX.text);
+  const pairs: [LinearWeight, LinearWeight][] = [];
+  for (let l = 0; l < q4.config.text.layers; l++)
+    for (const n of LINEARS)
+      pairs.push([wq.linear(`model.layers.${l}.${n}`), wp.linear(`model.layers.${l}.${n}`)]);
+  for (const t of ['model.embed_tokens.weight', 'lm_head.weight']) {
+    const [a, b] = [wq.table(t), wp.table(t)];
+    expect(a.length).toBe(b.length);
+    for (const [i, p] of a.entries()) pairs.push([p, b[i]]);
+  }
+  for (const [q, p] of pairs) {
+    if (!isQuantized(q) || isQuantized(p)) throw new Error('expected a 4-bit and a plain weight');
+    ctx.tidy(() => ctx.copyRegion(dequantizeQ4(ctx, q, 'f32'), 0, p, 0, p.byteLength));
+  }
+  return pairs.length;
+}
+
+describe('LoRA over a 4-bit base (tiny-b, f32)', () => {
+  let q4: TinyLlavaVideo;
+  let plain: TinyLlavaVideo;
+  let pq: Policy;
+  let pp: Policy;
+  const adapters: LoraAdapter[] = [];
+  const lora = () => {
+    const a = new LoraAdapter(ctx, q4.config.text, {
+      r: 4,
+      alpha: 8,
+      dropout: 0,
+      rslora: false,
+      targets: ['q', 'k', 'v', 'o', 'gate', 'up', 'down'],
+      seed: 3,
+    });
+    // Non-zero B (the same in every adapter), so the adapter acts and dA is not zero.
+    ctx.flush();
+    for (const { pair } of a.pairs()) {
+      const b = new Float32Array(pair.B.size).map((_, i) => 0.05 * Math.sin(i * 1.7 + pair.B.size));
+      ctx.device.queue.writeBuffer(pair.B.buffer, 0, b);
+    }
+    adapters.push(a);
+    return a;
+  };
+
+  beforeAll(async () => {
+    const ckpt = await openFixture('tiny-b');
+    q4 = new TinyLlavaVideo(
+      ctx,
+      ckpt.config,
+      await loadWeights(ctx, ckpt, undefined, { quantize: ENGINE_Q4, limits }),
+    );
+    plain = new TinyLlavaVideo(ctx, ckpt.config, await loadWeights(ctx, ckpt, undefined, { limits }));
+    expect(dequantizeInto(q4, plain)).toBe(4 * q4.config.text.layers + 6);
+    // Chunks of 4 rows: the 6 completion rows take two lm_head chunks on the 4-bit side.
+    pq = new Policy(ctx, q4, { headRows: 4 });
+    pp = new Policy(ctx, plain);
+  });
+  afterAll(() => {
+    for (const a of adapters) a.destroy();
+    pq?.destroy();
+    pp?.destroy();
+    q4?.destroy();
+    plain?.destroy();
+  });
+
+  const ids = [...before, ...after, ...targets.slice(0, -1)];
+
+  it('gives the dequantized plain model’s log-probs, with and without an adapter', async () => {
+    const a = lora();
+    const [xq, xp] = [pq.embed(ids), pp.embed(ids)];
+    const embeds = [await ctx.read(xq), await ctx.read(xp)];
+    expect(embeds[0]).toEqual(embeds[1]); // the 4-bit embedding decodes to the same values
+    for (const ad of [null, a]) {
+      const got = await pq.logprobs(xq, first, targets, ad);
+      const want = await pp.logprobs(xp, first, targets, ad);
+      for (let j = 0; j < targets.length; j++) {
+        expect(Number.isFinite(got[j])).toBe(true);
+        expect(Math.abs(got[j] - want[j]), `token ${j}: ${got[j]} vs ${want[j]}`).toBeLessThan(2e-4);
+      }
+    }
+    ctx.release(xq, xp);
+    expect(gpuErrors).toEqual([]);
+  });
+
+  it('gives the same adapter gradients and input gradients', async () => {
+    const [aq, ap] = [lora(), lora()];
+    const g = Float32Array.from(targets, (_, j) => 0.5 - 0.3 * j);
+    const [xq, xp] = [pq.embed(ids), pp.embed(ids)];
+    const T = ids.length;
+    const C = q4.config.text.hidden;
+    const [dq, dp] = [0, 1].map(() => ctx.upload(new Float32Array(T * C), [T, C], 'f32'));
+    await pq.backward(xq, first, targets, aq, () => g, dq);
+    await pp.backward(xp, first, targets, ap, () => g, dp);
+    const close = (got: Float32Array, want: Float32Array, what: string) => {
+      const scale = want.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+      expect(scale, `${what}: not vacuous`).toBeGreaterThan(1e-5);
+      let worst = 0;
+      for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got[i] - want[i]));
+      expect(worst / scale, what).toBeLessThan(1e-3);
+    };
+    const gq = await aq.read();
+    const gradsOf = async (a: LoraAdapter) => {
+      const out: Float32Array[] = [];
+      for (const { pair } of a.pairs()) out.push(await ctx.read(pair.dA), await ctx.read(pair.dB));
+      return out;
+    };
+    const [wq, wp] = [await gradsOf(aq), await gradsOf(ap)];
+    expect(wq.length).toBe(2 * gq.length);
+    for (const [i, w] of wq.entries())
+      close(w, wp[i], `${gq[i >> 1].layer} ${gq[i >> 1].target} d${i % 2 ? 'B' : 'A'}`);
+    close(await ctx.read(dq), await ctx.read(dp), 'dX0');
+    ctx.release(xq, xp, dq, dp);
+  });
+
+  it('merges an adapter into the 4-bit inference weights (re-quantized); merging none restores the base’s codes', async () => {
+    const a = lora();
+    const w = q4.weights.scope(`${PREFIX.text}model.layers.0.`).linear(`${FUSED.qkv.name}.weight`);
+    if (!isQuantized(w)) throw new Error('expected 4-bit qkv');
+    const base = await readQ4(ctx, w);
+    const x = pq.embed([...before, ...after]);
+    const unadapted = await pq.logprobs(x, first, targets.slice(0, 1), null);
+    ctx.release(x);
+    pq.mergeInto(q4, a);
+    // The q rows of the fused q/k/v: ŵ + s·B·A, each within half a level (plus the scales' f16 rounding)
+    // of the merged group's new scale.
+    const merged = await readQ4(ctx, w);
+    const [was, now] = [dequantizeQ4Cpu(base), dequantizeQ4Cpu(merged)];
+    const [A, B] = [await ctx.read(a.layers[0].q!.A), await ctx.read(a.layers[0].q!.B)];
+    const { hidden: K, heads: H, headDim: D } = q4.config.text;
+    const G = w.groupSize;
+    let moved = 0;
+    for (let n = 0; n < H * D; n++)
+      for (let k = 0; k < K; k++) {
+        let ba = 0;
+        for (let j = 0; j < 4; j++) ba += B[n * 4 + j] * A[j * K + k];
+        const want = was[n * K + k] + a.scale * ba;
+        const level = merged.scales[n * (K / G) + Math.floor(k / G)];
+        expect(Math.abs(now[n * K + k] - want), `[${n}, ${k}]`).toBeLessThanOrEqual(0.51 * level + 1e-6);
+        if (now[n * K + k] !== was[n * K + k]) moved++;
+      }
+    expect(moved).toBeGreaterThan(0);
+    pq.mergeInto(q4, null);
+    const back = await readQ4(ctx, w);
+    expect(back.packed).toEqual(base.packed);
+    expect(back.scales).toEqual(base.scales);
+    expect(back.mins).toEqual(base.mins);
+    // The inference path on the restored weights gives the policy's base log-prob.
+    const t = q4.prefill(before, null, after);
+    const row = await ctx.read(t);
+    ctx.release(t);
+    const m = row.reduce((s, v) => Math.max(s, v), Number.NEGATIVE_INFINITY);
+    const z = row.reduce((s, v) => s + Math.exp(v - m), 0);
+    expect(Math.abs(row[targets[0]] - m - Math.log(z) - unadapted[0])).toBeLessThan(2e-4);
+  });
+
+  it('runs GRPO steps on the 4-bit model with finite metrics', async () => {
+    const a = lora();
+    const opt = new AdamW(ctx, a, {
+      lr: 0.01,
+      beta1: 0.9,
+      beta2: 0.999,
+      eps: 1e-8,
+      weightDecay: 0,
+      maxGradNorm: 1,
+      schedule: 'constant',
+      warmupRatio: 0,
+      totalSteps: 2,
+    });
+    const trainer = new Trainer(ctx, q4, qwenTokenizer(), [151643], pq, a, opt, {
+      ...GRPO_PAPER,
+      num_generations: 2,
+      max_completion_length: 3,
+      seed: 2,
+    });
+    const item = { before, after, visual: null, solution: '<answer>A</answer>' };
+    for (let s = 1; s <= 2; s++) {
+      const m = await trainer.grpoStep([item]);
+      expect(m.step).toBe(s);
+      expect(m.completions).toHaveLength(2);
+      for (const v of [m.loss, m.kl, m.gradNorm, m.rewardMean, m.completionLength])
+        expect(Number.isFinite(v), JSON.stringify(m.ms)).toBe(true);
+    }
+    opt.destroy();
+    expect(gpuErrors).toEqual([]);
+  });
+});
