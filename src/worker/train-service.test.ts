@@ -12,6 +12,8 @@ import type { TrainEvent, TrainItem, TrainSettings } from '../engine-client/prot
 import { DEFAULT_TRAIN_SETTINGS } from '../engine-client/protocol';
 import { packRgba, resizeBicubic } from '../gpu/kernels/resize';
 import { ctx } from '../gpu/testing/kernel-suite';
+import { isQuantized } from '../model/gpu-weights';
+import { PREFIX } from '../model/weight-manifest';
 import {
   CLIP_FRAMES,
   CLIP_SIZE,
@@ -71,12 +73,12 @@ const SETTINGS: TrainSettings = {
   learning_rate: 1e-2,
 };
 
-async function engine(storage: ReturnType<typeof fakeStorage>['storage']) {
+async function engine(storage: ReturnType<typeof fakeStorage>['storage'], weights: 'full' | 'q4' = 'full') {
   const session = new EngineSession({ gpu: () => undefined, storage: () => storage });
   session.ctx = ctx;
   const model = modelCommands(session);
   const files = [...demoFiles(new Map(), 128)].map(([name, data]) => new File([data as BlobPart], name));
-  await model.loadModel({ kind: 'files', files }, undefined, { weights: 'full' });
+  await model.loadModel({ kind: 'files', files }, undefined, { weights });
   return { session, model, train: trainCommands(session, rawPixels) };
 }
 
@@ -174,5 +176,21 @@ describe(`fine-tune commands (${ctx.actDtype})`, () => {
     await expect(
       train.adapterImport([{ name: 'adapter_config.json', data: new TextEncoder().encode('{') }], 'bad'),
     ).rejects.toThrow(/do not fit/);
+  }, 120_000);
+
+  it('fine-tunes a model loaded 4-bit (LoRA over the frozen 4-bit base)', async () => {
+    const { session, train } = await engine(fakeStorage({ quota: 1e9 }).storage, 'q4');
+    const w = session.loaded!.model.weights.scope(PREFIX.text);
+    expect(isQuantized(w.linear('model.layers.0.mlp.down_proj.weight'))).toBe(true);
+    expect(w.table('model.embed_tokens.weight').every(isQuantized)).toBe(true);
+    const events: TrainEvent[] = [];
+    expect(await train.trainStart(data, { ...SETTINGS, steps: 1 }, (e) => events.push(e))).toEqual({
+      state: 'done',
+      step: 1,
+    });
+    const steps = events.flatMap((e) => (e.type === 'step' ? [e.metrics] : []));
+    expect(steps.length).toBe(1);
+    for (const k of ['loss', 'reward', 'kl', 'completionLength'] as const)
+      expect(Number.isFinite(steps[0][k])).toBe(true);
   }, 120_000);
 });

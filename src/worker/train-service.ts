@@ -91,7 +91,7 @@ export function trainCommands(session: EngineSession, pixelsOf: ClipPixels = web
       throw new EngineError(
         'model-unsupported',
         `This model cannot be fine-tuned here: ${(e as Error).message}.`,
-        'Fine-tuning needs a model loaded with plain (not 4-bit) weights, such as the demo model.',
+        'Fine-tuning trains a LoRA adapter over the loaded weights (plain or 4-bit); load the model again, or another one.',
       );
     }
     return policy.policy;
