@@ -3,7 +3,8 @@
  * one engine on Dawn (lavapipe from .vendor/test-env.json unless VK_ICD_FILENAMES is set) answers many
  * questions in a row on the shipped demo model (the page's default unless --model), swaps videos, then
  * runs GRPO steps (src/worker/testing/soak.ts); prints the live GPU buffers and heap every 10
- * iterations and, per phase, the growth from the first 50 iterations to the last 50. Exit 1 on growth.
+ * iterations and, per phase, the growth from the first 50 iterations to the last 50 of what the engine
+ * holds (the pool's free scratch given back before each sample, and reported). Exit 1 on growth.
  * Writes artifacts/soak.json.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
@@ -73,6 +74,7 @@ async function main(): Promise<number> {
       const last = p.samples.at(-1)!;
       console.log(
         `${p.name}: ${p.samples.length} in ${(p.ms / 1000).toFixed(0)} s; GPU ${mib(first.gpuBytes)} → ${mib(last.gpuBytes)} MiB, ${first.gpuBuffers} → ${last.gpuBuffers} buffers; ` +
+          `pool's free scratch up to ${mib(Math.max(...p.samples.map((x) => x.pooledBytes)))} MiB; ` +
           `growth first ${v.window} → last ${v.window}: ${v.gpuBytesGrowth} B, ${v.gpuBuffersGrowth} buffers, heap ${mib(v.heapGrowth)} MiB (allowed ${mib(v.heapAllowance)}) → ${v.ok ? 'no growth' : 'GROWTH'}`,
       );
       return { name: p.name, ms: p.ms, verdict: v, samples: p.samples };

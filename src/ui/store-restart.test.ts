@@ -41,8 +41,8 @@ describe('app store: an engine that stops', () => {
     expect(made).toBe(2);
     const next = engines[1].mock;
     expect(next.selfTest).not.toHaveBeenCalled(); // the adapter was checked once already
-    expect(next.loadModel.mock.calls[0][0]).toEqual({ kind: 'url', baseUrl: 'http://x/m/' });
-    expect(next.loadVideo.mock.calls[0][0]).toEqual({ kind: 'file', file });
+    expect((next.loadModel.mock.calls[0] as unknown[])[0]).toEqual({ kind: 'url', baseUrl: 'http://x/m/' });
+    expect((next.loadVideo.mock.calls[0] as unknown[])[0]).toEqual({ kind: 'file', file });
     expect(store.getState().deviceRecovery?.message).toMatch(
       /tiny was loaded again.*video and conversation are kept/,
     );

@@ -34,7 +34,12 @@ describe(`soak (${ctx.actDtype})`, () => {
   }, 300_000);
 
   it('the verdict catches one leaked buffer per iteration', () => {
-    const flat = Array.from({ length: 10 }, () => ({ gpuBytes: 1000, gpuBuffers: 10, heapBytes: 5e7 }));
+    const flat = Array.from({ length: 10 }, () => ({
+      gpuBytes: 1000,
+      gpuBuffers: 10,
+      pooledBytes: 0,
+      heapBytes: 5e7,
+    }));
     expect(verdict(flat).ok).toBe(true);
     const leak = flat.map((s, i) => ({ ...s, gpuBytes: s.gpuBytes + 256 * i, gpuBuffers: s.gpuBuffers + i }));
     expect(verdict(leak)).toMatchObject({ ok: false, gpuBuffersGrowth: 5, gpuBytesGrowth: 1280 });

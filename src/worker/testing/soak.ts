@@ -34,9 +34,15 @@ import { VisionHub } from '../video-vision';
 import { fakeStorage } from './fake-opfs';
 
 export interface Sample {
-  /** Live GPU buffers' bytes and count after this iteration. */
+  /**
+   * Live GPU buffers' bytes and count after this iteration, the buffer pool's free ones given back
+   * first: what the engine holds. (The free ones are scratch whose amount depends on the last step's
+   * lengths; the model trims them after each phase anyway.)
+   */
   gpuBytes: number;
   gpuBuffers: number;
+  /** Bytes that were in the pool's free lists at the sample. */
+  pooledBytes: number;
   /** JS heap in use after a forced collection. */
   heapBytes: number;
 }
@@ -188,14 +194,22 @@ export async function runSoak(ctx: GpuContext, o: SoakOptions): Promise<PhaseRes
   const model = modelCommands(session, () => video, hub);
   const train = trainCommands(session, clipPixels(ctx));
 
-  const sample = async (): Promise<Sample> => {
-    await ctx.sync();
+  /** Called where nothing recorded is pending a submit (after a step's readbacks). */
+  const sampleNow = (): Sample => {
+    ctx.flush();
+    const before = ctx.memory.bytes;
+    ctx.pool.trim();
     gc();
     return {
       gpuBytes: ctx.memory.bytes,
       gpuBuffers: ctx.memory.buffers,
+      pooledBytes: before - ctx.memory.bytes,
       heapBytes: process.memoryUsage().heapUsed,
     };
+  };
+  const sample = async (): Promise<Sample> => {
+    await ctx.sync();
+    return sampleNow();
   };
   /** A new video, as the video service swaps one in: the old one's vision job cancelled, the new one's run. */
   const swapTo = (key: number) => {
@@ -225,15 +239,18 @@ export async function runSoak(ctx: GpuContext, o: SoakOptions): Promise<PhaseRes
 
   await model.loadModel({ kind: 'files', files: o.modelFiles });
   swapTo(1);
-  await phase('questions', o.questions, async (i) => {
-    const r = await model.ask({ ...question(i), sampling: { ...question(i).sampling, maxNewTokens } });
-    if (!(r.stats.newTokens > 0)) throw new Error(`question ${i + 1} produced no tokens`);
-  });
-  await phase('swaps', o.swaps, async (i) => {
-    swapTo(2 + i);
-    const r = await model.ask({ question: 'What moves?', sampling: { temperature: 0, maxNewTokens: 2 } });
-    if (!r.stats.stages.visionAhead) throw new Error(`swap ${i + 1}: the question did not use the new video`);
-  });
+  if (o.questions > 0)
+    await phase('questions', o.questions, async (i) => {
+      const r = await model.ask({ ...question(i), sampling: { ...question(i).sampling, maxNewTokens } });
+      if (!(r.stats.newTokens > 0)) throw new Error(`question ${i + 1} produced no tokens`);
+    });
+  if (o.swaps > 0)
+    await phase('swaps', o.swaps, async (i) => {
+      swapTo(2 + i);
+      const r = await model.ask({ question: 'What moves?', sampling: { temperature: 0, maxNewTokens: 2 } });
+      if (!r.stats.stages.visionAhead)
+        throw new Error(`swap ${i + 1}: the question did not use the new video`);
+    });
 
   if (o.grpoSteps > 0) {
     // The demo's architecture in plain weights, as the fine-tune view trains it.
@@ -255,12 +272,7 @@ export async function runSoak(ctx: GpuContext, o: SoakOptions): Promise<PhaseRes
     const t0 = performance.now();
     await train.trainStart(items, settings, (e) => {
       if (e.type !== 'step') return;
-      gc();
-      const s = {
-        gpuBytes: ctx.memory.bytes,
-        gpuBuffers: ctx.memory.buffers,
-        heapBytes: process.memoryUsage().heapUsed,
-      };
+      const s = sampleNow();
       samples.push(s);
       const k = samples.length;
       if (k % 10 === 0 || k === o.grpoSteps)
