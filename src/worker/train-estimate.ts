@@ -66,10 +66,15 @@ function dispatches(layers: number, s: TrainSettings, G: number): number {
   return B * (rollout + reference + G * pass);
 }
 
+/**
+ * `baseBytes`: GPU bytes of the loaded decoder layers' weights, which the policy copies in the same
+ * form (4-bit when the model is); default: the projections in the activation dtype.
+ */
 export async function estimateRun(
   ctx: GpuContext,
   cfg: ModelConfig,
   s: TrainSettings,
+  baseBytes?: number,
 ): Promise<TrainEstimate> {
   const t = cfg.text;
   const targets = LORA_DEFAULTS.targets;
@@ -98,7 +103,7 @@ export async function estimateRun(
   const actBytes = ctx.actDtype === 'f16' ? 2 : 4;
   const layerActs = T * (10 * t.hidden + 3 * t.mlp) * 4 + t.heads * T * T * 4;
   const gpuBytes =
-    projParams * actBytes + // the policy's split copy of the base projections
+    (baseBytes ?? projParams * actBytes) + // the policy's split copy of the base projections
     loraParams * 4 * 6 + // A, B, their gradients, two moments (f32)
     layerActs +
     T * t.vocab * 4 * 2 + // logits and their gradient

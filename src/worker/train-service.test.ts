@@ -192,5 +192,13 @@ describe(`fine-tune commands (${ctx.actDtype})`, () => {
     expect(steps.length).toBe(1);
     for (const k of ['loss', 'reward', 'kl', 'completionLength'] as const)
       expect(Number.isFinite(steps[0][k])).toBe(true);
+    // The estimate counts the policy's copy of the layers at their 4-bit size.
+    const plain = await engine(fakeStorage({ quota: 1e9 }).storage);
+    const bytes = (await train.trainEstimate(SETTINGS)).gpuBytes;
+    const plainBytes = (await plain.train.trainEstimate(SETTINGS)).gpuBytes;
+    const layers = (e: EngineSession) =>
+      e.loaded!.model.weights.bytesWhere((n) => n.startsWith(`${PREFIX.text}model.layers.`));
+    expect(layers(session)).toBeLessThan(layers(plain.session) / 2);
+    expect(plainBytes - bytes).toBe(layers(plain.session) - layers(session));
   }, 120_000);
 });

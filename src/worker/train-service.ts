@@ -20,6 +20,7 @@ import type {
 import { EngineError, settingsProblems } from '../engine-client/protocol';
 import { ADAMW_DEFAULTS } from '../gpu/kernels/adamw';
 import { parseReasoning } from '../model/reasoning-parser';
+import { PREFIX } from '../model/weight-manifest';
 import { encodeCheckpoint, resumeTrainer } from '../rl-lite/checkpoint';
 import { DatasetError, formatDataset, parseDataset, sftTarget } from '../rl-lite/dataset';
 import { GRPO_PAPER, type GrpoItem, Trainer } from '../rl-lite/grpo';
@@ -542,7 +543,10 @@ export function trainCommands(session: EngineSession, pixelsOf: ClipPixels = web
 
     async trainEstimate(settings) {
       const loaded = model();
-      return estimateRun(session.gpu(), loaded.model.config, settings);
+      // The policy's copy of the decoder layers takes the loaded form's bytes (4-bit or plain).
+      const layers = `${PREFIX.text}model.layers.`;
+      const base = loaded.model.weights.bytesWhere((n) => n.startsWith(layers));
+      return estimateRun(session.gpu(), loaded.model.config, settings, base);
     },
 
     async trainEvaluate(items, adapter, maxNewTokens = 96) {
