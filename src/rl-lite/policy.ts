@@ -107,7 +107,7 @@ function plain(w: LinearWeight, name: string): Tensor {
 }
 
 export interface PolicyOptions {
-  /** Completion rows per lm_head chunk (default: as many as one storage binding of f32 logits holds). */
+  /** Completion rows per lm_head chunk (default: as many as 64 MiB, or one binding, of f32 logits hold). */
   headRows?: number;
 }
 
@@ -136,8 +136,10 @@ export class Policy {
       if (parts.some(isQuantized) && !parts.every(isQuantized))
         throw new Error('training: a vocabulary table mixes plain and 4-bit parts');
     const V = this.headParts.reduce((n, p) => n + rowCount(p), 0);
-    const binding = ctx.summary.limits.maxStorageBufferBindingSize;
-    this.headRows = Math.max(1, opts.headRows ?? Math.floor(binding / (V * 4)));
+    // f32 logits (and their gradient) of a chunk within one binding, and at most 64 MiB each: the head
+    // reads the table once a chunk, so a few chunks cost little and keep the transient memory small.
+    const budget = Math.min(ctx.summary.limits.maxStorageBufferBindingSize, 64 * 2 ** 20);
+    this.headRows = Math.max(1, opts.headRows ?? Math.floor(budget / (V * 4)));
     this.finalNorm = w.get('model.norm.weight');
     this.layers = Array.from({ length: this.cfg.layers }, (_, l) => {
       const lw = w.scope(`model.layers.${l}.`);
