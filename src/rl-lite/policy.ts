@@ -9,11 +9,12 @@
  *
  * With an adapter the base weights are frozen. The loader fuses q/k/v and gate/up for inference; the
  * policy keeps its own split copies of every projection and q/k/v bias, in the form they were loaded
- * (plain, or 4-bit: then the copies are 4-bit too, a quarter of an f16 copy), so an adapter can be
- * merged into the inference model's weights for rollouts (mergeInto) while the base here stays as
- * loaded. A 4-bit projection runs forward on the model's own 4-bit matmul; its dX dequantizes the one
- * projection into a temporary plain copy (inside the layer's backward scope) for the plain GEMM — a
- * fused transposed-4-bit GEMM would skip that copy and be faster, but does not exist yet.
+ * (plain, or 4-bit: then the copies are 4-bit too, 5 bits a weight in the engine's format), so an
+ * adapter can be merged into the inference model's weights for rollouts (mergeInto) while the base
+ * here stays as loaded. A 4-bit projection runs forward on the model's own 4-bit matmul; its dX
+ * dequantizes the one projection into a temporary plain copy (inside the layer's backward scope) for
+ * the tiled GEMM. A tiled transposed-4-bit GEMM would skip that copy and be faster; it does not exist
+ * yet (matmulQ4BackwardInput, one thread per output, serves the vocabulary table, too large to copy).
  *
  * The vocabulary table may be split in row parts (the load plan) and may be 4-bit: the prompt is
  * embedded by the model's own embedding kernels, and lm_head + log-softmax run on the completion rows
