@@ -1,4 +1,6 @@
 import type { GpuContext } from '../gpu/context';
+import { siluMulHalves } from '../gpu/kernels/activations';
+import { axpy } from '../gpu/kernels/add';
 import {
   attentionDecode,
   createKvCache,
@@ -8,7 +10,9 @@ import {
 import { cast } from '../gpu/kernels/cast';
 import { embedding } from '../gpu/kernels/embedding';
 import { embeddingQ4 } from '../gpu/kernels/embedding-q4';
+import { matmul } from '../gpu/kernels/matmul/matmul';
 import { qkvRopeWrite } from '../gpu/kernels/qkv-rope';
+import { rmsnorm } from '../gpu/kernels/rmsnorm';
 import { Tensor } from '../gpu/tensor';
 import type { TextConfig } from './config';
 import { isQuantized, type WeightScope } from './gpu-weights';
@@ -17,6 +21,21 @@ import { normProject, projectAdd, projectParts, sliceRows } from './layers';
 /** x widened to the residual stream's f32 (x itself when already f32). */
 export function toStream(ctx: GpuContext, x: Tensor): Tensor {
   return x.dtype === 'f32' ? x : cast(ctx, x, 'f32');
+}
+
+/** One low-rank pair of a fused projection: y += s·(h·Aᵀ)·Bᵀ, A [r, in], B [out, r] in the fused rows' order. */
+export interface DecoderLoraPair {
+  A: Tensor;
+  B: Tensor;
+}
+
+/**
+ * An adapter the decoder applies unmerged (over a 4-bit base, where merging it would mean re-quantizing
+ * and rounding small changes away). q/k/v and gate/up are the fused projections' pairs.
+ */
+export interface DecoderAdapter {
+  scale: number;
+  layers: Partial<Record<'qkv' | 'o' | 'gateUp' | 'down', DecoderLoraPair>>[];
 }
 
 /** Row T−1 of each of B blocks of T rows: [B·T, C] → [B, C]. */
@@ -43,6 +62,8 @@ export class Qwen2 {
   batch = 1;
   /** Positions already in the cache (the same for every sequence). */
   length = 0;
+  /** Applied on top of the weights when set (its owner keeps the tensors alive while it is). */
+  adapter: DecoderAdapter | null = null;
 
   constructor(
     private readonly ctx: GpuContext,
@@ -162,22 +183,40 @@ export class Qwen2 {
     const { heads: H, kvHeads: Hkv, headDim: D } = cfg;
     const norm = (name: string) => ({ weight: w.get(name), eps: cfg.eps });
     const cache = this.cache(l);
+    const ad = this.adapter?.layers[l] ?? {};
+    const s = this.adapter?.scale ?? 0;
+    // y += s·(h·Aᵀ)·Bᵀ; h of a normed projection is the norm's output (the fused kernels keep it inside).
+    const lora = (y: Tensor, h: Tensor, p: DecoderLoraPair | undefined) => {
+      if (p) axpy(ctx, y, matmul(ctx, matmul(ctx, h, p.A, null), p.B, null), s);
+    };
+    const normed = (n: { weight: Tensor; eps: number }) =>
+      rmsnorm(ctx, x, n.weight, n.eps, ctx.variant, ctx.actDtype as 'f32' | 'f16');
     // x += o_proj(attention(rope(q), cache)), with [q; k; v] = qkv_proj(input_layernorm(x)) and
     // rope(k), v appended to the cache.
     ctx.tidy(() => {
       const qkvW = w.linear('self_attn.qkv_proj.weight');
-      const qkv = normProject(ctx, x, norm('input_layernorm.weight'), qkvW, w.get('self_attn.qkv_proj.bias'));
+      const n1 = norm('input_layernorm.weight');
+      const qkv = normProject(ctx, x, n1, qkvW, w.get('self_attn.qkv_proj.bias'));
+      if (ad.qkv) lora(qkv, normed(n1), ad.qkv);
       const q = qkvRopeWrite(ctx, qkv.view([B, T, (H + 2 * Hkv) * D]), cache, this.length, cfg.ropeTheta, H);
       // Split-K over the cache when B·heads alone would leave the GPU idle (one token, few kv heads).
       const scale = 1 / Math.sqrt(D);
       const a = attentionDecode(ctx, q, cache.k, cache.v, this.length + T, scale, { splits: 'auto' }); // [B, T, H, D]
       projectAdd(ctx, x, a.view([BT, H * D]), w.linear('self_attn.o_proj.weight'));
+      lora(x, a.view([BT, H * D]), ad.o);
     });
     // x += down_proj(silu(gate)·up), with [gate; up] = gate_up_proj(post_attention_layernorm(x)).
     ctx.tidy(() => {
       const gateUp = w.linear('mlp.gate_up_proj.weight');
-      const act = normProject(ctx, x, norm('post_attention_layernorm.weight'), gateUp, null, 'siluMulHalves'); // [B·T, I]
+      const n2 = norm('post_attention_layernorm.weight');
+      let act: Tensor; // [B·T, I]
+      if (ad.gateUp) {
+        const gu = normProject(ctx, x, n2, gateUp, null);
+        lora(gu, normed(n2), ad.gateUp);
+        act = siluMulHalves(ctx, gu);
+      } else act = normProject(ctx, x, n2, gateUp, null, 'siluMulHalves');
       projectAdd(ctx, x, act, w.linear('mlp.down_proj.weight'));
+      lora(x, act, ad.down);
     });
   }
 

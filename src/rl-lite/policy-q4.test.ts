@@ -3,14 +3,13 @@
  * low binding limit): the policy on the model loaded 4-bit gives the same token log-probs and the same
  * adapter gradients as the policy on the model loaded plain with every 4-bit weight replaced by its
  * dequantized values (so only the kernels differ: 4-bit matmul, the 4-bit embedding, lm_head over 4-bit
- * parts in chunks of rows, dX through a dequantized copy); merging an adapter into the 4-bit inference
- * weights re-quantizes base + s·B·A (within half a level), and merging none puts the base's codes back
- * bit for bit; GRPO steps on the 4-bit model run with finite metrics.
+ * parts in chunks of rows, dX through a dequantized copy); "merged" into a 4-bit model, the adapter is
+ * applied unmerged by its decoder, whose prefill then gives the policy's log-prob (and the base's once
+ * taken off), the 4-bit weights untouched; GRPO steps on the 4-bit model run with finite metrics.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dequantizeQ4 } from '../gpu/kernels/quant/dequantize';
 import { readQ4 } from '../gpu/kernels/quant/format';
-import { dequantizeQ4Cpu } from '../gpu/kernels/quant/quantize-cpu';
 import { closeNodeGpu, gpuErrors, nodeGpuContext } from '../gpu/testing/node-gpu';
 import { FUSED } from '../model/fuse-weights';
 import { isQuantized, type LinearWeight } from '../model/gpu-weights';
@@ -157,45 +156,33 @@ describe('LoRA over a 4-bit base (tiny-b, f32)', () => {
     ctx.release(xq, xp, dq, dp);
   });
 
-  it('merges an adapter into the 4-bit inference weights (re-quantized); merging none restores the base’s codes', async () => {
+  it('hands the adapter to the 4-bit decoder unmerged: the inference path gives the policy’s log-probs', async () => {
     const a = lora();
     const w = q4.weights.scope(`${PREFIX.text}model.layers.0.`).linear(`${FUSED.qkv.name}.weight`);
     if (!isQuantized(w)) throw new Error('expected 4-bit qkv');
     const base = await readQ4(ctx, w);
     const x = pq.embed([...before, ...after]);
+    const adapted = await pq.logprobs(x, first, targets.slice(0, 1), a);
     const unadapted = await pq.logprobs(x, first, targets.slice(0, 1), null);
     ctx.release(x);
+    const firstLogprob = async () => {
+      const t = q4.prefill(before, null, after);
+      const row = await ctx.read(t);
+      ctx.release(t);
+      const m = row.reduce((s, v) => Math.max(s, v), Number.NEGATIVE_INFINITY);
+      const z = row.reduce((s, v) => s + Math.exp(v - m), 0);
+      return row[targets[0]] - m - Math.log(z);
+    };
+    expect(Math.abs(adapted[0] - unadapted[0])).toBeGreaterThan(1e-2); // the adapter matters
     pq.mergeInto(q4, a);
-    // The q rows of the fused q/k/v: ŵ + s·B·A, each within half a level (plus the scales' f16 rounding)
-    // of the merged group's new scale.
-    const merged = await readQ4(ctx, w);
-    const [was, now] = [dequantizeQ4Cpu(base), dequantizeQ4Cpu(merged)];
-    const [A, B] = [await ctx.read(a.layers[0].q!.A), await ctx.read(a.layers[0].q!.B)];
-    const { hidden: K, heads: H, headDim: D } = q4.config.text;
-    const G = w.groupSize;
-    let moved = 0;
-    for (let n = 0; n < H * D; n++)
-      for (let k = 0; k < K; k++) {
-        let ba = 0;
-        for (let j = 0; j < 4; j++) ba += B[n * 4 + j] * A[j * K + k];
-        const want = was[n * K + k] + a.scale * ba;
-        const level = merged.scales[n * (K / G) + Math.floor(k / G)];
-        expect(Math.abs(now[n * K + k] - want), `[${n}, ${k}]`).toBeLessThanOrEqual(0.51 * level + 1e-6);
-        if (now[n * K + k] !== was[n * K + k]) moved++;
-      }
-    expect(moved).toBeGreaterThan(0);
+    expect(Math.abs((await firstLogprob()) - adapted[0])).toBeLessThan(2e-4);
     pq.mergeInto(q4, null);
-    const back = await readQ4(ctx, w);
-    expect(back.packed).toEqual(base.packed);
-    expect(back.scales).toEqual(base.scales);
-    expect(back.mins).toEqual(base.mins);
-    // The inference path on the restored weights gives the policy's base log-prob.
-    const t = q4.prefill(before, null, after);
-    const row = await ctx.read(t);
-    ctx.release(t);
-    const m = row.reduce((s, v) => Math.max(s, v), Number.NEGATIVE_INFINITY);
-    const z = row.reduce((s, v) => s + Math.exp(v - m), 0);
-    expect(Math.abs(row[targets[0]] - m - Math.log(z) - unadapted[0])).toBeLessThan(2e-4);
+    expect(Math.abs((await firstLogprob()) - unadapted[0])).toBeLessThan(2e-4);
+    // The 4-bit weights were never written.
+    const after4 = await readQ4(ctx, w);
+    expect(after4.packed).toEqual(base.packed);
+    expect(after4.scales).toEqual(base.scales);
+    expect(after4.mins).toEqual(base.mins);
   });
 
   it('runs GRPO steps on the 4-bit model with finite metrics', async () => {

@@ -10,8 +10,8 @@
  * With an adapter the base weights are frozen. The loader fuses q/k/v and gate/up for inference; the
  * policy keeps its own split copies of every projection and q/k/v bias, in the form they were loaded
  * (plain, or 4-bit: then the copies are 4-bit too, 5 bits a weight in the engine's format), so an
- * adapter can be merged into the inference model's weights for rollouts (mergeInto) while the base
- * here stays as loaded. A 4-bit projection runs forward on the model's own 4-bit matmul; its dX
+ * adapter can be merged into the inference model's plain weights for rollouts (mergeInto; a 4-bit
+ * model's decoder applies it unmerged instead) while the base here stays as loaded. A 4-bit projection runs forward on the model's own 4-bit matmul; its dX
  * dequantizes the one projection into a temporary plain copy (inside the layer's backward scope) for
  * the tiled GEMM. A tiled transposed-4-bit GEMM would skip that copy and be faster; it does not exist
  * yet (matmulQ4BackwardInput, one thread per output, serves the vocabulary table, too large to copy).
@@ -43,7 +43,6 @@ import {
 } from '../gpu/kernels/matmul/matmul-backward';
 import { dequantizeQ4 } from '../gpu/kernels/quant/dequantize';
 import { layoutOf, type QTensor, releaseQ4 } from '../gpu/kernels/quant/format';
-import { quantizeQ4Into } from '../gpu/kernels/quant/quantize';
 import { rmsnorm, rmsnormBackward } from '../gpu/kernels/rmsnorm';
 import { rope, ropeBackward } from '../gpu/kernels/rope';
 import type { Tensor } from '../gpu/tensor';
@@ -51,8 +50,10 @@ import type { TextConfig } from '../model/config';
 import { FUSED } from '../model/fuse-weights';
 import { isQuantized, type LinearWeight, type WeightScope } from '../model/gpu-weights';
 import { project as projectBase, projectParts, sliceRows } from '../model/layers';
+import type { DecoderAdapter } from '../model/qwen2';
 import type { TinyLlavaVideo } from '../model/tinyllava';
 import { PREFIX } from '../model/weight-manifest';
+import { adapterTensors, decoderAdapter } from './decoder-adapter';
 import { LORA_TARGETS, type LoraAdapter, type LoraPair, type LoraTarget } from './lora';
 import type { Param } from './params';
 
@@ -122,6 +123,8 @@ export class Policy {
   private readonly headRows: number;
   private full: FullGrads | null = null;
   private fullParams: Param[] = [];
+  /** The adapter a 4-bit model's decoder applies unmerged (mergeInto), and that model. */
+  private unmerged: { model: TinyLlavaVideo; adapter: DecoderAdapter } | null = null;
 
   constructor(
     private readonly ctx: GpuContext,
@@ -468,11 +471,8 @@ export class Policy {
    * gate/up rows included), so generate samples from the adapted policy; with `lora` null, the base.
    * The q/k/v biases too (they change only under full fine-tuning).
    *
-   * 4-bit weights: an adapted projection is ŵ + s·B·A quantized again (each weight within half a 4-bit
-   * level of it), an unadapted one gets the base's own codes back. So rollouts of a 4-bit model sample
-   * from a re-quantized policy: while s·B·A is small next to a level (early training) most of it rounds
-   * away there, though the trainer's log-probs (loss, ratio, KL) use the exact adapter. Applying the
-   * adapter unmerged in the inference path would remove that gap; it is not done yet.
+   * 4-bit weights stay as loaded: the adapter is handed to the decoder, which applies it unmerged
+   * (re-quantizing base + s·B·A would round updates smaller than half a 4-bit level away).
    */
   mergeInto(model: TinyLlavaVideo, lora: LoraAdapter | null): void {
     const { ctx, cfg } = this;
@@ -488,23 +488,25 @@ export class Policy {
       up: [FUSED.gateUp.name, I],
       down: ['mlp.down_proj', 0],
     };
+    const quantized = isQuantized(this.layers[0]?.proj.q);
+    this.dropUnmerged();
+    if (quantized && lora) {
+      const adapter = decoderAdapter(ctx, cfg, lora);
+      model.llm.adapter = adapter;
+      this.unmerged = { model, adapter };
+    }
     for (const [l, p] of this.layers.entries()) {
       const lw = w.scope(`model.layers.${l}.`);
       for (const t of Object.keys(place) as LoraTarget[]) {
+        if (quantized) break;
         const pair = lora?.layers[l][t];
         const [name, row] = place[t];
-        const dest = lw.linear(`${name}.weight`);
-        const base = p.proj[t];
+        const dest = plain(lw.linear(`${name}.weight`), name);
         ctx.tidy(() => {
-          if (isQuantized(dest) !== isQuantized(base))
-            throw new Error(`mergeInto: ${name} is not in the form the policy was made from`);
-          // 4-bit: the base's own codes when there is nothing to add, else ŵ + s·B·A quantized again.
-          if (isQuantized(dest) && !pair) return copyQ4Rows(ctx, base as QTensor, dest, row);
-          const merged = isQuantized(base) ? dequantizeQ4(ctx, base, 'f32') : copy(ctx, base);
+          const merged = copy(ctx, p.proj[t] as Tensor);
           if (pair) axpy(ctx, merged, matmulBackwardInput(ctx, pair.B, pair.A), lora!.scale); // B·A [out, in]
-          if (isQuantized(dest)) return quantizeQ4Into(ctx, merged, dest, row);
           const rowBytes = merged.byteLength / merged.shape[0];
-          ctx.copyRegion(merged, 0, dest as Tensor, row * rowBytes, merged.byteLength);
+          ctx.copyRegion(merged, 0, dest, row * rowBytes, merged.byteLength);
         });
       }
       const bias = lw.get(`${FUSED.qkv.name}.bias`);
@@ -515,7 +517,17 @@ export class Policy {
     }
   }
 
+  /** Takes the unmerged adapter off the decoder it was handed to, and frees it. */
+  private dropUnmerged(): void {
+    if (!this.unmerged) return;
+    this.unmerged.model.llm.adapter = null;
+    this.ctx.flush(); // commands recorded with its tensors are submitted before the buffers go back
+    this.ctx.release(...adapterTensors(this.unmerged.adapter));
+    this.unmerged = null;
+  }
+
   destroy(): void {
+    this.dropUnmerged();
     for (const p of this.layers) {
       for (const w of Object.values(p.proj)) {
         if (isQuantized(w)) releaseQ4(this.ctx, w);
@@ -605,15 +617,6 @@ function sliceQ4Rows(ctx: GpuContext, q: QTensor, from: number, n: number): QTen
     ...(q.mins ? { mins: cut(q.mins) } : {}),
     N: n,
   };
-}
-
-/** Writes a 4-bit weight's codes, scales and mins into rows row… of a larger one of the same format. */
-function copyQ4Rows(ctx: GpuContext, src: QTensor, dest: QTensor, row: number): void {
-  const put = (a: Tensor, b: Tensor) =>
-    ctx.copyRegion(a, 0, b, row * (a.byteLength / a.shape[0]), a.byteLength);
-  put(src.packed, dest.packed);
-  put(src.scales, dest.scales);
-  if (src.mins && dest.mins) put(src.mins, dest.mins);
 }
 
 /** The loader's fused q/k/v and gate/up split back into per-projection copies (by rows), plain or 4-bit. */
