@@ -8,13 +8,15 @@
  * Activations stay in the model's dtype; gradients flow in f32 (dW of the adapters too).
  *
  * With an adapter the base weights are frozen. The loader fuses q/k/v and gate/up for inference; the
- * policy keeps its own split copies of every projection and q/k/v bias, in the form they were loaded
- * (plain, or 4-bit: then the copies are 4-bit too, 5 bits a weight in the engine's format), so an
- * adapter can be merged into the inference model's plain weights for rollouts (mergeInto; a 4-bit
- * model's decoder applies it unmerged instead) while the base here stays as loaded. A 4-bit projection runs forward on the model's own 4-bit matmul; its dX
- * dequantizes the one projection into a temporary plain copy (inside the layer's backward scope) for
- * the tiled GEMM. A tiled transposed-4-bit GEMM would skip that copy and be faster; it does not exist
- * yet (matmulQ4BackwardInput, one thread per output, serves the vocabulary table, too large to copy).
+ * policy keeps its own split copies of them and of the q/k/v bias, in the form they were loaded. Plain
+ * weights: o and down are copies too, so an adapter can be merged into the inference model's weights
+ * for rollouts (mergeInto) while the base here stays as loaded. 4-bit weights (copies of 5 bits a
+ * weight in the engine's format; o and down are the model's own): mergeInto hands the model's decoder
+ * the adapter unmerged and the weights are never written. A 4-bit projection runs forward on the
+ * model's 4-bit matmul; its dX dequantizes the one projection into a temporary plain copy (inside the
+ * layer's backward scope) for the tiled GEMM. A tiled transposed-4-bit GEMM would skip that copy and be
+ * faster; it does not exist yet (matmulQ4BackwardInput, one thread per output, serves the vocabulary
+ * table, too large to copy).
  *
  * The vocabulary table may be split in row parts (the load plan) and may be 4-bit: the prompt is
  * embedded by the model's own embedding kernels, and lm_head + log-softmax run on the completion rows
@@ -530,8 +532,8 @@ export class Policy {
     this.dropUnmerged();
     for (const p of this.layers) {
       for (const w of Object.values(p.proj)) {
-        if (isQuantized(w)) releaseQ4(this.ctx, w);
-        else this.ctx.release(w);
+        if (!isQuantized(w)) this.ctx.release(w);
+        else if (w !== p.proj.o && w !== p.proj.down) releaseQ4(this.ctx, w); // o, down: the model's
       }
       this.ctx.release(p.bias.q, p.bias.k, p.bias.v);
     }
@@ -619,18 +621,21 @@ function sliceQ4Rows(ctx: GpuContext, q: QTensor, from: number, n: number): QTen
   };
 }
 
-/** The loader's fused q/k/v and gate/up split back into per-projection copies (by rows), plain or 4-bit. */
+/**
+ * The loader's fused q/k/v and gate/up split back into per-projection copies (by rows), plain or 4-bit;
+ * o and down copied when plain (mergeInto writes the model's plain weights).
+ */
 function splitLayer(ctx: GpuContext, w: WeightScope, qRows: number, kvRows: number, I: number): LayerWeights {
   const qkv = w.linear(`${FUSED.qkv.name}.weight`);
   const qkvBias = w.get(`${FUSED.qkv.name}.bias`);
   const gateUp = w.linear(`${FUSED.gateUp.name}.weight`);
   const rows = <W extends LinearWeight>(t: W, from: number, n: number): W =>
     (isQuantized(t) ? sliceQ4Rows(ctx, t, from, n) : sliceRows(ctx, t, from, from + n)) as W;
-  // Every projection is a copy (the policy's own): merging an adapter into the inference weights must
-  // not move the frozen base.
+  // Plain projections are copies (the policy's own): merging an adapter into the inference weights must
+  // not move the frozen base. 4-bit weights are never written, so o and down are the model's own.
   const own = (name: string) => {
     const lw = w.linear(name);
-    return isQuantized(lw) ? sliceQ4Rows(ctx, lw, 0, lw.N) : copy(ctx, lw);
+    return isQuantized(lw) ? lw : copy(ctx, lw);
   };
   return {
     inNorm: w.get('input_layernorm.weight'),
