@@ -199,6 +199,8 @@ describe(`fine-tune commands (${ctx.actDtype})`, () => {
     const layers = (e: EngineSession) =>
       e.loaded!.model.weights.bytesWhere((n) => n.startsWith(`${PREFIX.text}model.layers.`));
     expect(layers(session)).toBeLessThan(layers(plain.session) / 2);
-    expect(plainBytes - bytes).toBe(layers(plain.session) - layers(session));
+    // At most the 4-bit layers' bytes (their fused projections only) instead of the plain layers'.
+    expect(plainBytes - bytes).toBeGreaterThanOrEqual(layers(plain.session) - layers(session));
+    expect(plainBytes - bytes).toBeLessThan(layers(plain.session));
   }, 120_000);
 });

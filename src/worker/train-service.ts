@@ -19,6 +19,8 @@ import type {
 } from '../engine-client/protocol';
 import { EngineError, settingsProblems } from '../engine-client/protocol';
 import { ADAMW_DEFAULTS } from '../gpu/kernels/adamw';
+import { FUSED } from '../model/fuse-weights';
+import { isQuantized } from '../model/gpu-weights';
 import { parseReasoning } from '../model/reasoning-parser';
 import { PREFIX } from '../model/weight-manifest';
 import { encodeCheckpoint, resumeTrainer } from '../rl-lite/checkpoint';
@@ -543,9 +545,15 @@ export function trainCommands(session: EngineSession, pixelsOf: ClipPixels = web
 
     async trainEstimate(settings) {
       const loaded = model();
-      // The policy's copy of the decoder layers takes the loaded form's bytes (4-bit or plain).
+      // The policy's copy of the decoder layers in the loaded form: every projection when plain, the
+      // fused q/k/v and gate/up (split) when 4-bit (o and down are then the model's own).
       const layers = `${PREFIX.text}model.layers.`;
-      const base = loaded.model.weights.bytesWhere((n) => n.startsWith(layers));
+      const { weights } = loaded.model;
+      const q4 = isQuantized(weights.linear(`${layers}0.mlp.down_proj.weight`));
+      const fused = [`${FUSED.qkv.name}.weight`, `${FUSED.gateUp.name}.weight`];
+      const base = weights.bytesWhere(
+        (n) => n.startsWith(layers) && (!q4 || fused.some((f) => n.endsWith(f))),
+      );
       return estimateRun(session.gpu(), loaded.model.config, settings, base);
     },
 
