@@ -185,6 +185,10 @@ describe('LoRA over a 4-bit base (tiny-b, f32)', () => {
     expect(after4.mins).toEqual(base.mins);
   });
 
+  it('refuses full fine-tuning of the 4-bit model with a clear message', () => {
+    expect(() => pq.trainAll()).toThrow(/^full fine-tuning: the embedding table is split in 3 parts/);
+  });
+
   it('runs GRPO steps on the 4-bit model with finite metrics', async () => {
     const a = lora();
     const opt = new AdamW(ctx, a, {
