@@ -24,8 +24,12 @@ describe('benchQ4', () => {
       minSamples: 2,
       rounds: 1,
     });
-    expect(r.fusedMs).toBeGreaterThan(0);
-    expect(r.separateMs).toBeGreaterThan(0);
+    // A 16×64 block can read as 0 ns on a software adapter's coarse timestamps; a round that never
+    // ran would leave Infinity.
+    for (const ms of [r.fusedMs, r.separateMs]) {
+      expect(Number.isFinite(ms)).toBe(true);
+      expect(ms).toBeGreaterThanOrEqual(0);
+    }
   });
 
   // Qwen2.5-3B decode: hidden 2048, intermediate 11008 (RMSNorm → 2048×2048; RMSNorm → gate/up → SiLU·mul).
