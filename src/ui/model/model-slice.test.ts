@@ -155,15 +155,20 @@ describe('model slice', () => {
       problems: [{ file: 'a', problem: 'missing' }],
     };
     const seen: unknown[] = [];
+    let late: ((d: number, t: number) => void) | undefined;
     const s = store({
       verifyCachedModel: vi.fn(async (_folder: string, onProgress?: (d: number, t: number) => void) => {
         onProgress?.(5, 10);
         seen.push(s.getState().cacheChecks.f);
+        late = onProgress;
         return result;
       }),
     });
     await s.getState().verifyCachedModel('f');
     expect(seen).toEqual([{ state: 'running', done: 5, total: 10 }]);
+    expect(s.getState().cacheChecks.f).toEqual({ state: 'done', result });
+    // A progress event that arrives after the result (its own channel) does not undo it.
+    late?.(10, 10);
     expect(s.getState().cacheChecks.f).toEqual({ state: 'done', result });
     const failing = store({
       verifyCachedModel: vi.fn(async () => {

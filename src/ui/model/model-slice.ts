@@ -273,12 +273,16 @@ export function createModelSlice(
       const put = (c: CacheCheck) => set((s) => ({ cacheChecks: { ...s.cacheChecks, [folder]: c } }));
       if (get().cacheChecks[folder]?.state === 'running') return;
       put({ state: 'running', done: 0, total: 0 });
+      // Progress travels on its own channel and can arrive after the result: drop it once settled.
+      let settled = false;
       try {
-        const result = await getEngine().verifyCachedModel(folder, (done, total) =>
-          put({ state: 'running', done, total }),
-        );
+        const result = await getEngine().verifyCachedModel(folder, (done, total) => {
+          if (!settled) put({ state: 'running', done, total });
+        });
+        settled = true;
         put({ state: 'done', result });
       } catch (e) {
+        settled = true;
         put({ state: 'error', error: errorInfo(e) });
       }
     },
