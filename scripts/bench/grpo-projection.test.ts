@@ -73,5 +73,10 @@ describe('GRPO step projection', () => {
     const get = (prefix: string) => m.find((x) => x.name.startsWith(prefix))!.bytes;
     expect(get('LoRA')).toBe(16 * 36 * 415_744); // f32 value, gradient and two Adam moments
     expect(get('KV cache')).toBe(8 * 1112 * 36 * 2 * 2 * 128 * 2);
+    // The policy copies only q/k/v and gate/up, at 4-bit: less than the decoder's 4-bit Linear weights.
+    const z = sizes(cfg, PAPER_STEP);
+    expect(get("policy's 4-bit copies")).toBe(z.splitCopiesQ4);
+    expect(z.splitCopiesQ4).toBeGreaterThan(0.5 * z.llmLinearQ4);
+    expect(z.splitCopiesQ4).toBeLessThan(0.8 * z.llmLinearQ4);
   });
 });

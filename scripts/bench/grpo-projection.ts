@@ -99,6 +99,8 @@ export interface Sizes {
   llmLinear: number;
   /** Its bytes at 4-bit (the engine's format) and at f16. */
   llmLinearQ4: number;
+  /** 4-bit bytes of q, k, v, gate and up: the policy's split copies (the model holds them fused). */
+  splitCopiesQ4: number;
   table: number;
   tableQ4: number;
   vision: number;
@@ -109,6 +111,7 @@ export interface Sizes {
 export function sizes(cfg: ModelConfig, s: GrpoShape): Sizes {
   let llmLinear = 0;
   let llmLinearQ4 = 0;
+  let splitCopiesQ4 = 0;
   let table = 0;
   let tableQ4 = 0;
   let vision = 0;
@@ -118,6 +121,7 @@ export function sizes(cfg: ModelConfig, s: GrpoShape): Sizes {
     if (t.name.startsWith(PREFIX.text) && t.name.includes('.layers.') && t.name.endsWith('proj.weight')) {
       llmLinear += n;
       llmLinearQ4 += q4Bytes(t.shape[0], t.shape[1]);
+      if (/\.(q|k|v|gate|up)_proj\.weight$/.test(t.name)) splitCopiesQ4 += q4Bytes(t.shape[0], t.shape[1]);
     } else if (t.name.endsWith('embed_tokens.weight')) {
       table = n;
       tableQ4 = q4Bytes(t.shape[0], t.shape[1]);
@@ -127,6 +131,7 @@ export function sizes(cfg: ModelConfig, s: GrpoShape): Sizes {
   return {
     llmLinear,
     llmLinearQ4,
+    splitCopiesQ4,
     table,
     tableQ4,
     vision,
@@ -135,7 +140,7 @@ export function sizes(cfg: ModelConfig, s: GrpoShape): Sizes {
   };
 }
 
-/** The phases of one GRPO step. `rolloutWeights`: what a decode step reads (4-bit, or f16 as today). */
+/** The phases of one GRPO step. `rolloutWeights`: what a decode step reads (4-bit as the engine does, or f16). */
 export function grpoPhases(cfg: ModelConfig, s: GrpoShape, rolloutWeights: 'q4' | 'f16' = 'q4'): Phase[] {
   const t = cfg.text;
   const v = cfg.vision;
@@ -201,10 +206,12 @@ export function grpoPhases(cfg: ModelConfig, s: GrpoShape, rolloutWeights: 'q4' 
     launches: L * LAUNCHES.decodePerLayer + 6,
     repeat: n,
   });
-  // The trainer's passes read the policy's own f16 copies of the projections, once per sequence.
+  // The trainer's passes read the 4-bit weights (the policy's split copies and the model's own), once
+  // per sequence; the backward's dX also writes and reads a dequantized f16 copy of each projection.
   const pass = matmulFlops(T, 1, z.llmLinear) + causal(T);
   const head = matmulFlops(n, t.vocab, t.hidden);
-  const passBytes = (z.llmLinear + z.table) * f16 + (L + 1) * T * t.hidden * f16;
+  const passBytes = z.llmLinearQ4 + z.tableQ4 + (L + 1) * T * t.hidden * f16;
+  const dequantBytes = 2 * z.llmLinear * f16;
   phases.push({
     name: `reference log-probs (${s.G} × ${T} tokens)`,
     flops: s.G * (pass + head),
@@ -217,7 +224,7 @@ export function grpoPhases(cfg: ModelConfig, s: GrpoShape, rolloutWeights: 'q4' 
   phases.push({
     name: 'policy forward + backward',
     flops: s.G * (3 * pass + 4 * lora(T) + 2 * head),
-    bytes: s.G * 3 * passBytes,
+    bytes: s.G * (3 * passBytes + dequantBytes),
     launches: s.G * (L * (2 * LAUNCHES.forwardPerLayer + LAUNCHES.backwardPerLayer) + 10),
     repeat: 1,
   });
@@ -251,7 +258,7 @@ export const PAPER_STEP: GrpoShape = {
 
 /**
  * GPU memory of a step as the trainer is built: the inference weights (4-bit decoder, f16 tower), the
- * policy's f16 copies of the projections, the adapter with its f32 gradients and Adam moments, the
+ * policy's 4-bit split copies of q/k/v and gate/up, the adapter with its f32 gradients and Adam moments, the
  * rollout KV cache, and the backward's largest transients (every layer's input kept, one layer's
  * activations recomputed, the completion rows' logits and their gradient in f32).
  */
@@ -266,7 +273,7 @@ export function grpoMemory(cfg: ModelConfig, s: GrpoShape): { name: string; byte
       name: 'inference weights (4-bit decoder, f16 tower)',
       bytes: z.llmLinearQ4 + z.tableQ4 + z.vision * f16,
     },
-    { name: "policy's f16 copies of the projections", bytes: z.llmLinear * f16 },
+    { name: "policy's 4-bit copies of q/k/v, gate/up", bytes: z.splitCopiesQ4 },
     { name: 'LoRA A, B, gradients, Adam moments (f32)', bytes: 16 * z.loraParameters },
     {
       name: `KV cache, ${s.G} × ${T} positions (f16)`,

@@ -61,24 +61,12 @@ function project(): void {
   console.log(
     `  ${'one GRPO step'.padEnd(w)} ${''.padStart(17)} ${total.map((x) => fmt(x).padStart(16)).join('')}`,
   );
-  // What the code does today: rollouts need the adapter merged into plain weights (Policy.mergeInto).
-  const f16 = grpoPhases(cfg, s, 'f16');
-  const decode16 = f16.find((p) => p.name.startsWith('decode'))!;
-  const decode4 = phases.find((p) => p.name.startsWith('decode'))!;
-  console.log(
-    `  ${'  with f16 rollouts (as merged today)'.padEnd(w)} ${''.padStart(17)} ${GPU_CLASSES.map((g, i) => fmt(total[i] - phaseSeconds(decode4, g) + phaseSeconds(decode16, g)).padStart(16)).join('')}`,
-  );
   const memory = grpoMemory(cfg, s);
   console.log('\n  GPU memory (projected)');
   for (const m of memory)
     console.log(`  ${m.name.padEnd(w)} ${(m.bytes / 2 ** 30).toFixed(2).padStart(8)} GiB`);
   const sum = memory.reduce((a, m) => a + m.bytes, 0);
   console.log(`  ${'in all'.padEnd(w)} ${(sum / 2 ** 30).toFixed(2).padStart(8)} GiB`);
-  // Today's Policy needs plain weights in the inference model too, and the table in one binding.
-  const plainExtra = (z.llmLinear + z.table) * 2 - (z.llmLinearQ4 + z.tableQ4);
-  console.log(
-    `  as the code stands: +${(plainExtra / 2 ** 30).toFixed(2)} GiB for plain (f16) inference weights, and the f16 table (${mib(z.table * 2)}) must fit one storage binding`,
-  );
 }
 
 async function measure(): Promise<void> {
