@@ -15,7 +15,7 @@ import { gpuCommands } from './gpu-commands';
 import { modelCommands } from './model-service';
 import { EngineSession } from './session';
 import { type FakeDir, fakeStorage } from './testing/fake-opfs';
-import { clipPixels, squaresItems } from './testing/soak';
+import { clipPixels, squaresItems } from './testing/squares-data';
 import type { ClipPixels } from './train-data';
 import { trainCommands } from './train-service';
 

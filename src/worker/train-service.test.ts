@@ -8,61 +8,19 @@
  */
 import { describe, expect, it } from 'vitest';
 import { demoFiles } from '../../scripts/rl/demo-model';
-import type { TrainEvent, TrainItem, TrainSettings } from '../engine-client/protocol';
+import type { TrainEvent, TrainSettings } from '../engine-client/protocol';
 import { DEFAULT_TRAIN_SETTINGS } from '../engine-client/protocol';
-import { packRgba, resizeBicubic } from '../gpu/kernels/resize';
 import { ctx } from '../gpu/testing/kernel-suite';
 import { isQuantized } from '../model/gpu-weights';
 import { PREFIX } from '../model/weight-manifest';
-import {
-  CLIP_FRAMES,
-  CLIP_SIZE,
-  renderFrame,
-  sampleClip,
-  seededRandom,
-  squaresQuestionOf,
-  squaresSolution,
-} from '../rl-lite/tasks/moving-squares';
-import { linspaceIndices } from '../video/sampling';
 import { modelCommands } from './model-service';
 import { EngineSession } from './session';
 import { fakeStorage } from './testing/fake-opfs';
-import type { ClipPixels } from './train-data';
+import { clipPixels, squaresItems } from './testing/squares-data';
 import { trainCommands } from './train-service';
 
-/** A "clip" in this test: its 24 frames' RGBA bytes back to back. */
-const rawPixels: ClipPixels = async (model, video, frames) => {
-  const bytes = new Uint8Array(await video.arrayBuffer());
-  const size = CLIP_SIZE * CLIP_SIZE * 4;
-  const { imageSize: S, imageMean: mean, imageStd: std } = model.config.vision;
-  const pixels = ctx.empty([frames, 3, S, S], ctx.actDtype);
-  ctx.tidy(() => {
-    for (const [f, t] of linspaceIndices(bytes.length / size, frames).entries()) {
-      const rgba = ctx.upload(
-        packRgba(bytes.subarray(t * size, (t + 1) * size)),
-        [CLIP_SIZE, CLIP_SIZE],
-        'u32',
-      );
-      resizeBicubic(ctx, rgba, CLIP_SIZE, CLIP_SIZE, S, pixels, f, { norm: { mean, std } });
-    }
-  });
-  return pixels;
-};
-
-function items(n: number, seed: number): TrainItem[] {
-  const r = seededRandom(seed);
-  return Array.from({ length: n }, (_, i) => {
-    const clip = sampleClip(r);
-    const frames = Array.from({ length: CLIP_FRAMES }, (_, t) => renderFrame(clip, t));
-    return {
-      problem: squaresQuestionOf(clip),
-      solution: squaresSolution(clip),
-      problem_id: i,
-      video_filename: `clip-${i}.raw`,
-      video: new Blob(frames as BlobPart[]),
-    };
-  });
-}
+const rawPixels = clipPixels(ctx);
+const items = squaresItems;
 
 const SETTINGS: TrainSettings = {
   ...DEFAULT_TRAIN_SETTINGS,

@@ -9,29 +9,19 @@
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { demoFiles } from '../../../scripts/rl/demo-model';
-import type { AskRequest, TrainItem, TrainSettings } from '../../engine-client/protocol';
+import type { AskRequest, TrainSettings } from '../../engine-client/protocol';
 import { DEFAULT_TRAIN_SETTINGS } from '../../engine-client/protocol';
 import type { GpuContext } from '../../gpu/context';
 import type { FrameSource } from '../../gpu/frames-to-tensor';
-import { packRgba, resizeBicubic } from '../../gpu/kernels/resize';
 import type { FramePreprocess } from '../../model/preprocess';
-import {
-  CLIP_FRAMES,
-  CLIP_SIZE,
-  renderFrame,
-  sampleClip,
-  seededRandom,
-  squaresQuestionOf,
-  squaresSolution,
-} from '../../rl-lite/tasks/moving-squares';
-import { linspaceIndices } from '../../video/sampling';
+import { seededRandom } from '../../rl-lite/tasks/moving-squares';
 import { modelCommands } from '../model-service';
 import type { VideoFrames } from '../model-video';
 import { EngineSession } from '../session';
-import type { ClipPixels } from '../train-data';
 import { trainCommands } from '../train-service';
 import { VisionHub } from '../video-vision';
 import { fakeStorage } from './fake-opfs';
+import { clipPixels, squaresItems } from './squares-data';
 
 export interface Sample {
   /**
@@ -142,42 +132,6 @@ function question(i: number): AskRequest {
   const n = 3 + Math.floor(r() * 24);
   const words = Array.from({ length: n }, () => WORDS[Math.floor(r() * WORDS.length)]);
   return { question: `${words.join(' ')}?`, sampling: { temperature: 0.7, seed: i } };
-}
-
-/** Raw-RGBA clips of the moving-squares task, as the fine-tune service test uses. */
-export function clipPixels(ctx: GpuContext): ClipPixels {
-  return async (model, video, frames) => {
-    const bytes = new Uint8Array(await video.arrayBuffer());
-    const size = CLIP_SIZE * CLIP_SIZE * 4;
-    const { imageSize: S, imageMean: mean, imageStd: std } = model.config.vision;
-    const pixels = ctx.empty([frames, 3, S, S], ctx.actDtype);
-    ctx.tidy(() => {
-      for (const [f, t] of linspaceIndices(bytes.length / size, frames).entries()) {
-        const rgba = ctx.upload(
-          packRgba(bytes.subarray(t * size, (t + 1) * size)),
-          [CLIP_SIZE, CLIP_SIZE],
-          'u32',
-        );
-        resizeBicubic(ctx, rgba, CLIP_SIZE, CLIP_SIZE, S, pixels, f, { norm: { mean, std } });
-      }
-    });
-    return pixels;
-  };
-}
-
-export function squaresItems(n: number, seed: number): TrainItem[] {
-  const r = seededRandom(seed);
-  return Array.from({ length: n }, (_, i) => {
-    const clip = sampleClip(r);
-    const frames = Array.from({ length: CLIP_FRAMES }, (_, t) => renderFrame(clip, t));
-    return {
-      problem: squaresQuestionOf(clip),
-      solution: squaresSolution(clip),
-      problem_id: i,
-      video_filename: `clip-${i}.raw`,
-      video: new Blob(frames as BlobPart[]),
-    };
-  });
 }
 
 /** Runs the three phases on `ctx` and returns their samples. */
