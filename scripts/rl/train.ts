@@ -13,9 +13,10 @@
  * epsilon, epsilon_high, num_iterations, temperature, top_p, top_k, max_completion_length,
  * reward_weights, advantage_noise, seed), the optimizer (learning_rate, lr_scheduler_type,
  * warmup_ratio, max_grad_norm, weight_decay, adam_beta1, adam_beta2, adam_epsilon), the adapter (r,
- * lora_alpha, use_rslora, target_modules as ["q_proj", …]) and per_device_train_batch_size (prompts
- * a step). Writes to --out after every step: the adapter in PEFT's layout, optimizer.safetensors,
- * trainer_state.json (a checkpoint --resume continues bit-exactly) and log.jsonl (one line a step).
+ * lora_alpha, lora_dropout, use_rslora, target_modules as ["q_proj", …]) and
+ * per_device_train_batch_size (prompts a step). Writes to --out after every step: the adapter in
+ * PEFT's layout, optimizer.safetensors, trainer_state.json (a checkpoint --resume continues
+ * bit-exactly) and log.jsonl (one line a step).
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
@@ -117,6 +118,7 @@ const known = new Set([
   'adam_epsilon',
   'r',
   'lora_alpha',
+  'lora_dropout',
   'use_rslora',
   'target_modules',
   'per_device_train_batch_size',
@@ -256,6 +258,7 @@ async function main(): Promise<number> {
       ...LORA_DEFAULTS,
       r: num('r', LORA_DEFAULTS.r),
       alpha: num('lora_alpha', LORA_DEFAULTS.alpha),
+      dropout: num('lora_dropout', LORA_DEFAULTS.dropout),
       rslora: Boolean(cfg.use_rslora ?? false),
       targets,
       seed: grpo.seed,

@@ -63,7 +63,7 @@ describe(`checkpoints resume bit-exactly (tiny-a, ${ctx.actDtype})`, () => {
     lora ??= new LoraAdapter(ctx, model.config.text, {
       r: 4,
       alpha: 8,
-      dropout: 0,
+      dropout: 0.1, // the masks are keyed by the step: a resumed run draws the same ones
       rslora: false,
       targets: ['q', 'v', 'o', 'down'],
       seed: 1,
@@ -160,6 +160,14 @@ describe(`checkpoints resume bit-exactly (tiny-a, ${ctx.actDtype})`, () => {
         edit((s) => (s.rl_lite.lora.r = 8)),
       ),
     ).rejects.toThrow(/rl_lite\.lora \(r 8.*does not match the adapter's files \(r 4/);
+    await expect(
+      readCheckpoint(
+        text,
+        edit((s) => (s.rl_lite.lora.dropout = 0)),
+      ),
+    ).rejects.toThrow(
+      /rl_lite\.lora \(r 4, alpha 8, dropout 0,.*does not match the adapter's files \(r 4, alpha 8, dropout 0\.1/,
+    );
     await expect(
       readCheckpoint(
         text,

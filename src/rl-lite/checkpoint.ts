@@ -116,15 +116,16 @@ export async function readCheckpoint(
   const adapter = await readPeftAdapter(text, src);
   // The adapter's file must be the one the state describes (its targets' order fixes the optimizer's).
   const saved = state.rl_lite.lora;
-  const { r, alpha, rslora, targets } = adapter.config;
+  const { r, alpha, dropout, rslora, targets } = adapter.config;
   if (
     saved.r !== r ||
     saved.alpha !== alpha ||
+    saved.dropout !== dropout ||
     saved.rslora !== rslora ||
     [...saved.targets].sort().join() !== [...targets].sort().join()
   )
     throw new AdapterError(
-      `${TRAINER_STATE}'s rl_lite.lora (r ${saved.r}, alpha ${saved.alpha}, rslora ${saved.rslora}, ${saved.targets}) does not match the adapter's files (r ${r}, alpha ${alpha}, rslora ${rslora}, ${targets})`,
+      `${TRAINER_STATE}'s rl_lite.lora (r ${saved.r}, alpha ${saved.alpha}, dropout ${saved.dropout}, rslora ${saved.rslora}, ${saved.targets}) does not match the adapter's files (r ${r}, alpha ${alpha}, dropout ${dropout}, rslora ${rslora}, ${targets})`,
       TRAINER_STATE,
       'rl_lite.lora',
     );

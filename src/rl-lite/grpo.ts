@@ -4,6 +4,9 @@
  * the k3 KL to the reference (the same base with the adapter off), per-sequence mean loss up to and
  * including the first end token, then the batch mean; AdamW with clipping. Options under TRL's names.
  * Also the cold-start SFT step on the same machinery.
+ *
+ * LoRA dropout (lora.ts) applies to the passes that train: the loss's forward and backward. The
+ * rollouts and the reference and old policies' log-probs run without it (the policy that sampled).
  */
 import type { GpuContext } from '../gpu/context';
 import { Mulberry32 } from '../gpu/random';
@@ -186,16 +189,19 @@ export class Trainer {
     const referenceMs = now() - t2;
     for (let it = 0; it < c.num_iterations; it++) {
       loss = klSum = clipped = tokens = 0;
+      const step = this.optimizer.step;
       for (const [i, x] of inputs.entries()) {
         if (!x) continue;
-        await this.policy.backward(x.x0, x.first, rolled[i].targets, this.lora, (lp) => {
+        const pass = { step, sequence: i, iteration: it };
+        const grad = (lp: Float32Array) => {
           const l = tokenLoss(lp, olds[i], refs[i], adv[i], weights[i], c);
           loss += l.loss;
           klSum += l.kl * lp.length;
           clipped += l.clipped;
           tokens += lp.length;
           return l.grad;
-        });
+        };
+        await this.policy.backward(x.x0, x.first, rolled[i].targets, this.lora, grad, undefined, pass);
       }
       await this.ctx.sync(); // the backward's queued GPU work counts as the backward's time
       const o0 = now();
@@ -241,15 +247,18 @@ export class Trainer {
     items: (Prompt & { completion: number[] })[],
   ): Promise<{ loss: number; gradNorm: number; lr: number }> {
     let loss = 0;
-    for (const item of items) {
+    const step = this.optimizer.step;
+    for (const [i, item] of items.entries()) {
       if (!item.completion.length) continue;
       const x = this.inputs(item, item.completion);
       const w = 1 / (item.completion.length * items.length);
-      await this.policy.backward(x.x0, x.first, item.completion, this.lora, (lp) => {
+      const grad = (lp: Float32Array) => {
         const l = sftLoss(lp, w);
         loss += l.loss;
         return l.grad;
-      });
+      };
+      const pass = { step, sequence: i, iteration: 0 };
+      await this.policy.backward(x.x0, x.first, item.completion, this.lora, grad, undefined, pass);
       this.ctx.release(x.x0);
     }
     const { gradNorm, lr } = await this.optimizer.update();

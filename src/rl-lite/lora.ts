@@ -1,10 +1,16 @@
 /**
- * LoRA adapters on the language model's projections (PEFT's LoraLayer): y = x·Wᵀ + s·(x·Aᵀ)·Bᵀ with
- * A [r, in] and B [out, r] in f32, s = alpha / r (or alpha / √r with rsLoRA). A starts as PEFT's
+ * LoRA adapters on the language model's projections (PEFT's LoraLayer): y = x·Wᵀ + s·(drop(x)·Aᵀ)·Bᵀ
+ * with A [r, in] and B [out, r] in f32, s = alpha / r (or alpha / √r with rsLoRA). A starts as PEFT's
  * kaiming-uniform (U(−1/√in, 1/√in)), B at zero, so a fresh adapter changes nothing. Names follow
  * PEFT's saved tree for the upstream module names (peft.ts writes and reads them).
+ *
+ * drop is PEFT's lora_dropout, on training passes only (rollouts, the reference and the old policy's
+ * log-probs run without it). Its masks are hashed from (seed, step, sequence, iteration, layer,
+ * projection), never drawn from a generator, so a resumed run takes the uninterrupted run's next step
+ * and a recomputed layer (gradient checkpointing) sees the mask its forward saw.
  */
 import type { GpuContext } from '../gpu/context';
+import { dropoutKey } from '../gpu/kernels/dropout';
 import { rng } from '../gpu/random';
 import type { Tensor } from '../gpu/tensor';
 import type { TextConfig } from '../model/config';
@@ -22,15 +28,36 @@ export const LORA_TARGETS = {
 
 export type LoraTarget = keyof typeof LORA_TARGETS;
 
+const TARGET_INDEX = Object.fromEntries(Object.keys(LORA_TARGETS).map((t, i) => [t, i])) as Record<
+  LoraTarget,
+  number
+>;
+
+/** Which training pass a forward belongs to: its dropout masks are a function of these and the seed. */
+export interface DropoutPass {
+  /** Optimizer steps taken before this one. */
+  step: number;
+  /** The sequence's index in the step's batch. */
+  sequence: number;
+  /** The pass over the batch (GRPO's num_iterations). */
+  iteration: number;
+}
+
+/** One projection's dropout in one pass: the probability and the mask's key (gpu/kernels/dropout). */
+export interface LoraDropout {
+  p: number;
+  key: number;
+}
+
 export interface LoraConfig {
   r: number;
   alpha: number;
-  /** Dropout on the adapter's input; only 0 is implemented. */
+  /** Dropout probability on the adapter's input while training (PEFT's lora_dropout), in [0, 1). */
   dropout: number;
   /** Scale alpha/√r instead of alpha/r (rsLoRA). */
   rslora: boolean;
   targets: LoraTarget[];
-  /** Seed of A's initialisation. */
+  /** Seed of A's initialisation and of the dropout masks. */
   seed: number;
 }
 
@@ -95,7 +122,9 @@ export class LoraAdapter {
   ) {
     const { r, alpha, dropout, rslora, targets } = config;
     if (!(Number.isInteger(r) && r > 0)) throw new Error(`LoRA rank ${r}: a positive integer`);
-    if (dropout !== 0) throw new Error('LoRA dropout is not implemented: use dropout 0');
+    if (!(dropout >= 0 && dropout < 1)) throw new Error(`LoRA dropout ${dropout}: a number in [0, 1)`);
+    if (dropout > 0 && !(Number.isInteger(config.seed) && config.seed >= 0))
+      throw new Error(`LoRA seed ${config.seed}: a whole number ≥ 0 (it keys the dropout masks)`);
     for (const t of targets)
       if (!(t in LORA_TARGETS))
         throw new Error(`LoRA target '${t}' is not one of ${Object.keys(LORA_TARGETS).join(', ')}`);
@@ -122,6 +151,23 @@ export class LoraAdapter {
       }
       return pairs;
     });
+  }
+
+  /** The dropout of `target`'s adapter input in `layer` on this training pass; null: none (p 0, or no pass). */
+  dropoutOf(pass: DropoutPass | undefined, layer: number, target: LoraTarget): LoraDropout | null {
+    const p = this.config.dropout;
+    if (!pass || p === 0) return null;
+    return {
+      p,
+      key: dropoutKey(
+        this.config.seed,
+        pass.step,
+        pass.sequence,
+        pass.iteration,
+        layer,
+        TARGET_INDEX[target],
+      ),
+    };
   }
 
   /** Every pair with its layer and target, in a fixed order (optimizer state, files). */

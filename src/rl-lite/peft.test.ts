@@ -73,7 +73,7 @@ describe(`PEFT adapters on tiny-a (${ctx.actDtype})`, () => {
     const lora = new LoraAdapter(ctx, text, {
       r: 4,
       alpha: 16,
-      dropout: 0,
+      dropout: 0.1,
       rslora: false,
       targets: ['v', 'q', 'down'],
       seed: 3,
@@ -91,7 +91,7 @@ describe(`PEFT adapters on tiny-a (${ctx.actDtype})`, () => {
       base_model_name_or_path: 'fixtures/tiny-a',
       r: 4,
       lora_alpha: 16,
-      lora_dropout: 0,
+      lora_dropout: 0.1,
       bias: 'none',
       use_rslora: false,
       target_modules: ['v_proj', 'q_proj', 'down_proj'],
@@ -104,6 +104,7 @@ describe(`PEFT adapters on tiny-a (${ctx.actDtype})`, () => {
     try {
       expect(peft.baseModel).toBe('fixtures/tiny-a');
       expect(adapter.config.targets).toEqual(['q', 'v', 'down']);
+      expect(adapter.config.dropout).toBe(0.1);
       expect(adapter.scale).toBe(lora.scale);
       const got = new Map((await adapter.read()).map((p) => [`${p.layer}.${p.target}`, p]));
       for (const p of await lora.read()) {
@@ -124,7 +125,7 @@ describe(`PEFT adapters on tiny-a (${ctx.actDtype})`, () => {
     const same = new LoraAdapter(ctx, text, { ...peft.config }, scriptFactors);
     try {
       expect(peft.config).toMatchObject({ r: 4, alpha: 8, rslora: true, targets: ORDER });
-      expect(peft.dropout).toBe(0.05);
+      expect(peft.config.dropout).toBe(0.05);
       expect(adapter.scale).toBe(4); // alpha / √r
       for (const p of await adapter.read()) {
         const want = scriptFactors(p.layer, p.target);

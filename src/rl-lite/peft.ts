@@ -102,11 +102,9 @@ export async function encodePeftAdapter(
 
 /** An adapter's files read and checked against the model, on the host. */
 export interface PeftAdapter {
-  /** r, alpha, rsLoRA and the targets (in LORA_TARGETS order) from the files; dropout 0, seed 0. */
+  /** r, alpha, lora_dropout, rsLoRA and the targets (in LORA_TARGETS order) from the files; seed 0. */
   config: LoraConfig;
   baseModel: string;
-  /** The file's lora_dropout (this engine trains without dropout). */
-  dropout: number;
   /** `${layer}.${target}` → factors in f32. */
   factors: Map<string, { A: Float32Array; B: Float32Array }>;
 }
@@ -216,9 +214,8 @@ export async function readPeftAdapter(
       factors.set(`${l}.${t}`, { A, B });
     }
   return {
-    config: { r, alpha: parsed.alpha, dropout: 0, rslora: parsed.rslora, targets, seed: 0 },
+    config: { r, alpha: parsed.alpha, dropout: parsed.dropout, rslora: parsed.rslora, targets, seed: 0 },
     baseModel: parsed.baseModel,
-    dropout: parsed.dropout,
     factors,
   };
 }

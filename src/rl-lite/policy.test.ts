@@ -1,8 +1,9 @@
 /**
  * The trainer's policy on the tiny-a fixture, in f32 (the f16 path's rounding would swamp finite
  * differences): its log-probs equal the inference model's, a fresh adapter changes nothing, the
- * adapter gradients of the backward pass match central differences of its own forward, and an
- * adapter merged into the inference weights gives the policy's log-probs.
+ * adapter gradients of the backward pass match central differences of its own forward (without
+ * dropout, and with LoRA dropout on a fixed training pass, whose masks the differences then share),
+ * and an adapter merged into the inference weights gives the policy's log-probs.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Tensor } from '../gpu/tensor';
@@ -10,7 +11,7 @@ import { closeNodeGpu, gpuErrors, nodeGpuContext } from '../gpu/testing/node-gpu
 import { loadWeights } from '../model/load';
 import { openFixture } from '../model/testing/goldens';
 import { TinyLlavaVideo } from '../model/tinyllava';
-import { LoraAdapter } from './lora';
+import { type DropoutPass, LoraAdapter } from './lora';
 import { Policy } from './policy';
 import { centralDifference, largestEntry } from './testing/central-diff';
 
@@ -74,23 +75,67 @@ describe('policy (tiny-a, f32)', () => {
     expect(gpuErrors).toEqual([]);
   });
 
-  it('adapter gradients match central differences of the forward', async () => {
-    // Non-zero B, so dA is not zero too.
+  /** Non-zero B, so dA is not zero too. */
+  function setB(a: LoraAdapter): void {
     ctx.flush();
-    for (const { pair } of lora.pairs()) {
+    for (const { pair } of a.pairs()) {
       const b = new Float32Array(pair.B.size).map((_, i) => 0.05 * Math.sin(i * 1.7 + pair.B.size));
       ctx.device.queue.writeBuffer(pair.B.buffer, 0, b);
     }
+  }
+
+  it('adapter gradients match central differences of the forward', async () => {
+    setB(lora);
+    await gradientCheck(lora);
+  });
+
+  it('with LoRA dropout on a training pass: its masks, the same on every recomputation, and its gradients', async () => {
+    const dropped = new LoraAdapter(ctx, model.config.text, { ...lora.config, dropout: 0.3 });
+    try {
+      setB(dropped);
+      setB(lora); // the same factors as \`dropped\`'s (the same seed)
+      const pass: DropoutPass = { step: 3, sequence: 1, iteration: 0 };
+      const plain = await policy.logprobs(x0, first, targets, dropped);
+      expect(plain).toEqual(await policy.logprobs(x0, first, targets, lora)); // no pass: no dropout
+      const masked = await policy.logprobs(x0, first, targets, dropped, pass);
+      expect(await policy.logprobs(x0, first, targets, dropped, pass)).toEqual(masked);
+      const other = await policy.logprobs(x0, first, targets, dropped, { ...pass, step: 4 });
+      expect(Math.max(...masked.map((v, j) => Math.abs(v - plain[j])))).toBeGreaterThan(1e-4);
+      expect(Math.max(...masked.map((v, j) => Math.abs(v - other[j])))).toBeGreaterThan(1e-4);
+      // The backward's forward is the pass's: it returns the same log-probs.
+      dropped.zeroGrads();
+      expect(
+        await policy.backward(
+          x0,
+          first,
+          targets,
+          dropped,
+          () => new Float32Array(targets.length),
+          undefined,
+          pass,
+        ),
+      ).toEqual(masked);
+      await gradientCheck(dropped, pass, 1);
+    } finally {
+      dropped.destroy();
+    }
+  });
+
+  /**
+   * Backward's dA and dB against central differences of the forward (the same pass, so the same masks),
+   * at the largest entry of each checked factor's gradient and, with `entries` 2, one other.
+   */
+  async function gradientCheck(a: LoraAdapter, pass?: DropoutPass, entries = 2): Promise<void> {
     const g = Float32Array.from(targets, (_, j) => 0.5 - 0.3 * j);
     const loss = async () => {
-      const lp = await policy.logprobs(x0, first, targets, lora);
+      const lp = await policy.logprobs(x0, first, targets, a, pass);
       return lp.reduce((s, v, j) => s + g[j] * v, 0);
     };
-    lora.zeroGrads();
-    await policy.backward(x0, first, targets, lora, () => g);
+    a.zeroGrads();
+    await policy.backward(x0, first, targets, a, () => g, undefined, pass);
     const h = 1e-2;
     let checked = 0;
-    for (const { layer, target, pair } of lora.pairs()) {
+    for (const { layer, target, pair } of a.pairs()) {
       if (
         !(
           (layer === 0 && ['q', 'k', 'up'].includes(target)) ||
@@ -105,7 +150,7 @@ describe('policy (tiny-a, f32)', () => {
         const analytic = await ctx.read(grad);
         // The entry with the largest gradient, and one other.
         const top = largestEntry(analytic);
-        for (const i of [top, (top * 7 + 3) % analytic.length]) {
+        for (const i of [top, (top * 7 + 3) % analytic.length].slice(0, entries)) {
           const numeric = await centralDifference(ctx, param, i, h, loss);
           expect(
             Math.abs(numeric - analytic[i]),
@@ -116,8 +161,8 @@ describe('policy (tiny-a, f32)', () => {
         expect(Math.abs(analytic[top])).toBeGreaterThan(1e-4); // the check is not vacuous
       }
     }
-    expect(checked).toBe(28);
-  });
+    expect(checked).toBe(14 * entries);
+  }
 
   it('merged into the inference weights, the adapter gives the policy’s log-probs; unmerged, the base', async () => {
     const adapted = await policy.logprobs(x0, first, targets, lora);

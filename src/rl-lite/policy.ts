@@ -7,6 +7,9 @@
  * reverse, recomputing one layer's activations at a time, so memory grows with one layer, not all.
  * Activations stay in the model's dtype; gradients flow in f32 (dW of the adapters too).
  *
+ * LoRA dropout (lora.ts) applies to passes given a DropoutPass: the masks are recomputed from their
+ * keys, in the recomputed forward and in the backward, never stored.
+ *
  * With an adapter the base weights are frozen. The loader fuses q/k/v and gate/up for inference; the
  * policy keeps its own split copies of them and of the q/k/v bias, in the form they were loaded. Plain
  * weights: o and down are copies too, so an adapter can be merged into the inference model's weights
@@ -33,6 +36,7 @@ import { siluMul, siluMulBackward } from '../gpu/kernels/activations';
 import { add, axpy } from '../gpu/kernels/add';
 import { attention, attentionBackward } from '../gpu/kernels/attention/attention';
 import { copy } from '../gpu/kernels/copy';
+import { dropout, dropoutBackward } from '../gpu/kernels/dropout';
 import { embedding, embeddingBackward } from '../gpu/kernels/embedding';
 import { embeddingQ4 } from '../gpu/kernels/embedding-q4';
 import { logprobs, logprobsBackward } from '../gpu/kernels/logprobs';
@@ -56,7 +60,14 @@ import type { DecoderAdapter } from '../model/qwen2';
 import type { TinyLlavaVideo } from '../model/tinyllava';
 import { PREFIX } from '../model/weight-manifest';
 import { adapterTensors, decoderAdapter } from './decoder-adapter';
-import { LORA_TARGETS, type LoraAdapter, type LoraPair, type LoraTarget } from './lora';
+import {
+  type DropoutPass,
+  LORA_TARGETS,
+  type LoraAdapter,
+  type LoraDropout,
+  type LoraPair,
+  type LoraTarget,
+} from './lora';
 import type { Param } from './params';
 
 /** One decoder layer's frozen weights, split per projection (plain or 4-bit, as loaded). */
@@ -237,18 +248,20 @@ export class Policy {
   /**
    * log p(targets[j] | positions ≤ first + j) for j < n, from inputs x0 [T, C]: the log-probs of a
    * completion whose first token sits at position first + 1. Forward only; `lora` null = the base.
+   * With `pass`, the adapter's dropout as that training pass applies it (else none).
    */
   async logprobs(
     x0: Tensor,
     first: number,
     targets: readonly number[],
     lora: LoraAdapter | null,
+    pass?: DropoutPass,
   ): Promise<Float32Array> {
     const { ctx } = this;
     const lp = ctx.tidy(() => {
       const pos = positions(ctx, x0.shape[0]);
       let x = x0;
-      for (let l = 0; l < this.cfg.layers; l++) x = this.layer(l, x, pos, lora).out;
+      for (let l = 0; l < this.cfg.layers; l++) x = this.layer(l, x, pos, lora, pass).out;
       return this.headLogprobs(this.completionRows(x, first, targets.length), targets);
     });
     const out = await ctx.read(lp);
@@ -261,7 +274,7 @@ export class Policy {
    * computed on the host from the forward's log-probs (the GRPO / SFT loss). Adds dL/dA and dL/dB to
    * the adapter's gradients, and after trainAll() dL/dW of every weight (`lora` may then be null).
    * With `dX0` [T, C] f32, adds dL/dx0 to it (the input embeddings': text rows, visual tokens).
-   * Returns the log-probs.
+   * With `pass`, the adapter's dropout as that training pass applies it. Returns the log-probs.
    */
   async backward(
     x0: Tensor,
@@ -270,6 +283,7 @@ export class Policy {
     lora: LoraAdapter | null,
     grad: (logp: Float32Array) => Float32Array,
     dX0?: Tensor,
+    pass?: DropoutPass,
   ): Promise<Float32Array> {
     const { ctx, cfg } = this;
     if (!lora && !this.full) throw new Error('backward: nothing to train (no adapter, no trainAll())');
@@ -280,7 +294,7 @@ export class Policy {
     for (let l = 0; l < cfg.layers; l++) {
       inputs.push(x);
       const xl = x;
-      x = ctx.tidy(() => this.layer(l, xl, pos, lora).out);
+      x = ctx.tidy(() => this.layer(l, xl, pos, lora, pass).out);
     }
     const xf = x;
     const rows = ctx.tidy(() => this.completionRows(xf, first, targets.length));
@@ -301,7 +315,9 @@ export class Policy {
     // Layers in reverse: recompute one layer's activations, then its backward.
     for (let l = cfg.layers - 1; l >= 0; l--) {
       const dOut = dx;
-      dx = ctx.tidy(() => this.layerBackward(l, dOut, this.layer(l, inputs[l], pos, lora), pos, lora));
+      dx = ctx.tidy(() =>
+        this.layerBackward(l, dOut, this.layer(l, inputs[l], pos, lora, pass), pos, lora, pass),
+      );
       ctx.release(dOut);
       if (inputs[l] !== x0) ctx.release(inputs[l]);
     }
@@ -390,7 +406,7 @@ export class Policy {
   }
 
   /** One decoder layer on x [T, C] (Qwen2: pre-norm attention and SiLU MLP, each with a residual). */
-  private layer(l: number, x: Tensor, pos: Tensor, lora: LoraAdapter | null): LayerActs {
+  private layer(l: number, x: Tensor, pos: Tensor, lora: LoraAdapter | null, pass?: DropoutPass): LayerActs {
     const { ctx, cfg } = this;
     const p = this.layers[l];
     const pairs = lora?.layers[l] ?? {};
@@ -398,7 +414,7 @@ export class Policy {
     const { heads: H, kvHeads: Hkv, headDim: D, eps, ropeTheta } = cfg;
     const T = x.shape[0];
     const proj = (h: Tensor, t: LoraTarget, bias: Tensor | null) =>
-      project(ctx, h, p.proj[t], bias, pairs[t], s);
+      project(ctx, h, p.proj[t], bias, pairs[t], s, lora?.dropoutOf(pass, l, t) ?? null);
     const h1 = rmsnorm(ctx, x, p.inNorm, eps);
     const q = proj(h1, 'q', p.bias.q);
     const k = proj(h1, 'k', p.bias.k);
@@ -427,6 +443,7 @@ export class Policy {
     f: LayerActs,
     pos: Tensor,
     lora: LoraAdapter | null,
+    pass?: DropoutPass,
   ): Tensor {
     const { ctx, cfg } = this;
     const p = this.layers[l];
@@ -437,7 +454,8 @@ export class Policy {
         axpy(ctx, full.proj[t], matmulBackwardWeight(ctx, dy, h), 1);
         if (t === 'q' || t === 'k' || t === 'v') axpy(ctx, full.bias[t], matmulBackwardBias(ctx, dy), 1);
       }
-      return projectBackward(ctx, dy, h, p.proj[t], pairs[t], pr.u, lora?.scale ?? 0);
+      const drop = lora?.dropoutOf(pass, l, t) ?? null;
+      return projectBackward(ctx, dy, h, p.proj[t], pairs[t], pr.u, lora?.scale ?? 0, drop);
     };
     const normBack = (dy: Tensor, x: Tensor, w: Tensor, dW: Tensor | undefined) => {
       const r = rmsnormBackward(ctx, dy, x, w, cfg.eps);
@@ -541,7 +559,7 @@ export class Policy {
   }
 }
 
-/** y = h·Wᵀ (+ b) (+ s·(h·Aᵀ)·Bᵀ). */
+/** y = h·Wᵀ (+ b) (+ s·(drop(h)·Aᵀ)·Bᵀ). */
 function project(
   ctx: GpuContext,
   h: Tensor,
@@ -549,15 +567,20 @@ function project(
   bias: Tensor | null,
   pair: LoraPair | undefined,
   s: number,
+  drop: LoraDropout | null,
 ): Projected {
   const y = projectBase(ctx, h, w, bias); // the model's 4-bit matmul for a 4-bit base
   if (!pair) return { y, u: null };
-  const u = matmul(ctx, h, pair.A, null); // [T, r]
+  const hd = drop ? dropout(ctx, h, drop.p, drop.key) : h; // [T, in]
+  const u = matmul(ctx, hd, pair.A, null); // [T, r]
   axpy(ctx, y, matmul(ctx, u, pair.B, null), s);
   return { y, u };
 }
 
-/** dH for y = project(h): dY·W (+ s·(dY·B)·A), adding s·dYᵀ·u to dB and s·(dY·B)ᵀ·h to dA. */
+/**
+ * dH for y = project(h): dY·W (+ s·drop'((dY·B)·A)), adding s·dYᵀ·u to dB and s·(dY·B)ᵀ·drop(h) to dA;
+ * drop(h) and drop' use the forward's mask, recomputed from its key.
+ */
 function projectBackward(
   ctx: GpuContext,
   dy: Tensor,
@@ -566,6 +589,7 @@ function projectBackward(
   pair: LoraPair | undefined,
   u: Tensor | null,
   s: number,
+  drop: LoraDropout | null,
 ): Tensor {
   // A 4-bit base: a temporary plain copy of this one projection, released on return.
   const dh = isQuantized(w)
@@ -573,9 +597,11 @@ function projectBackward(
     : matmulBackwardInput(ctx, dy, w);
   if (!pair || !u) return dh;
   const dyB = matmulBackwardInput(ctx, dy, pair.B); // [T, r]
-  axpy(ctx, dh, matmulBackwardInput(ctx, dyB, pair.A), s);
+  const dhd = matmulBackwardInput(ctx, dyB, pair.A); // [T, in] f32, d drop(h)
+  axpy(ctx, dh, drop ? dropoutBackward(ctx, dhd, drop.p, drop.key) : dhd, s);
   axpy(ctx, pair.dB, matmulBackwardWeight(ctx, dy, u), s);
-  axpy(ctx, pair.dA, matmulBackwardWeight(ctx, dyB, h), s);
+  const hd = drop ? dropout(ctx, h, drop.p, drop.key) : h;
+  axpy(ctx, pair.dA, matmulBackwardWeight(ctx, dyB, hd), s);
   return dh;
 }
 

@@ -9,7 +9,8 @@ import type { Tensor } from '../tensor';
  */
 const WG = 256;
 
-const HASH = `
+/** The PCG hash (Jarzynski & Olano), in WGSL; `pcg` below is the same on the host (dropout shares both). */
+export const PCG_WGSL = `
 fn pcg(v: u32) -> u32 {
   let state = v * 747796405u + 2891336453u;
   let word = ((state >> ((state >> 28u) + 4u)) ^ state) * 277803737u;
@@ -21,7 +22,7 @@ function shader(dtype: Tensor['dtype']): string {
     dtype === 'u32'
       ? 'y[i] = h;'
       : `y[i] = ${dtype === 'f16' ? 'f16' : 'f32'}(p.lo + (p.hi - p.lo) * (f32(h >> 8u) / 16777216.0));`;
-  return `${dtype === 'f16' ? 'enable f16;\n' : ''}${HASH}
+  return `${dtype === 'f16' ? 'enable f16;\n' : ''}${PCG_WGSL}
 struct P { n: u32, seed: u32, lo: f32, hi: f32 }
 @group(0) @binding(0) var<storage, read_write> y: array<${dtype}>;
 @group(0) @binding(1) var<uniform> p: P;
@@ -45,7 +46,7 @@ export function fillRandom(ctx: GpuContext, y: Tensor, seed: number, lo = -1, hi
   return y;
 }
 
-function pcg(v: number): number {
+export function pcg(v: number): number {
   const state = (Math.imul(v >>> 0, 747796405) + 2891336453) >>> 0;
   const word = Math.imul(((state >>> ((state >>> 28) + 4)) ^ state) >>> 0, 277803737) >>> 0;
   return ((word >>> 22) ^ word) >>> 0;
