@@ -22,12 +22,11 @@ import {
 } from '../gpu/kernels/matmul/matmul-backward';
 import type { Tensor } from '../gpu/tensor';
 import type { ConnectorConfig } from '../model/config';
-import { isQuantized } from '../model/gpu-weights';
 import { sliceRows } from '../model/layers';
 import { chunkSizes } from '../model/positional';
 import type { TinyLlavaVideo } from '../model/tinyllava';
 import { PREFIX } from '../model/weight-manifest';
-import { type Param, zeroTensors } from './params';
+import { type Param, ScopeParams } from './params';
 
 /** Names (under the connector's prefix) of every trainable tensor, in a fixed order. */
 export function connectorParamNames(c: ConnectorConfig): string[] {
@@ -115,8 +114,7 @@ function rowsPerChunk(ctx: GpuContext, x: Tensor, from: number, to: number): Ten
 export class ConnectorTrainer {
   readonly c: ConnectorConfig;
   readonly params: Param[];
-  private readonly p: Map<string, Tensor>;
-  private readonly g: Map<string, Tensor>;
+  private readonly weights: ScopeParams;
   private readonly pe: Tensor;
 
   constructor(
@@ -125,32 +123,18 @@ export class ConnectorTrainer {
   ) {
     this.c = model.config.connector;
     const w = model.weights.scope(PREFIX.connector);
-    this.p = new Map();
-    this.g = new Map();
-    this.params = connectorParamNames(this.c).map((name) => {
-      const t = w.linear(name);
-      if (isQuantized(t) || t.dtype !== 'f32')
-        throw new Error(
-          `training the connector needs f32 weights, but ${name} is not: load them plain in f32`,
-        );
-      const g = ctx.upload(new Float32Array(t.size), t.shape, 'f32');
-      this.p.set(name, t);
-      this.g.set(name, g);
-      return { name: PREFIX.connector + name, p: t, g };
-    });
+    this.weights = new ScopeParams(ctx, w, connectorParamNames(this.c), 'the connector');
+    this.params = this.weights.params;
     this.pe = w.get('position_encoding');
   }
 
   /** The gradient accumulated for `name` (under the connector's prefix). */
   grad(name: string): Tensor {
-    return this.g.get(name)!;
+    return this.weights.grad(name);
   }
 
   zeroGrads(): void {
-    zeroTensors(
-      this.ctx,
-      this.params.map((q) => q.g),
-    );
+    this.weights.zeroGrads();
   }
 
   /** features [F, P', Cv] → visual tokens [numQueries, C], the model's connector recomputed here. */
@@ -189,8 +173,8 @@ export class ConnectorTrainer {
       }
       // x = features·Wᵀ + b
       const f = features.view([N, features.size / N]);
-      axpy(ctx, this.g.get('linear.weight')!, matmulBackwardWeight(ctx, dx, f), 1);
-      axpy(ctx, this.g.get('linear.bias')!, matmulBackwardBias(ctx, dx), 1);
+      axpy(ctx, this.weights.grad('linear.weight'), matmulBackwardWeight(ctx, dx, f), 1);
+      axpy(ctx, this.weights.grad('linear.bias'), matmulBackwardBias(ctx, dx), 1);
       return inputGrad ? matmulBackwardInput(ctx, dx, this.w('linear.weight')).view(features.shape) : null;
     });
   }
@@ -208,7 +192,7 @@ export class ConnectorTrainer {
   }
 
   private w(name: string): Tensor {
-    return this.p.get(name)!;
+    return this.weights.weight(name);
   }
 
   /** chunks [B, n, C] → their Q latents each, keeping what the backward needs. */
@@ -251,7 +235,7 @@ export class ConnectorTrainer {
     const { ctx, c } = this;
     const [B, n, C] = chunk.shape;
     const { latentsPerGroup: Q, heads: H, dimHead: Dh } = c;
-    const acc = (name: string, d: Tensor) => axpy(ctx, this.g.get(name)!, d, 1);
+    const acc = (name: string, d: Tensor) => axpy(ctx, this.weights.grad(name), d, 1);
     /** LayerNorm `name`'s backward: adds dW, dB; returns dX. */
     const lnBack = (dy: Tensor, x: Tensor, name: string) => {
       const r = layernormBackward(ctx, dy, x, this.w(`${name}.weight`), c.eps);
@@ -286,12 +270,12 @@ export class ConnectorTrainer {
       else dChunk = dMedia;
     }
     // lat₀ = latents for every chunk: dLatents = Σ over the chunks (column sums of [B, Q·C])
-    axpy(ctx, this.g.get('latents')!.view([Q * C]), matmulBackwardBias(ctx, dLat.view([B, Q * C])), 1);
+    axpy(ctx, this.weights.grad('latents').view([Q * C]), matmulBackwardBias(ctx, dLat.view([B, Q * C])), 1);
     if (!dChunk) throw new Error('connector backward: no resampler layers');
     return dChunk;
   }
 
   destroy(): void {
-    for (const { g } of this.params) this.ctx.release(g);
+    this.weights.destroy();
   }
 }

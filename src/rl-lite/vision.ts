@@ -22,11 +22,10 @@ import {
 import { patchify } from '../gpu/kernels/patchify';
 import type { Tensor } from '../gpu/tensor';
 import type { VisionConfig } from '../model/config';
-import { isQuantized } from '../model/gpu-weights';
 import { concatRows } from '../model/layers';
 import type { TinyLlavaVideo } from '../model/tinyllava';
 import { PREFIX } from '../model/weight-manifest';
-import { type Param, zeroTensors } from './params';
+import { type Param, ScopeParams } from './params';
 
 const LINEARS = [
   'self_attn.q_proj',
@@ -69,8 +68,7 @@ interface LayerActs {
 export class VisionTrainer {
   readonly v: VisionConfig;
   readonly params: Param[];
-  private readonly p: Map<string, Tensor>;
-  private readonly g: Map<string, Tensor>;
+  private readonly weights: ScopeParams;
 
   constructor(
     private readonly ctx: GpuContext,
@@ -78,31 +76,17 @@ export class VisionTrainer {
   ) {
     this.v = model.config.vision;
     const w = model.weights.scope(PREFIX.vision);
-    this.p = new Map();
-    this.g = new Map();
-    this.params = visionParamNames(this.v).map((name) => {
-      const t = w.linear(name);
-      if (isQuantized(t) || t.dtype !== 'f32')
-        throw new Error(
-          `training the vision tower needs f32 weights, but ${name} is not: load them plain in f32`,
-        );
-      const g = ctx.upload(new Float32Array(t.size), t.shape, 'f32');
-      this.p.set(name, t);
-      this.g.set(name, g);
-      return { name: PREFIX.vision + name, p: t, g };
-    });
+    this.weights = new ScopeParams(ctx, w, visionParamNames(this.v), 'the vision tower');
+    this.params = this.weights.params;
   }
 
   /** The gradient accumulated for `name` (under the tower's prefix). */
   grad(name: string): Tensor {
-    return this.g.get(name)!;
+    return this.weights.grad(name);
   }
 
   zeroGrads(): void {
-    zeroTensors(
-      this.ctx,
-      this.params.map((q) => q.g),
-    );
+    this.weights.zeroGrads();
   }
 
   /** pixels [F, 3, S, S] → features [F, P', C], as the model's tower computes them. */
@@ -121,7 +105,7 @@ export class VisionTrainer {
       let dx = this.unselect(dFeatures, F); // [N, C]
       for (let l = v.runLayers - 1; l >= 0; l--) dx = this.layerBackward(l, f.layers[l], dx, F, P);
       // x₀ = patches·Wᵀ + b + pos (pos repeated for every frame)
-      const acc = (name: string, d: Tensor) => axpy(ctx, this.g.get(name)!, d, 1);
+      const acc = (name: string, d: Tensor) => axpy(ctx, this.weights.grad(name), d, 1);
       acc(
         'embeddings.patch_embedding.weight',
         matmulBackwardWeight(ctx, dx, f.patches).view([C, 3, v.patchSize, v.patchSize]),
@@ -132,7 +116,7 @@ export class VisionTrainer {
   }
 
   private w(name: string): Tensor {
-    return this.p.get(name)!;
+    return this.weights.weight(name);
   }
 
   /** The forward with every layer's activations: out [N, C] is the feature layer's output. */
@@ -180,7 +164,7 @@ export class VisionTrainer {
     const H = v.heads;
     const D = C / H;
     const p = `encoder.layers.${l}.`;
-    const acc = (name: string, d: Tensor) => axpy(ctx, this.g.get(name)!, d, 1);
+    const acc = (name: string, d: Tensor) => axpy(ctx, this.weights.grad(name), d, 1);
     /** y = x·Wᵀ + b: adds dW, db; returns dX. */
     const linBack = (dy: Tensor, x: Tensor, name: string) => {
       acc(`${p}${name}.weight`, matmulBackwardWeight(ctx, dy, x));
@@ -231,6 +215,6 @@ export class VisionTrainer {
   }
 
   destroy(): void {
-    for (const { g } of this.params) this.ctx.release(g);
+    this.weights.destroy();
   }
 }
