@@ -166,7 +166,11 @@ export class HttpWeightSource implements WeightSource {
       if (!res.ok) throw statusError(this.url(path), path, res);
       // The whole file: count it as it streams by (nothing is kept). A compressed range counts the
       // compressed bytes: ask for the whole file instead, which the browser decodes.
-      const whole = encoded(res) ? (await discard(res), await this.request(path, 'GET')) : res;
+      let whole = res;
+      if (encoded(res)) {
+        await discard(res);
+        whole = await this.request(path, 'GET');
+      }
       if (!whole.ok) throw statusError(this.url(path), path, whole);
       let n = 0;
       const reader = whole.body?.getReader();

@@ -36,7 +36,7 @@ function open(): Promise<IDBDatabase> {
 
 async function run<T>(
   mode: IDBTransactionMode,
-  body: (s: IDBObjectStore) => IDBRequest<T> | void,
+  body: (s: IDBObjectStore) => IDBRequest<T> | undefined,
 ): Promise<T | undefined> {
   const db = await open();
   try {
