@@ -24,6 +24,11 @@ export const TOKENIZER_DIR = join(REPO_ROOT, 'test-data/tokenizer-shapes');
 export const DEMO_EOS = 485;
 const VOCAB = 486;
 
+/** The connector's geometry: frames cut into `group` chunks, `numQueries` latents in all. */
+export type DemoConnector = FixtureSpec['connector'];
+/** The language model's geometry. */
+export type DemoText = FixtureSpec['text'];
+
 const SPEC: FixtureSpec = {
   name: 'tiny-r1-shapes',
   seed: 12,
@@ -39,8 +44,17 @@ const SPEC: FixtureSpec = {
  * config.json: the hub layout with this vocabulary and end token, prompts up to 512 tokens; `imageSize`
  * (a multiple of the patch) replaces the 128 px input.
  */
-export function demoConfig(imageSize = SPEC.vision.imageSize): Record<string, unknown> {
-  const c = hubConfig({ ...SPEC, vision: { ...SPEC.vision, imageSize } });
+export function demoConfig(
+  imageSize = SPEC.vision.imageSize,
+  connector: DemoConnector = SPEC.connector,
+  llm: Partial<DemoText> = {},
+): Record<string, unknown> {
+  const c = hubConfig({
+    ...SPEC,
+    vision: { ...SPEC.vision, imageSize },
+    connector,
+    text: { ...SPEC.text, ...llm },
+  });
   const text = c.text_config as Record<string, unknown>;
   Object.assign(text, { vocab_size: VOCAB, bos_token_id: DEMO_EOS, eos_token_id: DEMO_EOS });
   text._name_or_path = 'tiny-r1-shapes';
@@ -92,8 +106,10 @@ export function demoFiles(
   seed = SPEC.seed,
   /** Initial std of the (tied) embedding table: its rows are the text's inputs and the head's. */
   embedStd = 0.02,
+  connector: DemoConnector = SPEC.connector,
+  llm: Partial<DemoText> = {},
 ): Map<string, Uint8Array> {
-  const json = demoConfig(imageSize);
+  const json = demoConfig(imageSize, connector, llm);
   const cfg = parseModelConfig(json);
   const rand = gaussian(seed);
   const tensors: TensorToWrite[] = [];

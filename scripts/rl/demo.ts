@@ -53,6 +53,7 @@ const { values: args } = parseArgs({
     test: { type: 'string', default: '64' },
     steps: { type: 'string', default: '200' },
     batch: { type: 'string', default: '8' },
+    pack: { type: 'string', default: '8' },
     lr: { type: 'string', default: '3e-3' },
     seed: { type: 'string', default: '0' },
     'eval-every': { type: 'string', default: '0' },
@@ -64,6 +65,10 @@ const { values: args } = parseArgs({
     init: { type: 'string' },
     target: { type: 'string', default: 'think' },
     'embed-std': { type: 'string', default: '0.02' },
+    group: { type: 'string', default: '16' },
+    hidden: { type: 'string', default: '64' },
+    layers: { type: 'string', default: '2' },
+    queries: { type: 'string', default: '64' },
     'grpo-steps': { type: 'string', default: '0' },
     'grpo-prompts': { type: 'string', default: '2' },
     'grpo-train': { type: 'string', default: '128' },
@@ -202,7 +207,20 @@ async function save(ctx: GpuContext, model: TinyLlavaVideo, trainer: FullTrainer
   // A frozen tower (trained by an earlier run, or random) is saved as the model holds it.
   for (const name of visionParamNames(model.config.vision).map((n) => PREFIX.vision + n))
     if (!weights.has(name)) weights.set(name, await ctx.read(model.weights.get(name)));
-  const files = demoFiles(weights, model.config.vision.imageSize);
+  const files = demoFiles(
+    weights,
+    model.config.vision.imageSize,
+    undefined,
+    undefined,
+    {
+      group: model.config.connector.group,
+      numQueries: model.config.connector.numQueries,
+      layers: model.config.connector.layers,
+    },
+    (({ hidden, layers, heads, kvHeads, mlp }) => ({ hidden, layers, heads, kvHeads, mlp }))(
+      model.config.text,
+    ),
+  );
   mkdirSync(dir, { recursive: true });
   for (const [name, bytes] of files) writeFileSync(join(dir, name), bytes);
   const logitsOf = async (m: TinyLlavaVideo) => {
@@ -242,7 +260,22 @@ async function main(): Promise<void> {
   );
   const files = args.init
     ? readFolder(resolve(args.init))
-    : demoFiles(new Map(), Number(args.image), undefined, Number(args['embed-std']));
+    : demoFiles(
+        new Map(),
+        Number(args.image),
+        undefined,
+        Number(args['embed-std']),
+        {
+          group: Number(args.group),
+          numQueries: Number(args.queries),
+          layers: 1,
+        },
+        {
+          hidden: Number(args.hidden),
+          layers: Number(args.layers),
+          mlp: 3 * Number(args.hidden),
+        },
+      );
   const ckpt = await openCheckpoint(new MapWeightSource(files, args.init ?? 'tiny-r1-shapes (random start)'));
   const model = new TinyLlavaVideo(ctx, ckpt.config, await loadWeights(ctx, ckpt), DEMO_FRAMES);
   const tok = await readTokenizer(async (name) => {
@@ -289,7 +322,7 @@ async function main(): Promise<void> {
     }
     const items = order.splice(0, batch).map((i) => train[i]);
     t0 = performance.now();
-    const r = await trainer.sftStep(items, opt);
+    const r = await trainer.sftStep(items, opt, Number(args.pack));
     stepMs.push(performance.now() - t0);
     if (s % 10 === 0 || s === 1)
       console.log(

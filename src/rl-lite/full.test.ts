@@ -79,6 +79,32 @@ describe('full fine-tuning (tiny-a, f32)', () => {
     expect(gpuErrors).toEqual([]);
   });
 
+  it('sequences stacked in one pass give the gradients of one pass each (padding, two lengths)', async () => {
+    const other = { before: before.slice(1), features, after: [...after, 13], targets: [77091, 40, 2610] };
+    const g2 = Float32Array.from(other.targets, (_, j) => 0.7 - 0.4 * j);
+    const grads = async () => Promise.all(trainer.params.map((q) => ctx.read(q.g)));
+    const zero = () => {
+      for (const { g: grad } of trainer.params)
+        ctx.device.queue.writeBuffer(grad.buffer, 0, new Float32Array(grad.size));
+    };
+    zero();
+    const lpA = await trainer.backward(prompt, targets, () => g);
+    const lpB = await trainer.backward(other, other.targets, () => g2);
+    const want = await grads();
+    zero();
+    const lps = await trainer.backwardBatch([{ ...prompt, targets }, other], () => [g, g2]);
+    const got = await grads();
+    expect(Array.from(lps[0])).toEqual(Array.from(lpA, (v) => expect.closeTo(v, 4)));
+    expect(Array.from(lps[1])).toEqual(Array.from(lpB, (v) => expect.closeTo(v, 4)));
+    for (const [i, { name }] of trainer.params.entries()) {
+      let worst = 0;
+      for (let j = 0; j < want[i].length; j++)
+        worst = Math.max(worst, Math.abs(got[i][j] - want[i][j]) - 1e-3 * Math.abs(want[i][j]));
+      expect(worst, name).toBeLessThan(2e-6);
+    }
+    expect(gpuErrors).toEqual([]);
+  });
+
   it('AdamW over every parameter raises the targets’ log-probs; the inference model follows', async () => {
     const opt = new AdamW(ctx, trainer.params, {
       ...ADAMW_DEFAULTS,

@@ -68,46 +68,79 @@ export class FullTrainer {
     targets: readonly number[],
     grad: (logp: Float32Array) => Float32Array,
   ): Promise<Float32Array> {
+    const [lp] = await this.backwardBatch([{ ...p, targets }], (lps) => [grad(lps[0])]);
+    return lp;
+  }
+
+  /**
+   * backward() for several sequences in one pass of the language model: their inputs are padded to
+   * the longest (padding rows come last, so causal attention keeps them out of every real row) and
+   * stacked [B·T, C]; the text rows' and visual rows' gradients then go back sequence by sequence.
+   * On a software adapter the cost is in dispatches, so B sequences cost about what one does.
+   */
+  async backwardBatch(
+    items: readonly (FeaturePrompt & { targets: readonly number[] })[],
+    grad: (logp: Float32Array[]) => Float32Array[],
+  ): Promise<Float32Array[]> {
     const { ctx, policy } = this;
-    const x = this.inputs(p, targets);
-    const [T, C] = x.x0.shape;
-    const dX0 = ctx.upload(new Float32Array(T * C), [T, C], 'f32'); // [T, C]
-    const logp = await policy.backward(x.x0, x.first, targets, null, grad, dX0);
-    ctx.tidy(() => {
-      // dX0's rows: [before | visual | after + targets but the last]
-      const b = p.before.length;
-      const q = x.visualRows;
-      if (b) policy.embedBackward(p.before, sliceRows(ctx, dX0, 0, b));
-      if (q) {
-        const dVisual = sliceRows(ctx, dX0, b, b + q);
-        const features = this.features(p)!;
-        const dFeatures = this.connector.backward(features, dVisual, this.vision !== null);
-        if (this.vision && dFeatures) this.vision.backward(p.pixels!, dFeatures);
-      }
-      const tail = [...p.after, ...targets.slice(0, -1)];
-      if (tail.length) policy.embedBackward(tail, sliceRows(ctx, dX0, b + q, T));
-    });
-    ctx.release(x.x0, dX0);
+    const xs = items.map((it) => this.inputs(it, it.targets));
+    const T = Math.max(...xs.map((x) => x.x0.shape[0]));
+    const C = xs[0].x0.shape[1];
+    const x0 = ctx.tidy(() =>
+      concatRows(
+        ctx,
+        xs.flatMap((x) => {
+          const pad = T - x.x0.shape[0];
+          return pad ? [x.x0, ctx.upload(new Float32Array(pad * C), [pad, C], x.x0.dtype)] : [x.x0];
+        }),
+      ),
+    );
+    for (const x of xs) ctx.release(x.x0);
+    const dX0 = ctx.upload(new Float32Array(items.length * T * C), [items.length * T, C], 'f32');
+    const segments = items.map((it, b) => ({ first: b * T + xs[b].first, targets: it.targets }));
+    const logp = await policy.backwardBatch(x0, items.length, segments, null, grad, dX0);
+    for (const [b, p] of items.entries())
+      ctx.tidy(() => {
+        // dX0's rows for p: [before | visual | after + targets but the last]
+        const at = b * T;
+        const n = p.before.length;
+        const q = xs[b].visualRows;
+        if (n) policy.embedBackward(p.before, sliceRows(ctx, dX0, at, at + n));
+        if (q) {
+          const dVisual = sliceRows(ctx, dX0, at + n, at + n + q);
+          const features = this.features(p)!;
+          const dFeatures = this.connector.backward(features, dVisual, this.vision !== null);
+          if (this.vision && dFeatures) this.vision.backward(p.pixels!, dFeatures);
+        }
+        const tail = [...p.after, ...p.targets.slice(0, -1)];
+        if (tail.length)
+          policy.embedBackward(tail, sliceRows(ctx, dX0, at + n + q, at + n + q + tail.length));
+      });
+    ctx.release(x0, dX0);
     return logp;
   }
 
   /**
    * One supervised step: cross-entropy on each completion's tokens (per-sequence mean, batch mean),
-   * then the optimizer's update. Returns the mean loss.
+   * then the optimizer's update. Returns the mean loss. Sequences go through the language model
+   * `packed` at a time (backwardBatch).
    */
   async sftStep(
     items: (FeaturePrompt & { completion: number[] })[],
     optimizer: AdamW,
+    packed = 1,
   ): Promise<{ loss: number; gradNorm: number; lr: number }> {
     let loss = 0;
-    for (const item of items) {
-      if (!item.completion.length) continue;
-      const w = 1 / (item.completion.length * items.length);
-      await this.backward(item, item.completion, (lp) => {
-        const l = sftLoss(lp, w);
-        loss += l.loss;
-        return l.grad;
-      });
+    const todo = items.filter((it) => it.completion.length);
+    for (let i = 0; i < todo.length; i += packed) {
+      const group = todo.slice(i, i + packed).map((it) => ({ ...it, targets: it.completion }));
+      await this.backwardBatch(group, (lps) =>
+        lps.map((lp) => {
+          const l = sftLoss(lp, 1 / (lp.length * items.length));
+          loss += l.loss;
+          return l.grad;
+        }),
+      );
     }
     const { gradNorm, lr } = await optimizer.update();
     return { loss, gradNorm, lr };

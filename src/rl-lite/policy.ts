@@ -55,7 +55,7 @@ import type { Tensor } from '../gpu/tensor';
 import type { TextConfig } from '../model/config';
 import { FUSED } from '../model/fuse-weights';
 import { isQuantized, type LinearWeight, type WeightScope } from '../model/gpu-weights';
-import { project as projectBase, projectParts, sliceRows } from '../model/layers';
+import { concatRows, project as projectBase, projectParts, sliceRows } from '../model/layers';
 import type { DecoderAdapter } from '../model/qwen2';
 import type { TinyLlavaVideo } from '../model/tinyllava';
 import { PREFIX } from '../model/weight-manifest';
@@ -69,6 +69,12 @@ import {
   type LoraTarget,
 } from './lora';
 import type { Param } from './params';
+
+/** One sequence of a stacked batch: the row (in the whole stack) that predicts its first target, and its targets. */
+export interface Segment {
+  first: number;
+  targets: readonly number[];
+}
 
 /** One decoder layer's frozen weights, split per projection (plain or 4-bit, as loaded). */
 interface LayerWeights<W = LinearWeight> {
@@ -262,7 +268,7 @@ export class Policy {
       const pos = positions(ctx, x0.shape[0]);
       let x = x0;
       for (let l = 0; l < this.cfg.layers; l++) x = this.layer(l, x, pos, lora, pass).out;
-      return this.headLogprobs(this.completionRows(x, first, targets.length), targets);
+      return this.headLogprobs(this.completionRows(x, [{ first, targets }]), targets);
     });
     const out = await ctx.read(lp);
     ctx.release(lp);
@@ -285,29 +291,58 @@ export class Policy {
     dX0?: Tensor,
     pass?: DropoutPass,
   ): Promise<Float32Array> {
+    const [lp] = await this.backwardBatch(x0, 1, [{ first, targets }], lora, (l) => [grad(l[0])], dX0, pass);
+    return lp;
+  }
+
+  /**
+   * backward() over B sequences of T positions each, stacked in x0 [B·T, C] (shorter ones padded at
+   * their end: causal attention keeps padding out of every real row). segments[b].first is the row,
+   * counted in the whole stack, that predicts sequence b's first target. grad maps each sequence's
+   * log-probs to its g. One pass costs about what one sequence does where dispatches dominate.
+   */
+  async backwardBatch(
+    x0: Tensor,
+    B: number,
+    segments: readonly Segment[],
+    lora: LoraAdapter | null,
+    grad: (logp: Float32Array[]) => Float32Array[],
+    dX0?: Tensor,
+    pass?: DropoutPass,
+  ): Promise<Float32Array[]> {
     const { ctx, cfg } = this;
     if (!lora && !this.full) throw new Error('backward: nothing to train (no adapter, no trainAll())');
-    const pos = positions(ctx, x0.shape[0]);
+    const R = x0.shape[0];
+    if (R % B !== 0 || segments.length !== B)
+      throw new Error(`backward: ${R} rows, ${segments.length} segments for ${B} sequences`);
+    const pos = positions(ctx, R / B, B);
     // Forward, keeping each layer's input (checkpoints).
     const inputs: Tensor[] = [];
     let x = x0;
     for (let l = 0; l < cfg.layers; l++) {
       inputs.push(x);
       const xl = x;
-      x = ctx.tidy(() => this.layer(l, xl, pos, lora, pass).out);
+      x = ctx.tidy(() => this.layer(l, xl, pos, lora, pass, B).out);
     }
     const xf = x;
-    const rows = ctx.tidy(() => this.completionRows(xf, first, targets.length));
+    const targets = segments.flatMap((s) => s.targets);
+    const rows = ctx.tidy(() => this.completionRows(xf, segments));
     const lp = ctx.tidy(() => this.headLogprobs(rows, targets));
-    const logp = await ctx.read(lp);
-    const g = grad(logp);
-    if (g.length !== targets.length)
-      throw new Error(`backward: ${g.length} gradients for ${targets.length} tokens`);
-    // d/dlogp → d/dlogits → d/d(final norm input) rows, scattered into dX [T, C].
+    const all = await ctx.read(lp);
+    const logp: Float32Array[] = [];
+    for (let at = 0, b = 0; b < B; at += segments[b].targets.length, b++)
+      logp.push(all.slice(at, at + segments[b].targets.length));
+    const gs = grad(logp);
+    const g = new Float32Array(targets.length);
+    for (let at = 0, b = 0; b < B; at += segments[b].targets.length, b++) {
+      if (gs[b]?.length !== segments[b].targets.length)
+        throw new Error(`backward: ${gs[b]?.length} gradients for ${segments[b].targets.length} tokens`);
+      g.set(gs[b], at);
+    }
+    // d/dlogp → d/dlogits → d/d(final norm input) rows, scattered into dX [B·T, C].
     let dx = ctx.tidy(() => {
-      const C = cfg.hidden;
-      const dHidden = ctx.upload(new Float32Array(x0.shape[0] * C), [x0.shape[0], C], 'f32');
-      this.headBackward(rows, targets, g, lp, dHidden, first);
+      const dHidden = ctx.upload(new Float32Array(R * cfg.hidden), [R, cfg.hidden], 'f32');
+      this.headBackward(rows, targets, g, lp, dHidden, segments);
       return dHidden;
     });
     ctx.release(rows, lp);
@@ -316,7 +351,7 @@ export class Policy {
     for (let l = cfg.layers - 1; l >= 0; l--) {
       const dOut = dx;
       dx = ctx.tidy(() =>
-        this.layerBackward(l, dOut, this.layer(l, inputs[l], pos, lora, pass), pos, lora, pass),
+        this.layerBackward(l, dOut, this.layer(l, inputs[l], pos, lora, pass, B), pos, lora, pass, B),
       );
       ctx.release(dOut);
       if (inputs[l] !== x0) ctx.release(inputs[l]);
@@ -326,11 +361,15 @@ export class Policy {
     return logp;
   }
 
-  /** The n rows [n, C] of x that predict the targets. */
-  private completionRows(x: Tensor, first: number, n: number): Tensor {
-    if (!(first >= 0 && first + n <= x.shape[0]))
-      throw new Error(`logprobs: rows ${first}..${first + n} of ${x.shape[0]}`);
-    return sliceRows(this.ctx, x, first, first + n);
+  /** The rows [Σn, C] of x that predict the segments' targets, segment after segment. */
+  private completionRows(x: Tensor, segments: readonly Segment[]): Tensor {
+    const parts = segments.map(({ first, targets }) => {
+      const n = targets.length;
+      if (!(first >= 0 && first + n <= x.shape[0]))
+        throw new Error(`logprobs: rows ${first}..${first + n} of ${x.shape[0]}`);
+      return sliceRows(this.ctx, x, first, first + n);
+    });
+    return parts.length === 1 ? parts[0] : concatRows(this.ctx, parts);
   }
 
   /** Final norm and lm_head (over the table's parts, 4-bit or plain) on rows [R, C]: logits [R, V]. */
@@ -368,10 +407,12 @@ export class Policy {
     g: Float32Array,
     lp: Tensor,
     dHidden: Tensor,
-    first: number,
+    segments: readonly Segment[],
   ): void {
     const { ctx, cfg } = this;
     const C = cfg.hidden;
+    // Completion row i (segments concatenated) → its row in dHidden.
+    const dest = segments.flatMap(({ first, targets: t }) => t.map((_, j) => first + j));
     for (const [a, b] of this.chunks(targets.length))
       ctx.tidy(() => {
         const r = sliceRows(ctx, rows, a, b);
@@ -401,12 +442,24 @@ export class Policy {
           axpy(ctx, this.full.head ?? this.full.table, matmulBackwardWeight(ctx, dLogits, normed), 1);
           axpy(ctx, this.full.finalNorm, norm.dW, 1);
         }
-        ctx.copyRegion(norm.dX, 0, dHidden, (first + a) * C * 4, norm.dX.byteLength);
+        for (let i = a; i < b; ) {
+          let n = 1; // a run of consecutive destination rows, copied at once
+          while (i + n < b && dest[i + n] === dest[i] + n) n++;
+          ctx.copyRegion(norm.dX, (i - a) * C * 4, dHidden, dest[i] * C * 4, n * C * 4);
+          i += n;
+        }
       });
   }
 
   /** One decoder layer on x [T, C] (Qwen2: pre-norm attention and SiLU MLP, each with a residual). */
-  private layer(l: number, x: Tensor, pos: Tensor, lora: LoraAdapter | null, pass?: DropoutPass): LayerActs {
+  private layer(
+    l: number,
+    x: Tensor,
+    pos: Tensor,
+    lora: LoraAdapter | null,
+    pass?: DropoutPass,
+    B = 1,
+  ): LayerActs {
     const { ctx, cfg } = this;
     const p = this.layers[l];
     const pairs = lora?.layers[l] ?? {};
@@ -421,10 +474,11 @@ export class Policy {
     const v = proj(h1, 'v', p.bias.v);
     const qr = rope(ctx, q.y.view([T, H, D]), pos, ropeTheta);
     const kr = rope(ctx, k.y.view([T, Hkv, D]), pos, ropeTheta);
-    const a = attention(ctx, qr, kr, v.y.view([T, Hkv, D]), { causal: true, scale: 1 / Math.sqrt(D) }).view([
-      T,
-      H * D,
-    ]);
+    const seqs = (t: Tensor, h: number) => t.view([B, T / B, h, D]); // B sequences stacked
+    const a = attention(ctx, seqs(qr, H), seqs(kr, Hkv), seqs(v.y, Hkv), {
+      causal: true,
+      scale: 1 / Math.sqrt(D),
+    }).view([T, H * D]);
     const o = proj(a, 'o', null);
     const x2 = add(ctx, x, o.y);
     const h2 = rmsnorm(ctx, x2, p.postNorm, eps);
@@ -444,6 +498,7 @@ export class Policy {
     pos: Tensor,
     lora: LoraAdapter | null,
     pass?: DropoutPass,
+    B = 1,
   ): Tensor {
     const { ctx, cfg } = this;
     const p = this.layers[l];
@@ -473,12 +528,13 @@ export class Policy {
     axpy(ctx, dx2, normBack(dh2, f.x2, p.postNorm, full?.postNorm), 1);
     // x2 = x + o(attention(rope(q(h1)), rope(k(h1)), v(h1))), h1 = norm(x)
     const da = back(dx2, f.a, 'o', f.o).view([T, H, D]);
-    const g = attentionBackward(ctx, da, f.qr, f.kr, f.v.y.view([T, Hkv, D]), {
+    const seqs = (t: Tensor, h: number) => t.view([B, T / B, h, D]); // B sequences stacked
+    const g = attentionBackward(ctx, seqs(da, H), seqs(f.qr, H), seqs(f.kr, Hkv), seqs(f.v.y, Hkv), {
       causal: true,
       scale: 1 / Math.sqrt(D),
     });
-    const dq = ropeBackward(ctx, g.dQ, pos, ropeTheta).view([T, H * D]);
-    const dk = ropeBackward(ctx, g.dK, pos, ropeTheta).view([T, Hkv * D]);
+    const dq = ropeBackward(ctx, g.dQ.view([T, H, D]), pos, ropeTheta).view([T, H * D]);
+    const dk = ropeBackward(ctx, g.dK.view([T, Hkv, D]), pos, ropeTheta).view([T, Hkv * D]);
     const dh1 = back(dq, f.h1, 'q', f.q);
     axpy(ctx, dh1, back(dk, f.h1, 'k', f.k), 1);
     axpy(ctx, dh1, back(g.dV.view([T, Hkv * D]), f.h1, 'v', f.v), 1);
@@ -606,10 +662,11 @@ function projectBackward(
 }
 
 /** Positions 0..T−1 as a u32 tensor. */
-function positions(ctx: GpuContext, T: number): Tensor {
+/** Positions of B stacked sequences of T: 0…T−1, B times. */
+function positions(ctx: GpuContext, T: number, B = 1): Tensor {
   return ctx.upload(
-    Uint32Array.from({ length: T }, (_, i) => i),
-    [T],
+    Uint32Array.from({ length: B * T }, (_, i) => i % T),
+    [B * T],
     'u32',
   );
 }
