@@ -4,7 +4,8 @@
  * 3.5 billion samples freezes the worker for minutes (found by the demuxer fuzz). Here the counts are
  * summed from the boxes themselves and checked against the sample count stsz gives (itself bounded
  * by the box's size or the file's); a table that claims far more samples than the file can hold is
- * refused before any loop runs. Only the moov box is read (by Blob slices).
+ * refused before any loop runs; so is a chunk (stsc) that claims more samples than the track has.
+ * Only the moov box is read (by Blob slices).
  */
 
 /** moov boxes past this are not checked (real ones are a few MB even for hours of video). */
@@ -115,5 +116,25 @@ function checkStbl(stbl: Uint8Array, fileSize: number): string | null {
     if (typeof sum === 'string') return sum;
     if (sum > bound) return `${name} covers ${sum} samples, the track has ${samples}`;
   }
+  // For each sample it reads, mediabunny walks every sample of that sample's chunk: one bit flipped
+  // in stsc made a chunk of a billion samples, and listing 30 frames took minutes (found by the fuzz).
+  const stsc = tables.get('stsc');
+  if (stsc) {
+    const most = mostPerChunk(stsc);
+    if (typeof most === 'string') return most;
+    if (most > bound) return `stsc puts ${most} samples in a chunk, the track has ${samples}`;
+  }
   return null;
+}
+
+/** The largest samples_per_chunk of an stsc body (full box: entry_count, then 12-byte entries). */
+function mostPerChunk(body: Uint8Array): number | string {
+  if (body.byteLength < 8) return 'stsc is cut short';
+  const dv = new DataView(body.buffer, body.byteOffset, body.byteLength);
+  const n = dv.getUint32(4);
+  if (8 + n * 12 > body.byteLength)
+    return `stsc lists ${n} entries but holds ${Math.floor((body.byteLength - 8) / 12)}`;
+  let most = 0;
+  for (let i = 0; i < n; i++) most = Math.max(most, dv.getUint32(8 + i * 12 + 4));
+  return most;
 }
