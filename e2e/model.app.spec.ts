@@ -1,8 +1,8 @@
 /**
  * The model in the built app: the demo model loads by itself, a question streams tokens into the
- * thinking / answer panels and fills the stats line, Stop ends a long answer, and broken checkpoints
- * (served by page.route as edited copies of tiny-a) fail with a clear message while tiny-a keeps
- * answering.
+ * thinking / answer panels and fills the stats line, Stop ends a long answer (of the random tiny-a,
+ * which never ends by itself), and broken checkpoints (served by page.route as edited copies of tiny-a)
+ * fail with a clear message while the demo model keeps answering.
  */
 import { join } from 'node:path';
 import { expect, type Page, test } from '@playwright/test';
@@ -14,7 +14,11 @@ import {
   expectedKind,
 } from '../src/model/testing/bad-checkpoints';
 import { fixtureFiles } from '../src/model/testing/goldens';
+import { loadRandomModel } from './random-model';
 import { serveFiles } from './serve-files';
+
+/** The shipped demo model's name (its folder: public/models/tiny-r1-shapes). */
+const DEMO = 'tiny-r1-shapes';
 
 /** A small clip WebCodecs decodes in Chromium (VP9, 161×121, 30 frames). */
 const CLIP = join(import.meta.dirname, '..', 'test-data', 'videos', 'androidx_bear-vp9-odd-dimensions.webm');
@@ -25,7 +29,7 @@ async function openApp(page: Page): Promise<void> {
   await page.goto('/');
   const panel = page.getByTestId('model-panel');
   await expect(panel).toHaveAttribute('data-state', 'ready', { timeout: 150_000 });
-  await expect(page.getByTestId('model-name')).toHaveText('tiny-a');
+  await expect(page.getByTestId('model-name')).toHaveText(DEMO);
   expect(errors).toEqual([]);
 }
 
@@ -97,7 +101,7 @@ test.describe('model', () => {
     const tokens = Number(await raw.getAttribute('data-tokens'));
     expect(tokens).toBeGreaterThan(0);
     expect(tokens).toBeLessThanOrEqual(40);
-    // The fixture's weights are random: whatever it wrote, the panels show what the parser reads.
+    // The demo model knows only moving squares: whatever it wrote, the panels show what the parser reads.
     const done = parseReasoning(text, { options: ['left', 'right', 'up', 'down'] });
     await expect(page.getByTestId('thinking-text')).toHaveText(done.thinkText || '—');
     const answer = done.answerText || done.answer;
@@ -132,6 +136,7 @@ test.describe('model', () => {
 
   test('Stop ends a long answer mid-stream', async ({ page }) => {
     await openApp(page);
+    await loadRandomModel(page);
     await setMaxTokens(page, 2000);
     await page.getByTestId('question-input').fill('Describe everything.');
     await page.getByTestId('ask-button').click();
@@ -171,7 +176,9 @@ test.describe('model', () => {
     await serveFiles(page, '/hub/someone/tiny-model/resolve/v1/', fixtureFiles('tiny-b'));
     await openApp(page);
     const note = page.getByTestId('demo-model-note');
-    await expect(note).toContainText('random weights');
+    await expect(note).toContainText(
+      /\d M-parameter TinyLLaVA-Video trained in this project on moving squares/,
+    );
     await expect(page.getByTestId('load-real-model')).toContainText('Zhang199/TinyLLaVA-Video-R1 (7.6 GB)');
     await page.getByTestId('model-panel').screenshot({ path: 'artifacts/model-panel-demo.png' });
 
@@ -182,7 +189,7 @@ test.describe('model', () => {
     await page.getByTestId('hub-endpoint-input').fill('ftp://nowhere');
     await page.getByTestId('model-url-load').click();
     await expect(page.getByTestId('model-spec-error')).toContainText('not an http(s) URL');
-    await expect(page.getByTestId('model-name')).toHaveText('tiny-a');
+    await expect(page.getByTestId('model-name')).toHaveText(DEMO);
 
     const origin = new URL(page.url()).origin;
     await page.getByTestId('hub-endpoint-input').fill(`${origin}/hub`);
@@ -222,7 +229,9 @@ test.describe('model', () => {
     await askAndWait(page, 'Which model answers?');
   });
 
-  test('broken checkpoints fail clearly and tiny-a keeps answering', async ({ page }) => {
+  test('broken checkpoints (edited copies of tiny-a) fail clearly and the demo model keeps answering', async ({
+    page,
+  }) => {
     test.setTimeout(600_000);
     const good = fixtureFiles('tiny-a');
     for (const bad of BAD_CASES) await serveFiles(page, `/models/bad-${bad}/`, badCheckpoint(good, bad));
@@ -236,8 +245,8 @@ test.describe('model', () => {
         await expect(error).toBeVisible({ timeout: 60_000 });
         await expect(error).toHaveAttribute('data-kind', expectedKind(bad));
         await expect(page.getByTestId('model-error-message')).toHaveText(EXPECTED_MESSAGE[bad]);
-        await expect(page.getByTestId('model-error-kept')).toContainText('tiny-a is still loaded');
-        await expect(page.getByTestId('model-name')).toHaveText('tiny-a');
+        await expect(page.getByTestId('model-error-kept')).toContainText(`${DEMO} is still loaded`);
+        await expect(page.getByTestId('model-name')).toHaveText(DEMO);
         await askAndWait(page, `Still there after ${bad}?`);
       });
     }
@@ -251,7 +260,7 @@ test.describe('model', () => {
       await expect(page.getByTestId('model-error-message')).toHaveText(
         /no config\.json in .*\/models\/does-not-exist\//,
       );
-      await expect(page.getByTestId('model-name')).toHaveText('tiny-a');
+      await expect(page.getByTestId('model-name')).toHaveText(DEMO);
     });
   });
 });

@@ -36,7 +36,7 @@ test('installable, and answers offline once visited', async ({ page, context }) 
   await page.reload();
   await expect(page.getByRole('heading', { level: 1, name: 'Video Reasoner' })).toBeVisible();
   await expect(page.getByTestId('model-panel')).toHaveAttribute('data-state', 'ready', { timeout: 150_000 });
-  await expect(page.getByTestId('model-name')).toHaveText('tiny-a');
+  await expect(page.getByTestId('model-name')).toHaveText('tiny-r1-shapes');
   await page.getByTestId('sampling-settings').evaluate((d) => {
     (d as HTMLDetailsElement).open = true;
   });

@@ -8,6 +8,7 @@ import type { Server } from 'node:http';
 import { resolve } from 'node:path';
 import { expect, type Page, test } from '@playwright/test';
 import { serveStatic } from '../scripts/browser/static-server';
+import { loadRandomModel } from './random-model';
 
 const SHOTS = 'artifacts/screenshots';
 const HOST_PORT = 4183;
@@ -30,7 +31,8 @@ async function setMaxTokens(page: Page, n: number) {
   await page.getByTestId('sampling-settings').locator('summary').click();
 }
 
-async function answer(page: Page, tokens = 24) {
+/** Room for the demo model's whole answer (a ~35-token think, then the answer; it ends by itself). */
+async function answer(page: Page, tokens = 64) {
   await setMaxTokens(page, tokens);
   await page.getByTestId('ask-button').click();
   await expect(page.getByTestId('ask-status')).toHaveAttribute('data-state', 'done', { timeout: 120_000 });
@@ -44,6 +46,12 @@ test('empty, video loaded, thinking, answered', async ({ page }) => {
   await loadSample(page);
   await page.screenshot({ path: `${SHOTS}/video-loaded.png`, fullPage: true });
 
+  await answer(page);
+  await page.screenshot({ path: `${SHOTS}/answered.png`, fullPage: true });
+
+  // Mid-thought: the demo model's answer is over within a second, so the random tiny-a (which never
+  // ends by itself) writes this one.
+  await loadRandomModel(page);
   await setMaxTokens(page, 400);
   await page.getByTestId('ask-button').click();
   await expect
@@ -54,9 +62,6 @@ test('empty, video loaded, thinking, answered', async ({ page }) => {
   await page.screenshot({ path: `${SHOTS}/thinking.png`, fullPage: true });
   await page.getByRole('button', { name: /^Stop/ }).click();
   await expect(page.getByTestId('ask-status')).toHaveAttribute('data-state', /stopped|done/);
-
-  await answer(page);
-  await page.screenshot({ path: `${SHOTS}/answered.png`, fullPage: true });
 });
 
 test('answered, dark', async ({ browser, baseURL }) => {

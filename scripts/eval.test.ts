@@ -1,5 +1,5 @@
 /**
- * npm run eval end to end, once, on two moving-squares clips with the tiny-a demo model: the app's
+ * npm run eval end to end, once, on two moving-squares clips with the random tiny-a fixture: the app's
  * pipeline in headless Chromium answers each item, the results file has one line per item in order
  * with the command's fields, and the summary is printed. A bad dataset line exits 2 naming the line.
  */

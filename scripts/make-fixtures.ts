@@ -1,6 +1,7 @@
 /**
- * `npm run fixtures`: writes the tiny fixture checkpoints to public/models/<name>/ (gitignored; the
- * app ships tiny-a as its demo model) and the fixed golden input frames to test-data/frames/.
+ * `npm run fixtures`: writes the tiny fixture checkpoints (random weights) to public/models/<name>/
+ * (gitignored; the app's demo model is the trained public/models/tiny-r1-shapes, committed) and the
+ * fixed golden input frames to test-data/frames/.
  * Skips a fixture whose fixture.json stamp already matches (fast no-op on every build/test run).
  *   tsx scripts/make-fixtures.ts [--force] [--only tiny-a] [--out public/models]
  */

@@ -22,7 +22,7 @@ export function ModelPanel() {
   const error = useApp((s) => s.modelError);
   const loadDefault = useApp((s) => s.loadDefaultModel);
 
-  // The demo model loads by itself once the GPU is ready (it is small: ~30 MB).
+  // The demo model loads by itself once the GPU is ready (it is small: a few MB).
   useEffect(() => {
     if (adapterReady) void loadDefault();
   }, [adapterReady, loadDefault]);
@@ -46,7 +46,9 @@ export function ModelPanel() {
           <Badge tone="info">{load ? 'Loading…' : 'None loaded'}</Badge>
         )}
       </div>
-      {model && model.source === defaultModelUrl() && !load && <DemoNote disabled={!adapterReady} />}
+      {model && model.source === defaultModelUrl() && !load && (
+        <DemoNote parameters={model.parameters} disabled={!adapterReady} />
+      )}
       {model ? <ModelFacts info={model} /> : !load && <p className="muted">No model is loaded yet.</p>}
       {load && <LoadProgress label={load.label} progress={load.progress} />}
       {error && <ModelError error={error} stillLoaded={model?.name ?? null} />}
@@ -57,7 +59,7 @@ export function ModelPanel() {
 }
 
 /** The shipped demo model says what it is, and offers the real one with what it costs before it starts. */
-function DemoNote({ disabled }: { disabled: boolean }) {
+function DemoNote({ parameters, disabled }: { parameters: number; disabled: boolean }) {
   const loadModel = useApp((s) => s.loadModel);
   const real = () => {
     const { source, label } = modelSourceFor(DEFAULT_REPO, { endpoint: hubEndpoint() });
@@ -66,12 +68,13 @@ function DemoNote({ disabled }: { disabled: boolean }) {
   return (
     <div className="callout callout-info" data-testid="demo-model-note">
       <p>
-        This is the <strong>demo model</strong>: a tiny model with random weights, shipped so you can try the
-        app without a download. Its answers are noise.
+        This is the <strong>demo model</strong>: a {(parameters / 1e6).toPrecision(2)} M-parameter
+        TinyLLaVA-Video trained in this project on moving squares. It answers which way a coloured square
+        moves in the sample clips, and nothing else.
       </p>
       <p className="callout-hint">
-        For real answers load <strong>{DEFAULT_REPO}</strong> from the Hugging Face hub: about 7.6 GB to
-        download and about 3 GB of GPU memory once its language model is quantized to 4 bits.
+        For questions about your own videos load <strong>{DEFAULT_REPO}</strong> from the Hugging Face hub:
+        about 7.6 GB to download and about 3 GB of GPU memory once its language model is quantized to 4 bits.
       </p>
       <button
         type="button"

@@ -93,7 +93,7 @@ describe('model slice', () => {
     expect(loadModel).toHaveBeenCalledTimes(1);
     expect(loadModel.mock.calls[0][0]).toMatchObject({
       kind: 'url',
-      baseUrl: expect.stringMatching(/models\/tiny-a\/$/),
+      baseUrl: expect.stringMatching(/models\/tiny-r1-shapes\/$/),
     });
   });
 

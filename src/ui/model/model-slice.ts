@@ -18,8 +18,11 @@ import type {
 } from '../../engine-client';
 import { errorInfo } from '../../engine-client';
 
-/** The fixture that ships with the app (public/models/tiny-a, built by `npm run fixtures`). */
-export const DEFAULT_MODEL_PATH = 'models/tiny-a/';
+/**
+ * The demo model that ships with the app (public/models/tiny-r1-shapes, committed): a toy
+ * TinyLLaVA-Video trained in this project on moving squares (`npm run rl:demo -- --save`).
+ */
+export const DEFAULT_MODEL_PATH = 'models/tiny-r1-shapes/';
 
 /** Absolute URL of the default model, relative to the page's base URL (works under a sub-path). */
 export function defaultModelUrl(): string {
@@ -204,7 +207,7 @@ export function createModelSlice(
     async loadDefaultModel() {
       if (defaultRequested) return;
       defaultRequested = true;
-      await get().loadModel({ kind: 'url', baseUrl: defaultModelUrl() }, 'the demo model (tiny-a)');
+      await get().loadModel({ kind: 'url', baseUrl: defaultModelUrl() }, 'the demo model (tiny-r1-shapes)');
     },
 
     async askQuestion(question, options = []) {
