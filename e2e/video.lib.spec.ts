@@ -240,6 +240,46 @@ test.describe('bad input', () => {
     });
   }
 
+  test('WebMs that once hung the demuxer → opened or a typed error, in time', async () => {
+    const HANG = '/src/video/testing/hang-cases.ts';
+    const DEMUX = '/src/video/demux.ts';
+    const outs = await page.evaluate(
+      async ({ HANG, DEMUX, REAL_DIR }) => {
+        const { HANG_CASES }: typeof import('../src/video/testing/hang-cases') = await import(HANG);
+        const { openVideo }: typeof import('../src/video/demux') = await import(DEMUX);
+        const outs = [];
+        for (const c of HANG_CASES) {
+          const clip = new Uint8Array(await (await fetch(`/${REAL_DIR}/${c.name}`)).arrayBuffer());
+          const t0 = performance.now();
+          try {
+            const v = await openVideo(new File([c.damage(clip)], c.name));
+            outs.push({
+              name: c.name,
+              kind: 'opened',
+              frames: v.facts.frameCount,
+              ms: performance.now() - t0,
+            });
+            v.dispose();
+          } catch (e) {
+            const { name, kind, message } = e as { name: string; kind?: string; message: string };
+            outs.push({ name: c.name, kind: `${name}:${kind}`, message, ms: performance.now() - t0 });
+          }
+        }
+        return outs;
+      },
+      { HANG, DEMUX, REAL_DIR },
+    );
+    expect(outs).toHaveLength(2);
+    for (const o of outs) {
+      expect(o.kind, JSON.stringify(o)).toMatch(
+        /^(opened|VideoError:(corrupt|no-frames|no-video-track|not-video))$/,
+      );
+      if (o.kind === 'opened') expect(o.frames).toBeGreaterThan(0);
+      else expect(o.message).toContain(o.name);
+      expect(o.ms).toBeLessThan(5_000);
+    }
+  });
+
   test('empty file → not-video', async () => {
     const err = await page.evaluate(async (PROBE) => {
       const m: Probe = await import(PROBE);

@@ -1,12 +1,13 @@
 /**
- * Regressions: damaged WebMs on which mediabunny 1.61's Matroska demuxer looped forever, found by the
- * demuxer fuzz (`FUZZ_RUNS=2000`, seeds 1 and 4) and fixed by patches/mediabunny+1.61.0.patch. The
- * loops were synchronous, so no timer in the same thread can stop them: openVideo runs in a worker
- * thread that is terminated at a deadline, and a hang fails this test instead of hanging the runner.
+ * Regressions: damaged WebMs on which mediabunny 1.61's Matroska demuxer looped forever
+ * (testing/hang-cases.ts; fixed by patches/mediabunny+1.61.0.patch). The loops were synchronous, so
+ * no timer in the same thread can stop them: openVideo runs in a worker thread that is terminated
+ * at a deadline, and a hang fails this test instead of hanging the runner.
  */
 import { readFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { expect, it } from 'vitest';
+import { HANG_CASES } from './testing/hang-cases';
 
 /** Worker start (tsx) plus the open; the open itself takes ~10 ms here. */
 const DEADLINE_MS = 30_000;
@@ -58,29 +59,7 @@ function openInWorker(bytes: Uint8Array, name: string): Promise<Outcome> {
 const clip = (name: string) =>
   new Uint8Array(readFileSync(new URL(`../../test-data/videos/${name}`, import.meta.url)));
 
-const CASES: { what: string; name: string; damage: (b: Uint8Array) => Uint8Array }[] = [
-  {
-    // resync scanned nothing when exactly 8 bytes were left before its limit, and never advanced.
-    what: 'the last cluster of a WebM ends in zeros (the fuzz zeroed 350 bytes, seed 1)',
-    name: 'androidx_bear-vp9-odd-dimensions.webm',
-    damage: (b) => {
-      expect(b.byteLength).toBe(31_548);
-      return b.fill(0, 31_179, 31_179 + 350);
-    },
-  },
-  {
-    // The Info element's 8-byte size is cut after 5 bytes: its header is unreadable, and the resync
-    // that followed found the same level-1 ID at the same place again (seed 4 cut it the same way).
-    what: 'a WebM is cut inside the size of a level-1 element',
-    name: 'libwebm_bbb_480p_vp9_opus_1second.webm',
-    damage: (b) => {
-      expect([...b.subarray(0x116, 0x11b)]).toEqual([0x15, 0x49, 0xa9, 0x66, 0x01]);
-      return b.slice(0, 0x11f);
-    },
-  },
-];
-
-it.each(CASES)(
+it.each(HANG_CASES)(
   '$what: opens or is refused as a VideoError, without hanging',
   async ({ name, damage }) => {
     const out = await openInWorker(damage(clip(name)), name);
