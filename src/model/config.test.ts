@@ -246,6 +246,10 @@ describe('parseModelConfig', () => {
     const onePatch = clone(R1_CONFIG);
     onePatch.vision_config.patch_size = 200;
     expectConfigError(onePatch, 'invalid', 'vision_config.patch_size', /no visual tokens/);
+    // Long run (FUZZ_RUNS=2000): a safe-integer image size whose patch count (a square) is not.
+    const hugeImage = clone(R1_CONFIG);
+    hugeImage.vision_config.image_size = Number.MAX_SAFE_INTEGER;
+    expectConfigError(hugeImage, 'invalid', 'vision_config.image_size', /too many to count/);
   });
 
   it('rejects other architectures and bad JSON', () => {

@@ -333,6 +333,13 @@ function parseVision(raw: Json): VisionConfig {
     );
   const gridSize = Math.floor(imageSize / patchSize);
   const numPatches = gridSize * gridSize;
+  // Each size is a safe integer, but the patch count is a square: 2^53 - 1 pixels gave 4e29 patches.
+  if (!Number.isSafeInteger(numPatches))
+    throw new ConfigError(
+      'invalid',
+      `image_size ${imageSize} / patch_size ${patchSize} gives ${gridSize}² patches per frame, too many to count`,
+      key('image_size'),
+    );
   if (strategy === 'patch' && numPatches < 2)
     throw new ConfigError(
       'invalid',
