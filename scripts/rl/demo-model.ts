@@ -111,13 +111,13 @@ export function demoFiles(
 ): Map<string, Uint8Array> {
   const json = demoConfig(imageSize, connector, llm);
   const cfg = parseModelConfig(json);
-  const rand = gaussian(seed);
   const tensors: TensorToWrite[] = [];
   for (const e of expectedTensors(cfg)) {
     if (!e.used) continue;
     if (e.name.endsWith('inv_freq') || e.name.endsWith('position_ids') || e.name.endsWith('lm_head.weight'))
       continue;
-    const start = initial(e.name, e.shape, rand, embedStd); // drawn always, so the stream does not depend on `weights`
+    // A stream per tensor: the tower's start does not depend on the language model's geometry.
+    const start = initial(e.name, e.shape, gaussian(seed ^ nameHash(e.name)), embedStd);
     const data = weights.get(e.name) ?? start;
     if (data.length !== start.length)
       throw new Error(`${e.name}: ${data.length} values, expected ${start.length}`);
@@ -140,6 +140,13 @@ export function demoFiles(
     ['tokenizer.json', new Uint8Array(readFileSync(join(TOKENIZER_DIR, 'tokenizer.json')))],
     ['tokenizer_config.json', new Uint8Array(readFileSync(join(TOKENIZER_DIR, 'tokenizer_config.json')))],
   ]);
+}
+
+/** FNV-1a of a tensor name. */
+function nameHash(name: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 0x01000193);
+  return h >>> 0;
 }
 
 /** mulberry32 uniforms → Box–Muller normals. */

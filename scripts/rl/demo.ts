@@ -18,6 +18,7 @@
  * it gives the trained model's logits.
  */
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -134,30 +135,77 @@ function clipPixels(ctx: GpuContext, model: TinyLlavaVideo, frames: Uint8Array[]
   return pixels;
 }
 
-function examples(
+async function examples(
   ctx: GpuContext,
   model: TinyLlavaVideo,
   tok: TextTokenizer,
   dir: string,
   items: DatasetItem[],
-): Example[] {
-  return items.map((item) => {
+): Promise<Example[]> {
+  const cache = args.vision ? null : await featureCache(ctx, model, dir);
+  const out: Example[] = [];
+  for (const item of items) {
     const p = buildPrompt(tok, { question: item.problem });
-    const pixels = clipPixels(ctx, model, decodeClip(join(dir, item.video_filename)));
     let features: Tensor | null = null;
-    if (!args.vision) {
-      features = model.visionFeatures(pixels);
-      ctx.release(pixels);
+    let pixels: Tensor | null = null;
+    const cached = cache?.get(item.video_filename);
+    if (cached) features = ctx.upload(cached.data, cached.shape, 'f32');
+    else {
+      pixels = clipPixels(ctx, model, decodeClip(join(dir, item.video_filename)));
+      if (cache) {
+        features = model.visionFeatures(pixels);
+        ctx.release(pixels);
+        pixels = null;
+        cache.put(item.video_filename, await ctx.read(features), [...features.shape]);
+      } else await ctx.sync(); // bounded queue: one clip's work at a time
     }
-    return {
+    out.push({
       item,
       before: p.before,
       after: p.after,
       features,
-      pixels: args.vision ? pixels : null,
+      pixels,
       completion: [...tok.encode(args.target === 'answer' ? item.solution : sftTarget(item)), DEMO_EOS],
-    };
-  });
+    });
+  }
+  cache?.save();
+  return out;
+}
+
+/**
+ * Frozen-tower features by clip, kept in a file beside the clips and keyed by a hash of the tower's
+ * weights, so runs with the same tower skip decoding and the tower.
+ */
+async function featureCache(ctx: GpuContext, model: TinyLlavaVideo, dir: string) {
+  const h = createHash('sha256');
+  for (const name of visionParamNames(model.config.vision))
+    h.update(await ctx.read(model.weights.get(PREFIX.vision + name)));
+  const file = join(dir, `features-${h.digest('hex').slice(0, 16)}.json`);
+  const entries = new Map<string, { data: Float32Array; shape: number[] }>();
+  if (existsSync(file))
+    for (const [k, v] of Object.entries(
+      JSON.parse(readFileSync(file, 'utf8')) as Record<string, [number[], string]>,
+    ))
+      entries.set(k, {
+        shape: v[0],
+        data: new Float32Array(new Uint8Array(Buffer.from(v[1], 'base64')).buffer),
+      });
+  let dirty = false;
+  return {
+    get: (clip: string) => entries.get(clip),
+    put(clip: string, data: Float32Array, shape: number[]) {
+      entries.set(clip, { data, shape });
+      dirty = true;
+    },
+    save() {
+      if (!dirty) return;
+      const o: Record<string, [number[], string]> = {};
+      for (const [k, v] of entries)
+        o[k] = [v.shape, Buffer.from(v.data.buffer, v.data.byteOffset, v.data.byteLength).toString('base64')];
+      writeFileSync(file, JSON.stringify(o));
+      dirty = false;
+    },
+  };
 }
 
 /** The clip's vision features: the cached ones, or the (trained) tower's of its pixels. */
@@ -285,8 +333,8 @@ async function main(): Promise<void> {
   let t0 = performance.now();
   // GRPO alone (--steps 0 from --init) samples its prompts from the first --grpo-train clips.
   const trainItems = steps > 0 ? data.train : data.train.slice(0, Number(args['grpo-train']));
-  const train = examples(ctx, model, tok, data.dir, trainItems);
-  const test = examples(ctx, model, tok, data.dir, data.test);
+  const train = await examples(ctx, model, tok, data.dir, trainItems);
+  const test = await examples(ctx, model, tok, data.dir, data.test);
   await ctx.sync();
   const featureMs = (performance.now() - t0) / (train.length + test.length);
   const seqLen = train[0].before.length + 64 + train[0].after.length + train[0].completion.length;

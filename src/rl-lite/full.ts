@@ -15,7 +15,7 @@ import { ConnectorTrainer } from './connector';
 import { sftLoss } from './grpo-loss';
 import type { AdamW } from './optimizer';
 import type { Param } from './params';
-import { Policy } from './policy';
+import { Policy, stackInputs } from './policy';
 import { VisionTrainer } from './vision';
 
 /**
@@ -84,21 +84,14 @@ export class FullTrainer {
   ): Promise<Float32Array[]> {
     const { ctx, policy } = this;
     const xs = items.map((it) => this.inputs(it, it.targets));
-    const T = Math.max(...xs.map((x) => x.x0.shape[0]));
-    const C = xs[0].x0.shape[1];
-    const x0 = ctx.tidy(() =>
-      concatRows(
-        ctx,
-        xs.flatMap((x) => {
-          const pad = T - x.x0.shape[0];
-          return pad ? [x.x0, ctx.upload(new Float32Array(pad * C), [pad, C], x.x0.dtype)] : [x.x0];
-        }),
-      ),
+    const stack = stackInputs(
+      ctx,
+      xs.map((x, b) => ({ ...x, targets: items[b].targets })),
     );
-    for (const x of xs) ctx.release(x.x0);
-    const dX0 = ctx.upload(new Float32Array(items.length * T * C), [items.length * T, C], 'f32');
-    const segments = items.map((it, b) => ({ first: b * T + xs[b].first, targets: it.targets }));
-    const logp = await policy.backwardBatch(x0, items.length, segments, null, grad, dX0);
+    if (stack.x0 !== xs[0].x0) for (const x of xs) ctx.release(x.x0);
+    const { x0, T } = stack;
+    const dX0 = ctx.upload(new Float32Array(x0.size), [x0.shape[0], x0.shape[1]], 'f32');
+    const logp = await policy.backwardBatch(x0, stack.B, stack.segments, null, grad, dX0);
     for (const [b, p] of items.entries())
       ctx.tidy(() => {
         // dX0's rows for p: [before | visual | after + targets but the last]

@@ -111,4 +111,47 @@ describe(`GRPO on a learnable item (tiny-a, ${ctx.actDtype})`, () => {
       `p(rewarded) ${p0.toFixed(3)} → ${p1.toFixed(3)}; rewarded per step ${rewarded}`,
     ).toBeGreaterThan(p0 * 1.5);
   });
+
+  it('completions stacked in one pass (pack_sequences) take the step one at a time takes', async () => {
+    const fresh = (pack: number) => {
+      const lora = new LoraAdapter(ctx, model.config.text, {
+        r: 2,
+        alpha: 4,
+        dropout: 0,
+        rslora: false,
+        targets: ['q', 'down'],
+        seed: 3,
+      });
+      // B starts at 0: one step's update of A is 0, so B's carries the comparison.
+      const opt = new AdamW(ctx, lora, { ...trainer.optimizer.config, totalSteps: 1 });
+      return new Trainer(ctx, model, tok, [151643], trainer.policy, lora, opt, {
+        ...trainer.config,
+        num_generations: 4,
+        max_completion_length: 2,
+        top_k: 8,
+        advantage_noise: 0.5, // a signal whatever the rewards: the same draws for both
+        pack_sequences: pack,
+      });
+    };
+    const item = { before, after, visual: null, solution: '<answer>A</answer>' };
+    const weights = async (t: Trainer) => (await t.lora.read()).flatMap((f) => [f.A, f.B]);
+    const one = fresh(1);
+    const packed = fresh(4);
+    const m1 = await one.grpoStep([item]);
+    const m4 = await packed.grpoStep([item]);
+    expect(m4.completions.map((c) => c.ids)).toEqual(m1.completions.map((c) => c.ids));
+    expect(m4.loss).toBeCloseTo(m1.loss, 5);
+    const [w1, w4] = [await weights(one), await weights(packed)];
+    let moved = 0;
+    for (const [i, w] of w1.entries())
+      for (const [j, v] of w.entries()) {
+        expect(w4[i][j]).toBeCloseTo(v, 5);
+        if (i % 2 === 1) moved = Math.max(moved, Math.abs(v));
+      }
+    expect(moved).toBeGreaterThan(1e-4); // B moved: the step was not empty
+    for (const t of [one, packed]) {
+      t.optimizer.destroy();
+      t.lora.destroy();
+    }
+  });
 });

@@ -19,7 +19,7 @@ import type { TextTokenizer } from '../model/tokenizer';
 import { advantages, type GrpoLossConfig, sftLoss, tokenLoss, tokenWeights } from './grpo-loss';
 import type { LoraAdapter } from './lora';
 import type { AdamW } from './optimizer';
-import type { Policy } from './policy';
+import { type Policy, stackInputs } from './policy';
 import { scoreCompletion } from './rewards';
 
 export interface GrpoConfig extends GrpoLossConfig {
@@ -31,6 +31,12 @@ export interface GrpoConfig extends GrpoLossConfig {
   /** Weights of [accuracy, format] summed TRL-style; null: the paper's r = acc + (2·acc − 1)·format. */
   reward_weights: [number, number] | null;
   seed: number;
+  /**
+   * Completions that go through the loss's forward and backward together, stacked (Policy.backwardBatch);
+   * ours, not TRL's. More is faster where dispatches dominate (small models, software adapters) and
+   * costs that many times a sequence's activations. Default 1.
+   */
+  pack_sequences?: number;
 }
 
 /** The paper's GRPO (MODEL.md): G = 8, β = 0.01, noise 0.02 on the advantages, 512 new tokens. */
@@ -190,18 +196,28 @@ export class Trainer {
     for (let it = 0; it < c.num_iterations; it++) {
       loss = klSum = clipped = tokens = 0;
       const step = this.optimizer.step;
-      for (const [i, x] of inputs.entries()) {
-        if (!x) continue;
-        const pass = { step, sequence: i, iteration: it };
-        const grad = (lp: Float32Array) => {
-          const l = tokenLoss(lp, olds[i], refs[i], adv[i], weights[i], c);
-          loss += l.loss;
-          klSum += l.kl * lp.length;
-          clipped += l.clipped;
-          tokens += lp.length;
-          return l.grad;
-        };
-        await this.policy.backward(x.x0, x.first, rolled[i].targets, this.lora, grad, undefined, pass);
+      const live = [...inputs.keys()].filter((i) => inputs[i]);
+      const pack = Math.max(1, c.pack_sequences ?? 1);
+      for (let a = 0; a < live.length; a += pack) {
+        const group = live.slice(a, a + pack);
+        // The pack's dropout masks are keyed by its first sequence (one sequence a pack: as before).
+        const pass = { step, sequence: group[0], iteration: it };
+        const grad = (lps: Float32Array[]) =>
+          lps.map((lp, j) => {
+            const i = group[j];
+            const l = tokenLoss(lp, olds[i], refs[i], adv[i], weights[i], c);
+            loss += l.loss;
+            klSum += l.kl * lp.length;
+            clipped += l.clipped;
+            tokens += lp.length;
+            return l.grad;
+          });
+        const stack = stackInputs(
+          this.ctx,
+          group.map((i) => ({ ...inputs[i]!, targets: rolled[i].targets })),
+        );
+        await this.policy.backwardBatch(stack.x0, stack.B, stack.segments, this.lora, grad, undefined, pass);
+        if (stack.B > 1) this.ctx.release(stack.x0);
       }
       await this.ctx.sync(); // the backward's queued GPU work counts as the backward's time
       const o0 = now();

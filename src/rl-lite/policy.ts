@@ -662,6 +662,31 @@ function projectBackward(
 }
 
 /** Positions 0..T−1 as a u32 tensor. */
+/**
+ * Stacks sequences' inputs x0 [T_b, C] for backwardBatch: each padded with zero rows to the longest
+ * (padding last, where causal attention hides it), then concatenated [B·T, C]; each sequence's
+ * first predicting row shifted to its place in the stack. One sequence is returned as it is.
+ */
+export function stackInputs(
+  ctx: GpuContext,
+  seqs: readonly { x0: Tensor; first: number; targets: readonly number[] }[],
+): { x0: Tensor; B: number; T: number; segments: Segment[] } {
+  const T = Math.max(...seqs.map((s) => s.x0.shape[0]));
+  const segments = seqs.map((s, b) => ({ first: b * T + s.first, targets: s.targets }));
+  if (seqs.length === 1) return { x0: seqs[0].x0, B: 1, T, segments };
+  const C = seqs[0].x0.shape[1];
+  const x0 = ctx.tidy(() =>
+    concatRows(
+      ctx,
+      seqs.flatMap((s) => {
+        const pad = T - s.x0.shape[0];
+        return pad ? [s.x0, ctx.upload(new Float32Array(pad * C), [pad, C], s.x0.dtype)] : [s.x0];
+      }),
+    ),
+  );
+  return { x0, B: seqs.length, T, segments };
+}
+
 /** Positions of B stacked sequences of T: 0…T−1, B times. */
 function positions(ctx: GpuContext, T: number, B = 1): Tensor {
   return ctx.upload(
