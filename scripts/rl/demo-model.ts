@@ -79,7 +79,13 @@ export function demoConfig(
  * embedding N(0, 1/p²) (one channel's fan-in: a square's colour moves a patch by ~1), positions
  * N(0, 0.5²), the resampler's latents N(0, 0.02²) (they are the same for every clip).
  */
-function initial(name: string, shape: number[], rand: () => number, embedStd: number): Float32Array {
+function initial(
+  name: string,
+  shape: number[],
+  rand: () => number,
+  embedStd: number,
+  qScale: number,
+): Float32Array {
   const n = shape.reduce((a, b) => a * b, 1);
   const out = new Float32Array(n);
   const isNorm =
@@ -94,7 +100,8 @@ function initial(name: string, shape: number[], rand: () => number, embedStd: nu
         ? 0.5
         : /patch_embedding\.weight$/.test(name)
           ? 1 / shape[2] // 1/p
-          : 1 / Math.sqrt(shape.slice(1).reduce((a, b) => a * b, 1));
+          : (name.endsWith('to_q.weight') ? qScale : 1) /
+            Math.sqrt(shape.slice(1).reduce((a, b) => a * b, 1));
   for (let i = 0; i < n; i++) out[i] = std * rand();
   return out;
 }
@@ -108,6 +115,11 @@ export function demoFiles(
   embedStd = 0.02,
   connector: DemoConnector = SPEC.connector,
   llm: Partial<DemoText> = {},
+  /**
+   * The resampler's query weights × qScale: sharper attention over a frame's patches at the start,
+   * so a latent takes more of the square than of the black around it.
+   */
+  qScale = 1,
 ): Map<string, Uint8Array> {
   const json = demoConfig(imageSize, connector, llm);
   const cfg = parseModelConfig(json);
@@ -117,7 +129,7 @@ export function demoFiles(
     if (e.name.endsWith('inv_freq') || e.name.endsWith('position_ids') || e.name.endsWith('lm_head.weight'))
       continue;
     // A stream per tensor: the tower's start does not depend on the language model's geometry.
-    const start = initial(e.name, e.shape, gaussian(seed ^ nameHash(e.name)), embedStd);
+    const start = initial(e.name, e.shape, gaussian(seed ^ nameHash(e.name)), embedStd, qScale);
     const data = weights.get(e.name) ?? start;
     if (data.length !== start.length)
       throw new Error(`${e.name}: ${data.length} values, expected ${start.length}`);

@@ -68,6 +68,8 @@ const { values: args } = parseArgs({
     'embed-std': { type: 'string', default: '0.02' },
     group: { type: 'string', default: '16' },
     hidden: { type: 'string', default: '64' },
+    'q-scale': { type: 'string', default: '1' },
+    'freeze-connector': { type: 'boolean', default: false },
     layers: { type: 'string', default: '2' },
     queries: { type: 'string', default: '64' },
     'grpo-steps': { type: 'string', default: '0' },
@@ -323,6 +325,7 @@ async function main(): Promise<void> {
           layers: Number(args.layers),
           mlp: 3 * Number(args.hidden),
         },
+        Number(args['q-scale']),
       );
   const ckpt = await openCheckpoint(new MapWeightSource(files, args.init ?? 'tiny-r1-shapes (random start)'));
   const model = new TinyLlavaVideo(ctx, ckpt.config, await loadWeights(ctx, ckpt), DEMO_FRAMES);
@@ -343,7 +346,13 @@ async function main(): Promise<void> {
   );
 
   const trainer = new FullTrainer(ctx, model, { vision: args.vision });
-  const opt = new AdamW(ctx, trainer.params, {
+  // --freeze-connector: the connector keeps its random start, so its tokens keep their variation across
+  // clips (trained along, it learns first to make them all alike, a way to quiet the input the language
+  // model cannot read yet); only the language model (and the tower with --vision) learns.
+  const trained = args['freeze-connector']
+    ? trainer.params.filter((q) => !q.name.startsWith(PREFIX.connector))
+    : trainer.params;
+  const opt = new AdamW(ctx, trained, {
     ...ADAMW_DEFAULTS,
     lr: Number(args.lr),
     weightDecay: 0,
@@ -353,7 +362,7 @@ async function main(): Promise<void> {
     totalSteps: steps,
   });
   opt.zeroGrads();
-  const nParams = trainer.params.reduce((n, q) => n + q.p.size, 0);
+  const nParams = trained.reduce((n, q) => n + q.p.size, 0);
   const parts = args.vision ? 'LLM + connector + vision tower' : 'LLM + connector';
   console.log(`training ${nParams} parameters (${parts}), batch ${batch}, ${steps} steps`);
   const rand = seededRandom(seed + 1);
