@@ -2,6 +2,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { create, globals } from 'webgpu';
 import { EngineError } from '../engine-client/protocol';
 import { createEngine } from './engine';
+import { gpuCommands } from './gpu-commands';
+import { EngineSession } from './session';
 
 // The in-thread engine on Dawn (whatever adapter VK_ICD_FILENAMES selects).
 Object.assign(globalThis, globals);
@@ -30,5 +32,26 @@ describe('engine (in-thread)', () => {
     expect(err).toBeInstanceOf(EngineError);
     expect(err.kind).toBe('no-webgpu');
     expect(err.hint).toMatch(/Chrome/);
+  });
+});
+
+describe('memory', () => {
+  it('is zero before init, then counts live buffers once the pool gives its free ones back', async () => {
+    const session = new EngineSession({ gpu: () => gpu ?? undefined });
+    const commands = gpuCommands(session);
+    expect(await commands.memory()).toEqual({ gpuBytes: 0, gpuBuffers: 0, pooledBytes: 0 });
+    await commands.init();
+    const ctx = session.gpu();
+    const base = await commands.memory();
+    const kept = ctx.upload(new Float32Array(1000), [1000], 'f32');
+    const freed = ctx.upload(new Float32Array(3000), [3000], 'f32');
+    ctx.release(freed); // into the pool's free list: still a live buffer until given back
+    const m = await commands.memory();
+    expect(m.pooledBytes).toBeGreaterThanOrEqual(3000 * 4);
+    expect(m.gpuBuffers).toBe(base.gpuBuffers + 1);
+    expect(m.gpuBytes).toBeGreaterThanOrEqual(base.gpuBytes + 1000 * 4);
+    ctx.release(kept);
+    expect((await commands.memory()).gpuBuffers).toBe(base.gpuBuffers);
+    await commands.dispose();
   });
 });

@@ -1,6 +1,7 @@
 import {
   type DeviceRecovery,
   type EngineErrorInfo,
+  type EngineMemory,
   errorInfo,
   type GpuCommands,
   type InitOptions,
@@ -109,6 +110,19 @@ export function gpuCommands(session: EngineSession): GpuCommands {
       if (!ctx) return;
       ctx.destroy();
       releaseDevice(ctx.device);
+    },
+
+    async memory(): Promise<EngineMemory> {
+      const ctx = session.ctx;
+      if (!ctx) return { gpuBytes: 0, gpuBuffers: 0, pooledBytes: 0 };
+      await ctx.sync();
+      const before = ctx.memory.bytes;
+      ctx.pool.trim();
+      return {
+        gpuBytes: ctx.memory.bytes,
+        gpuBuffers: ctx.memory.buffers,
+        pooledBytes: before - ctx.memory.bytes,
+      };
     },
   };
 }

@@ -68,6 +68,20 @@ export interface GpuCommands {
   ): Promise<SelfTestResult[]>;
   /** Releases the device (the engine can be initialised again afterwards). */
   dispose(): Promise<void>;
+  /**
+   * What the engine holds on the GPU: every live buffer, counted from createBuffer to destroy(), after
+   * the work submitted so far has finished and the buffer pool's free scratch is given back (the soak's
+   * sample). Call it between commands. Zeros before init.
+   */
+  memory(): Promise<EngineMemory>;
+}
+
+export interface EngineMemory {
+  /** Live GPU buffers' bytes and count once the pool's free ones are destroyed. */
+  gpuBytes: number;
+  gpuBuffers: number;
+  /** Bytes that were in the pool's free lists (given back by this call). */
+  pooledBytes: number;
 }
 
 export type Engine = GpuCommands & ModelCommands & VideoCommands & TrainCommands;
