@@ -114,19 +114,28 @@ test('the soak in one page: questions in a row, then video swaps; no growth in t
     expect(v.last.heap - v.first.heap, `${name}: worker heap grew`).toBeLessThanOrEqual(v.heapAllowance);
   };
 
-  // Questions about the first sample clip, of varying length (so prompts and KV caches vary).
+  // Questions about the first sample clip, of varying length (so prompts and KV caches vary), answered
+  // greedily. The set repeats within the first window, so the first window has met every shape: the
+  // engine's uniform-buffer caches (bounded, keyed by content) add buffers for shapes not seen before,
+  // and a leak is what still grows once the work repeats.
   await page.getByTestId(`sample-${CLIPS[0].replace(/\.\w+$/, '')}`).click();
   await expect(page.getByTestId('video-panel')).toHaveAttribute('data-state', 'ready', { timeout: 60_000 });
   await expect(page.getByTestId('video-vision')).toHaveAttribute('data-state', 'done', { timeout: 60_000 });
+  await page.getByTestId('sampling-settings').evaluate((d) => {
+    (d as HTMLDetailsElement).open = true;
+  });
+  await page.getByTestId('temperature-input').fill('0');
   const words = 'which way does the square move left right up down first last frame'.split(' ');
+  const period = Math.max(1, Math.min(11, Math.floor(QUESTIONS / 2)));
   const questions: Sample[] = [];
   let t0 = Date.now();
   for (let i = 0; i < QUESTIONS; i++) {
     const entries = await page.getByTestId('history-entry').count();
-    const n = 3 + ((i * 7) % 11);
+    const k = i % period;
+    const n = 3 + ((k * 7) % 11);
     await page
       .getByTestId('question-input')
-      .fill(`${Array.from({ length: n }, (_, k) => words[(i + k) % words.length]).join(' ')}?`);
+      .fill(`${Array.from({ length: n }, (_, j) => words[(k + j) % words.length]).join(' ')}?`);
     await page.getByTestId('ask-button').click();
     await expect(page.getByTestId('history-entry')).toHaveCount(entries + 1, { timeout: 60_000 });
     await expect(page.getByTestId('ask-status')).toHaveAttribute('data-state', 'done', { timeout: 60_000 });
