@@ -73,6 +73,7 @@ export async function grpoStage(
     max_completion_length: o.maxNew,
     beta: o.beta,
     seed: o.seed,
+    pack_sequences: o.generations, // a prompt's completions in one pass: the same step, faster here
   });
   const rand = seededRandom(o.seed + 7);
   const log: StepMetrics[] = [];
