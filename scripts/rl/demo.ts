@@ -38,6 +38,7 @@ import { readTokenizer, type TextTokenizer } from '../../src/model/tokenizer';
 import { PREFIX } from '../../src/model/weight-manifest';
 import { type DatasetItem, parseDataset, sftTarget } from '../../src/rl-lite/dataset';
 import { type FeaturePrompt, FullTrainer } from '../../src/rl-lite/full';
+import type { GrpoItem } from '../../src/rl-lite/grpo';
 import { AdamW } from '../../src/rl-lite/optimizer';
 import { scoreCompletion } from '../../src/rl-lite/rewards';
 import { CLIP_FRAMES, CLIP_SIZE, seededRandom } from '../../src/rl-lite/tasks/moving-squares';
@@ -428,12 +429,14 @@ async function main(): Promise<void> {
   const grpoSteps = Number(args['grpo-steps']);
   if (grpoSteps > 0) {
     // Stage 2: the visual tokens of the supervised model, once per clip.
-    const items = train.map((ex) => {
+    const items: GrpoItem[] = [];
+    for (const ex of train) {
       const feats = clipFeatures(model, ex);
       const visual = model.connector(feats);
       if (feats !== ex.features) ctx.release(feats);
-      return { before: ex.before, after: ex.after, visual, solution: ex.item.solution };
-    });
+      items.push({ before: ex.before, after: ex.after, visual, solution: ex.item.solution });
+      if (items.length % 32 === 0) await ctx.sync(); // a bounded queue of GPU work
+    }
     const g = await grpoStage(ctx, model, tok, DEMO_EOS, items, {
       steps: grpoSteps,
       prompts: Number(args['grpo-prompts']),
@@ -479,7 +482,7 @@ async function main(): Promise<void> {
     await ctx.sync(); // the merge's commands run before the adapter's buffers are destroyed
     g.lora.destroy();
     g.policy.destroy();
-    for (const it of items) ctx.release(it.visual);
+    for (const it of items) if (it.visual) ctx.release(it.visual);
     console.log(JSON.stringify({ grpo: summary.grpo, grpoStepMsMedian: summary.grpoStepMsMedian }, null, 2));
   }
   writeFileSync(join(out, `summary-${summary.image}px.json`), `${JSON.stringify(summary, null, 2)}\n`);
