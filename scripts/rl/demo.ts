@@ -1,17 +1,20 @@
 /**
- * `npm run rl:demo -- [--out .cache/rl-demo] [--train 256] [--test 64] [--steps 200] [--batch 8]
- *   [--lr 3e-3] [--seed 0] [--eval-every 0] [--max-new 128] [--image 128] [--save <folder>]`
+ * `npm run rl:demo -- [--out .cache/rl-demo] [--train 2048] [--test 64] [--steps 1200] [--batch 8]
+ *   [--pack 8] [--lr 3e-3] [--seed 0] [--eval-every 200] [--max-new 128] [--image 64] [--group 16]
+ *   [--queries 16] [--q-scale 6] [--hidden 64] [--layers 2] [--train-connector] [--vision]
+ *   [--grpo-steps 0 …] [--init <folder>] [--save <folder>]`
  *
- * Stage 1 of the demo model (issue 12): a toy TinyLLaVA-Video (scripts/rl/demo-model.ts) trained
- * from scratch by supervised fine-tuning on the moving-squares task, every weight of the language
- * model and the connector in full (src/rl-lite/full.ts); the random vision tower stays frozen and
- * each clip's features are computed once. Then greedy decoding on the held-out clips: accuracy and
- * the rate of well-formed `<think>…</think><answer>…</answer>`, with chance beside them.
+ * The demo model (issue 12): a toy TinyLLaVA-Video (scripts/rl/demo-model.ts) trained from scratch by
+ * supervised fine-tuning on the moving-squares task — the language model in full (src/rl-lite/full.ts);
+ * the connector too with --train-connector, the tower too with --vision; otherwise both keep their
+ * random start and each clip's tower features are computed once (and cached beside the clips) — then
+ * optionally GRPO with LoRA (demo-grpo.ts). Greedy decoding on the held-out clips gives accuracy and
+ * the rate of well-formed `<think>…</think><answer>…</answer>`, with chance beside them. The shipped
+ * numbers come from `npm run eval` on the saved folder (the app's own decode path in Chromium).
  *
  * Frames: the clips (rl:squares' H.264 MP4s) are decoded by ffmpeg to RGBA, 16 of the 24 frames
  * picked as the model's sampling does (linspace), and resized and normalised on the GPU by the
- * app's resize kernel. Still to do: evaluating through the app's own decode path (WebCodecs in
- * headless Chromium, as `infer` does), which the issue asks for the final numbers.
+ * app's resize kernel.
  *
  * Runs under Node with Dawn on the adapter VK_ICD_FILENAMES names, in f32. --save writes the trained
  * model as a hub checkpoint folder (f32 safetensors, config, tokenizer), reloads it and checks that
@@ -51,17 +54,17 @@ import { DEFAULTS, writeSquaresDataset } from './squares';
 const { values: args } = parseArgs({
   options: {
     out: { type: 'string', default: '.cache/rl-demo' },
-    train: { type: 'string', default: '256' },
+    train: { type: 'string', default: '2048' },
     test: { type: 'string', default: '64' },
-    steps: { type: 'string', default: '200' },
+    steps: { type: 'string', default: '1200' },
     batch: { type: 'string', default: '8' },
     pack: { type: 'string', default: '8' },
     lr: { type: 'string', default: '3e-3' },
     seed: { type: 'string', default: '0' },
-    'eval-every': { type: 'string', default: '0' },
+    'eval-every': { type: 'string', default: '200' },
     'max-new': { type: 'string', default: '128' },
     save: { type: 'string' },
-    image: { type: 'string', default: '128' },
+    image: { type: 'string', default: '64' },
     vision: { type: 'boolean', default: false },
     'two-squares': { type: 'string', default: '0.5' },
     init: { type: 'string' },
@@ -69,10 +72,10 @@ const { values: args } = parseArgs({
     'embed-std': { type: 'string', default: '0.02' },
     group: { type: 'string', default: '16' },
     hidden: { type: 'string', default: '64' },
-    'q-scale': { type: 'string', default: '1' },
-    'freeze-connector': { type: 'boolean', default: false },
+    'q-scale': { type: 'string', default: '6' },
+    'train-connector': { type: 'boolean', default: false },
     layers: { type: 'string', default: '2' },
-    queries: { type: 'string', default: '64' },
+    queries: { type: 'string', default: '16' },
     'grpo-steps': { type: 'string', default: '0' },
     'grpo-prompts': { type: 'string', default: '2' },
     'grpo-train': { type: 'string', default: '128' },
@@ -347,12 +350,12 @@ async function main(): Promise<void> {
   );
 
   const trainer = new FullTrainer(ctx, model, { vision: args.vision });
-  // --freeze-connector: the connector keeps its random start, so its tokens keep their variation across
+  // Unless --train-connector, the connector keeps its random start, so its tokens keep their variation across
   // clips (trained along, it learns first to make them all alike, a way to quiet the input the language
   // model cannot read yet); only the language model (and the tower with --vision) learns.
-  const trained = args['freeze-connector']
-    ? trainer.params.filter((q) => !q.name.startsWith(PREFIX.connector))
-    : trainer.params;
+  const trained = args['train-connector']
+    ? trainer.params
+    : trainer.params.filter((q) => !q.name.startsWith(PREFIX.connector));
   const opt = new AdamW(ctx, trained, {
     ...ADAMW_DEFAULTS,
     lr: Number(args.lr),
@@ -364,7 +367,9 @@ async function main(): Promise<void> {
   });
   opt.zeroGrads();
   const nParams = trained.reduce((n, q) => n + q.p.size, 0);
-  const parts = args.vision ? 'LLM + connector + vision tower' : 'LLM + connector';
+  const parts = ['LLM', args['train-connector'] ? 'connector' : null, args.vision ? 'vision tower' : null]
+    .filter(Boolean)
+    .join(' + ');
   console.log(`training ${nParams} parameters (${parts}), batch ${batch}, ${steps} steps`);
   const rand = seededRandom(seed + 1);
   let order: number[] = [];
