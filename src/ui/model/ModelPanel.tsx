@@ -70,7 +70,7 @@ function DemoNote({ parameters, disabled }: { parameters: number; disabled: bool
       <p>
         This is the <strong>demo model</strong>: a {(parameters / 1e6).toPrecision(2)} M-parameter
         TinyLLaVA-Video trained in this project on moving squares. It says which way a coloured square moves,
-        reasoning first as the real model does, and gets about 7 in 10 clips it has not seen right (a guess
+        reasoning first as the real model does, and gets about 8 in 10 clips it has not seen right (a guess
         gets 1 in 4). It knows nothing else.
       </p>
       <p className="callout-hint">
