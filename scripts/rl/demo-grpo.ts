@@ -73,7 +73,7 @@ export async function grpoStage(
     max_completion_length: o.maxNew,
     beta: o.beta,
     seed: o.seed,
-    pack_sequences: o.generations, // a prompt's completions in one pass: the same step, faster here
+    pack_sequences: o.prompts * o.generations, // a step's completions in one pass: the same step, faster here
   });
   const rand = seededRandom(o.seed + 7);
   const log: StepMetrics[] = [];
@@ -94,7 +94,7 @@ export async function grpoStage(
       console.log(
         `grpo ${s}: reward ${r.rewardMean.toFixed(3)}, accuracy ${r.accuracy.toFixed(2)}, format ${r.formatRate.toFixed(2)}, ` +
           `kl ${r.kl.toFixed(4)}, |g| ${r.gradNorm.toFixed(2)}, ms rollout ${ms.rollout.toFixed(0)} reward ${ms.reward.toFixed(0)} ` +
-          `fwd+bwd ${ms.backward.toFixed(0)} opt ${ms.optimizer.toFixed(0)}`,
+          `ref ${ms.reference.toFixed(0)} fwd+bwd ${ms.backward.toFixed(0)} opt ${ms.optimizer.toFixed(0)}`,
       );
     if ((o.evalEvery > 0 && s % o.evalEvery === 0) || s === o.steps) {
       policy.mergeInto(model, lora);

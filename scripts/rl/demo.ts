@@ -39,6 +39,7 @@ import { MapWeightSource } from '../../src/model/sources/map';
 import { TinyLlavaVideo } from '../../src/model/tinyllava';
 import { readTokenizer, type TextTokenizer } from '../../src/model/tokenizer';
 import { PREFIX } from '../../src/model/weight-manifest';
+import { connectorParamNames } from '../../src/rl-lite/connector';
 import { type DatasetItem, parseDataset, sftTarget } from '../../src/rl-lite/dataset';
 import { type FeaturePrompt, FullTrainer } from '../../src/rl-lite/full';
 import type { GrpoItem } from '../../src/rl-lite/grpo';
@@ -258,8 +259,12 @@ async function evaluate(model: TinyLlavaVideo, tok: TextTokenizer, set: Example[
 /** Writes the trained model as a checkpoint folder, reloads it and compares one prompt's logits. */
 async function save(ctx: GpuContext, model: TinyLlavaVideo, trainer: FullTrainer, dir: string, ex: Example) {
   const weights = await trainedWeights(ctx, trainer.params);
-  // A frozen tower (trained by an earlier run, or random) is saved as the model holds it.
-  for (const name of visionParamNames(model.config.vision).map((n) => PREFIX.vision + n))
+  // A frozen tower or connector (trained by an earlier run, or random) is saved as the model holds it.
+  const frozen = [
+    ...visionParamNames(model.config.vision).map((n) => PREFIX.vision + n),
+    ...connectorParamNames(model.config.connector).map((n) => PREFIX.connector + n),
+  ];
+  for (const name of frozen)
     if (!weights.has(name)) weights.set(name, await ctx.read(model.weights.get(name)));
   const files = demoFiles(
     weights,
@@ -349,13 +354,11 @@ async function main(): Promise<void> {
     `vision features: ${featureMs.toFixed(0)} ms a clip (decode + resize + tower); ~${seqLen} positions a sequence`,
   );
 
-  const trainer = new FullTrainer(ctx, model, { vision: args.vision });
   // Unless --train-connector, the connector keeps its random start, so its tokens keep their variation across
   // clips (trained along, it learns first to make them all alike, a way to quiet the input the language
   // model cannot read yet); only the language model (and the tower with --vision) learns.
-  const trained = args['train-connector']
-    ? trainer.params
-    : trainer.params.filter((q) => !q.name.startsWith(PREFIX.connector));
+  const trainer = new FullTrainer(ctx, model, { vision: args.vision, connector: args['train-connector'] });
+  const trained = trainer.params;
   const opt = new AdamW(ctx, trained, {
     ...ADAMW_DEFAULTS,
     lr: Number(args.lr),
@@ -455,9 +458,9 @@ async function main(): Promise<void> {
       seed,
       evalEvery,
       onEval: async (s) => {
-        const e = await evaluate(model, tok, s === grpoSteps ? test : test.slice(0, 16));
+        const e = await evaluate(model, tok, test); // 64 clips greedy: seconds, so every evaluation is whole
         console.log(
-          `  grpo ${s}, held-out (${s === grpoSteps ? test.length : 16}): accuracy ${e.accuracy.toFixed(2)}, format ${e.format.toFixed(2)}, start region ${e.region.toFixed(2)}`,
+          `  grpo ${s}, held-out (${test.length}): accuracy ${e.accuracy.toFixed(2)}, format ${e.format.toFixed(2)}, start region ${e.region.toFixed(2)}`,
         );
         for (const x of e.samples) console.log(`    ${x}`);
         if (s === grpoSteps) {

@@ -105,6 +105,23 @@ describe('full fine-tuning (tiny-a, f32)', () => {
     expect(gpuErrors).toEqual([]);
   });
 
+  it('with the connector frozen its weights are no parameters and the rest get the same gradients', async () => {
+    const frozen = new FullTrainer(ctx, model, { connector: false });
+    expect(frozen.params.filter((q) => q.name.includes('connector'))).toEqual([]);
+    expect(frozen.params.length).toBeLessThan(trainer.params.length);
+    for (const t of [trainer, frozen])
+      for (const { g: grad } of t.params)
+        ctx.device.queue.writeBuffer(grad.buffer, 0, new Float32Array(grad.size));
+    await trainer.backward(prompt, targets, () => g);
+    await frozen.backward(prompt, targets, () => g);
+    for (const { name, g: grad } of frozen.params) {
+      const want = await ctx.read(trainer.params.find((q) => q.name === name)!.g);
+      expect(Array.from(await ctx.read(grad)), name).toEqual(Array.from(want));
+    }
+    frozen.destroy();
+    expect(gpuErrors).toEqual([]);
+  });
+
   it('AdamW over every parameter raises the targets’ log-probs; the inference model follows', async () => {
     const opt = new AdamW(ctx, trainer.params, {
       ...ADAMW_DEFAULTS,

@@ -1,6 +1,6 @@
 /**
- * Full fine-tuning of a small model: every weight of the language model and of the connector is
- * trained, and optionally the vision tower's. With the tower frozen a clip's vision features are
+ * Full fine-tuning of a small model: every weight of the language model and (by default) of the
+ * connector is trained, and optionally the vision tower's. With the tower frozen a clip's vision features are
  * computed once and cached; with it trained, prompts carry the clip's pixels and the features are
  * recomputed every time. The loss's gradient flows from the log-probs through the LLM into its input
  * embeddings: the text rows reach the embedding table, the visual rows go back through the connector
@@ -32,6 +32,11 @@ export interface FeaturePrompt {
 export interface FullOptions {
   /** Train the vision tower too (prompts then carry pixels). */
   vision?: boolean;
+  /**
+   * Train the connector (default true). When false its weights are not parameters and, with the tower
+   * frozen too, the visual rows' gradient stops at the language model's input.
+   */
+  connector?: boolean;
 }
 
 export class FullTrainer {
@@ -39,6 +44,7 @@ export class FullTrainer {
   readonly connector: ConnectorTrainer;
   readonly vision: VisionTrainer | null;
   readonly params: Param[];
+  private readonly trainConnector: boolean;
 
   constructor(
     private readonly ctx: GpuContext,
@@ -48,7 +54,12 @@ export class FullTrainer {
     this.policy = new Policy(ctx, model);
     this.connector = new ConnectorTrainer(ctx, model);
     this.vision = opts.vision ? new VisionTrainer(ctx, model) : null;
-    this.params = [...this.policy.trainAll(), ...this.connector.params, ...(this.vision?.params ?? [])];
+    this.trainConnector = opts.connector ?? true;
+    this.params = [
+      ...this.policy.trainAll(),
+      ...(this.trainConnector ? this.connector.params : []),
+      ...(this.vision?.params ?? []),
+    ];
   }
 
   /** log p of each target after the prompt (forward only). */
@@ -99,7 +110,7 @@ export class FullTrainer {
         const n = p.before.length;
         const q = xs[b].visualRows;
         if (n) policy.embedBackward(p.before, sliceRows(ctx, dX0, at, at + n));
-        if (q) {
+        if (q && (this.trainConnector || this.vision)) {
           const dVisual = sliceRows(ctx, dX0, at + n, at + n + q);
           const features = this.features(p)!;
           const dFeatures = this.connector.backward(features, dVisual, this.vision !== null);

@@ -112,7 +112,7 @@ describe(`GRPO on a learnable item (tiny-a, ${ctx.actDtype})`, () => {
     ).toBeGreaterThan(p0 * 1.5);
   });
 
-  it('completions stacked in one pass (pack_sequences) take the step one at a time takes', async () => {
+  it('completions stacked in one pass (pack_sequences, the reference and old log-probs too) take the step one at a time takes', async () => {
     const fresh = (pack: number) => {
       const lora = new LoraAdapter(ctx, model.config.text, {
         r: 2,
@@ -130,6 +130,7 @@ describe(`GRPO on a learnable item (tiny-a, ${ctx.actDtype})`, () => {
         max_completion_length: 2,
         top_k: 8,
         advantage_noise: 0.5, // a signal whatever the rewards: the same draws for both
+        num_iterations: 2, // the rollout-time log-probs (packed too) count in the second pass
         pack_sequences: pack,
       });
     };
@@ -141,6 +142,7 @@ describe(`GRPO on a learnable item (tiny-a, ${ctx.actDtype})`, () => {
     const m4 = await packed.grpoStep([item]);
     expect(m4.completions.map((c) => c.ids)).toEqual(m1.completions.map((c) => c.ids));
     expect(m4.loss).toBeCloseTo(m1.loss, 5);
+    expect(m4.kl).toBeCloseTo(m1.kl, 6); // the reference's log-probs, packed too
     const [w1, w4] = [await weights(one), await weights(packed)];
     let moved = 0;
     for (const [i, w] of w1.entries())

@@ -181,25 +181,35 @@ export class Trainer {
     let gradNorm = 0;
     let lr = 0;
     let optimizerMs = 0;
-    // Reference and rollout-time log-probs, once per completion.
     const inputs = rolled.map((r) => (r.targets.length ? this.inputs(r.item, r.targets) : null));
-    const refs: (Float32Array | null)[] = [];
-    const olds: (Float32Array | null)[] = [];
-    for (const [i, x] of inputs.entries()) {
-      const targets = rolled[i].targets;
-      refs.push(x && c.beta !== 0 ? await this.policy.logprobs(x.x0, x.first, targets, null) : null);
-      olds.push(
-        x && c.num_iterations > 1 ? await this.policy.logprobs(x.x0, x.first, targets, this.lora) : null,
+    const refs: (Float32Array | null)[] = inputs.map(() => null);
+    const olds: (Float32Array | null)[] = inputs.map(() => null);
+    const live = [...inputs.keys()].filter((i) => inputs[i]);
+    const pack = Math.max(1, c.pack_sequences ?? 1);
+    const packs = Array.from({ length: Math.ceil(live.length / pack) }, (_, k) =>
+      live.slice(k * pack, (k + 1) * pack),
+    );
+    const stackOf = (group: number[]) =>
+      stackInputs(
+        this.ctx,
+        group.map((i) => ({ ...inputs[i]!, targets: rolled[i].targets })),
       );
+    // Reference and rollout-time log-probs, a pack of completions a pass.
+    for (const group of c.beta !== 0 || c.num_iterations > 1 ? packs : []) {
+      const stack = stackOf(group);
+      const fill = async (into: (Float32Array | null)[], lora: LoraAdapter | null) => {
+        const lps = await this.policy.logprobsBatch(stack.x0, stack.B, stack.segments, lora);
+        for (const [j, i] of group.entries()) into[i] = lps[j];
+      };
+      if (c.beta !== 0) await fill(refs, null);
+      if (c.num_iterations > 1) await fill(olds, this.lora);
+      if (stack.B > 1) this.ctx.release(stack.x0);
     }
     const referenceMs = now() - t2;
     for (let it = 0; it < c.num_iterations; it++) {
       loss = klSum = clipped = tokens = 0;
       const step = this.optimizer.step;
-      const live = [...inputs.keys()].filter((i) => inputs[i]);
-      const pack = Math.max(1, c.pack_sequences ?? 1);
-      for (let a = 0; a < live.length; a += pack) {
-        const group = live.slice(a, a + pack);
+      for (const group of packs) {
         // The pack's dropout masks are keyed by its first sequence (one sequence a pack: as before).
         const pass = { step, sequence: group[0], iteration: it };
         const grad = (lps: Float32Array[]) =>
@@ -212,10 +222,7 @@ export class Trainer {
             tokens += lp.length;
             return l.grad;
           });
-        const stack = stackInputs(
-          this.ctx,
-          group.map((i) => ({ ...inputs[i]!, targets: rolled[i].targets })),
-        );
+        const stack = stackOf(group);
         await this.policy.backwardBatch(stack.x0, stack.B, stack.segments, this.lora, grad, undefined, pass);
         if (stack.B > 1) this.ctx.release(stack.x0);
       }

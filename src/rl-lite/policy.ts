@@ -263,16 +263,31 @@ export class Policy {
     lora: LoraAdapter | null,
     pass?: DropoutPass,
   ): Promise<Float32Array> {
+    const [lp] = await this.logprobsBatch(x0, 1, [{ first, targets }], lora, pass);
+    return lp;
+  }
+
+  /** logprobs() of B sequences stacked in x0 [B·T, C] as backwardBatch takes them: one pass. */
+  async logprobsBatch(
+    x0: Tensor,
+    B: number,
+    segments: readonly Segment[],
+    lora: LoraAdapter | null,
+    pass?: DropoutPass,
+  ): Promise<Float32Array[]> {
     const { ctx } = this;
     const lp = ctx.tidy(() => {
-      const pos = positions(ctx, x0.shape[0]);
+      const pos = positions(ctx, x0.shape[0] / B, B);
       let x = x0;
-      for (let l = 0; l < this.cfg.layers; l++) x = this.layer(l, x, pos, lora, pass).out;
-      return this.headLogprobs(this.completionRows(x, [{ first, targets }]), targets);
+      for (let l = 0; l < this.cfg.layers; l++) x = this.layer(l, x, pos, lora, pass, B).out;
+      return this.headLogprobs(
+        this.completionRows(x, segments),
+        segments.flatMap((s) => s.targets),
+      );
     });
-    const out = await ctx.read(lp);
+    const all = await ctx.read(lp);
     ctx.release(lp);
-    return out;
+    return splitSegments(all, segments);
   }
 
   /**
@@ -328,10 +343,7 @@ export class Policy {
     const targets = segments.flatMap((s) => s.targets);
     const rows = ctx.tidy(() => this.completionRows(xf, segments));
     const lp = ctx.tidy(() => this.headLogprobs(rows, targets));
-    const all = await ctx.read(lp);
-    const logp: Float32Array[] = [];
-    for (let at = 0, b = 0; b < B; at += segments[b].targets.length, b++)
-      logp.push(all.slice(at, at + segments[b].targets.length));
+    const logp = splitSegments(await ctx.read(lp), segments);
     const gs = grad(logp);
     const g = new Float32Array(targets.length);
     for (let at = 0, b = 0; b < B; at += segments[b].targets.length, b++) {
@@ -685,6 +697,14 @@ export function stackInputs(
     ),
   );
   return { x0, B: seqs.length, T, segments };
+}
+
+/** The segments' log-probs, concatenated in `all`, one array each. */
+function splitSegments(all: Float32Array, segments: readonly Segment[]): Float32Array[] {
+  const out: Float32Array[] = [];
+  for (let at = 0, b = 0; b < segments.length; at += segments[b].targets.length, b++)
+    out.push(all.slice(at, at + segments[b].targets.length));
+  return out;
 }
 
 /** Positions of B stacked sequences of T: 0…T−1, B times. */
