@@ -134,6 +134,7 @@ export function trainCommands(session: EngineSession, pixelsOf: ClipPixels = web
       ...LORA_DEFAULTS,
       r: s.r,
       alpha: s.lora_alpha,
+      dropout: s.lora_dropout ?? 0, // a checkpoint saved before the setting existed
       seed: s.seed,
     });
     const opt = new AdamW(ctx, lora, {

@@ -33,6 +33,8 @@ export interface TrainSettings {
   learning_rate: number;
   r: number;
   lora_alpha: number;
+  /** PEFT's lora_dropout: the adapter's input dropped on training passes (0: none). */
+  lora_dropout: number;
   loss_type: 'grpo' | 'bnpo' | 'dr_grpo' | 'dapo';
   scale_rewards: 'group' | 'batch' | 'none';
   seed: number;
@@ -237,6 +239,7 @@ export const DEFAULT_TRAIN_SETTINGS: TrainSettings = {
   learning_rate: 2e-4,
   r: 8,
   lora_alpha: 16,
+  lora_dropout: 0,
   loss_type: 'grpo',
   scale_rewards: 'group',
   seed: 0,
@@ -269,6 +272,8 @@ export function settingsProblems(s: TrainSettings): string[] {
   pos('temperature');
   pos('beta');
   pos('lora_alpha');
+  if (!(Number.isFinite(s.lora_dropout) && s.lora_dropout >= 0 && s.lora_dropout < 1))
+    out.push('lora_dropout must be a number from 0 to below 1');
   if (!(Number.isFinite(s.learning_rate) && s.learning_rate > 0)) out.push('learning_rate must be above 0');
   if (!['grpo', 'sft'].includes(s.mode)) out.push('mode must be grpo or sft');
   return out;

@@ -44,6 +44,12 @@ const FIELDS: { key: NumKey; label: string; help: string; step: number; grpo?: b
   { key: 'r', label: 'LoRA rank (r)', help: 'Adapter size: more rank, more capacity.', step: 1 },
   { key: 'lora_alpha', label: 'LoRA alpha', help: 'The adapter’s scale is alpha / r.', step: 1 },
   {
+    key: 'lora_dropout',
+    label: 'LoRA dropout',
+    help: 'Drops part of the adapter’s input while training, against overfitting a small set (0: off).',
+    step: 0.05,
+  },
+  {
     key: 'checkpoint_every',
     label: 'Checkpoint every',
     help: 'Steps between saves to this browser’s storage.',

@@ -321,7 +321,7 @@ export function createFinetuneSlice(
           },
           log: saved.log,
           evalHistory: saved.evals,
-          trainSettings: saved.settings,
+          trainSettings: { ...DEFAULT_TRAIN_SETTINGS, ...saved.settings }, // settings added since keep their defaults
         });
       else set((s) => ({ run: { ...s.run, state: 'running' } }));
       await drive((onEvent) => getEngine().trainResume(onEvent));
