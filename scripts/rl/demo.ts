@@ -1,7 +1,7 @@
 /**
  * `npm run rl:demo -- [--out .cache/rl-demo] [--train 2048] [--test 64] [--steps 1200] [--batch 8]
  *   [--pack 8] [--lr 3e-3] [--seed 0] [--eval-every 200] [--max-new 128] [--image 64] [--group 16]
- *   [--queries 16] [--q-scale 6] [--hidden 64] [--layers 2] [--train-connector] [--vision]
+ *   [--queries 16] [--q-scale 6] [--hidden 64] [--layers 2] [--train-connector [--connector-lr-scale 1]] [--vision]
  *   [--grpo-steps 0 …] [--init <folder>] [--save <folder>]`
  *
  * The demo model (issue 12): a toy TinyLLaVA-Video (scripts/rl/demo-model.ts) trained from scratch by
@@ -75,6 +75,7 @@ const { values: args } = parseArgs({
     hidden: { type: 'string', default: '64' },
     'q-scale': { type: 'string', default: '6' },
     'train-connector': { type: 'boolean', default: false },
+    'connector-lr-scale': { type: 'string', default: '1' },
     layers: { type: 'string', default: '2' },
     queries: { type: 'string', default: '16' },
     'grpo-steps': { type: 'string', default: '0' },
@@ -358,7 +359,11 @@ async function main(): Promise<void> {
   // clips (trained along, it learns first to make them all alike, a way to quiet the input the language
   // model cannot read yet); only the language model (and the tower with --vision) learns.
   const trainer = new FullTrainer(ctx, model, { vision: args.vision, connector: args['train-connector'] });
-  const trained = trainer.params;
+  // The connector's weights start small (std 0.02): Adam moves each by ~lr a step, so it gets a fraction.
+  const connectorScale = Number(args['connector-lr-scale']);
+  const trained = trainer.params.map((q) =>
+    q.name.startsWith(PREFIX.connector) ? { ...q, lrScale: connectorScale } : q,
+  );
   const opt = new AdamW(ctx, trained, {
     ...ADAMW_DEFAULTS,
     lr: Number(args.lr),

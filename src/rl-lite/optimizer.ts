@@ -44,7 +44,7 @@ export interface OptimizerState {
 
 export class AdamW {
   step = 0;
-  private readonly params: { p: Tensor; g: Tensor; m: Tensor; v: Tensor }[] = [];
+  private readonly params: { p: Tensor; g: Tensor; m: Tensor; v: Tensor; lrScale: number }[] = [];
   private readonly parts: Tensor;
 
   /** The adapter it steps; null when given a list of parameters. */
@@ -56,16 +56,16 @@ export class AdamW {
     readonly config: OptimizerConfig,
   ) {
     this.lora = trainable instanceof LoraAdapter ? trainable : null;
-    const list: { p: Tensor; g: Tensor }[] =
+    const list: { p: Tensor; g: Tensor; lrScale?: number }[] =
       trainable instanceof LoraAdapter
         ? [...trainable.pairs()].flatMap(({ pair }) => [
             { p: pair.A, g: pair.dA },
             { p: pair.B, g: pair.dB },
           ])
         : [...trainable];
-    for (const { p, g } of list) {
+    for (const { p, g, lrScale = 1 } of list) {
       const zeros = () => ctx.upload(new Float32Array(p.size), p.shape, 'f32');
-      this.params.push({ p, g, m: zeros(), v: zeros() });
+      this.params.push({ p, g, m: zeros(), v: zeros(), lrScale });
     }
     const n = this.params.reduce((s, q) => s + sumSquaresParts(q.g.size), 0);
     this.parts = ctx.upload(new Float32Array(n), [n], 'f32');
@@ -92,8 +92,8 @@ export class AdamW {
     const scale = max > 0 && gradNorm > max ? max / (gradNorm + 1e-6) : 1;
     this.step++;
     const lr = learningRate(this.config, this.step);
-    for (const { p, g, m, v } of this.params)
-      adamwStep(this.ctx, p, g, m, v, { ...this.config, lr }, this.step, scale);
+    for (const { p, g, m, v, lrScale } of this.params)
+      adamwStep(this.ctx, p, g, m, v, { ...this.config, lr: lr * lrScale }, this.step, scale);
     this.zeroGrads();
     return { gradNorm, lr };
   }

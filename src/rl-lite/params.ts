@@ -9,6 +9,8 @@ export interface Param {
   p: Tensor;
   /** f32, the shape of p, accumulated until zeroed. */
   g: Tensor;
+  /** The optimizer's learning rate for this tensor is the schedule's times this (torch's param groups; default 1). */
+  lrScale?: number;
 }
 
 /** Sets tensors to zero by queue writes (after the commands already recorded). */
