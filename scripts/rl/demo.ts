@@ -401,9 +401,9 @@ async function main(): Promise<void> {
       );
     if (evalEvery > 0 && s % evalEvery === 0 && s < steps) {
       trainer.syncModel();
-      const e = await evaluate(model, tok, test.slice(0, 16));
+      const e = await evaluate(model, tok, test);
       console.log(
-        `  held-out (16): accuracy ${e.accuracy.toFixed(2)}, format ${e.format.toFixed(2)}, start region ${e.region.toFixed(2)}`,
+        `  held-out (${test.length}): accuracy ${e.accuracy.toFixed(2)}, format ${e.format.toFixed(2)}, start region ${e.region.toFixed(2)}`,
       );
       for (const x of e.samples) console.log(`    ${x}`);
     }
