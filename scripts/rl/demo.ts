@@ -2,7 +2,7 @@
  * `npm run rl:demo -- [--out .cache/rl-demo] [--train 2048] [--test 64] [--steps 1200] [--batch 8]
  *   [--pack 8] [--lr 3e-3] [--seed 0] [--eval-every 200] [--max-new 128] [--image 64] [--group 16]
  *   [--queries 16] [--q-scale 6] [--hidden 64] [--layers 2] [--train-connector [--connector-lr-scale 1]] [--vision]
- *   [--grpo-steps 0 …] [--init <folder>] [--save <folder>]`
+ *   [--grpo-steps 0 …] [--grpo-data <rl:squares folder>] [--init <folder> | --init-llm <folder>] [--save <folder>]`
  *
  * The demo model (issue 12): a toy TinyLLaVA-Video (scripts/rl/demo-model.ts) trained from scratch by
  * supervised fine-tuning on the moving-squares task — the language model in full (src/rl-lite/full.ts);
@@ -69,6 +69,7 @@ const { values: args } = parseArgs({
     vision: { type: 'boolean', default: false },
     'two-squares': { type: 'string', default: '0.5' },
     init: { type: 'string' },
+    'init-llm': { type: 'string' },
     target: { type: 'string', default: 'think' },
     'embed-std': { type: 'string', default: '0.02' },
     group: { type: 'string', default: '16' },
@@ -81,6 +82,7 @@ const { values: args } = parseArgs({
     'grpo-steps': { type: 'string', default: '0' },
     'grpo-prompts': { type: 'string', default: '2' },
     'grpo-train': { type: 'string', default: '128' },
+    'grpo-data': { type: 'string' },
     generations: { type: 'string', default: '8' },
     'grpo-lr': { type: 'string', default: '2e-3' },
     rank: { type: 'string', default: '8' },
@@ -112,8 +114,12 @@ async function dataset(): Promise<{ dir: string; train: DatasetItem[]; test: Dat
     console.log(`writing ${n} clips to ${dir}`);
     await writeSquaresDataset(dir, { ...DEFAULTS, n, seed, heldOut: nTest / n, twoSquares: two });
   }
-  const read = (f: string) => parseDataset(readFileSync(join(dir, f), 'utf8'), f);
-  return { dir, train: read('train.jsonl'), test: read('test.jsonl') };
+  return { dir, train: readSplit(dir, 'train.jsonl'), test: readSplit(dir, 'test.jsonl') };
+}
+
+/** One JSONL file of an rl:squares folder. */
+function readSplit(dir: string, file: string): DatasetItem[] {
+  return parseDataset(readFileSync(join(dir, file), 'utf8'), file);
 }
 
 /** The clip's frames as RGBA bytes, decoded by ffmpeg: [CLIP_FRAMES][H·W·4]. */
@@ -306,6 +312,30 @@ async function save(ctx: GpuContext, model: TinyLlavaVideo, trainer: FullTrainer
   if (!(err < 1e-3)) throw new Error('the saved model does not reproduce the trained one');
 }
 
+/**
+ * The language model's tensors of a saved demo checkpoint (f32 safetensors), for --init-llm: a new
+ * geometry of tower or connector under a language model that already reads the task.
+ */
+function languageModelOf(dir: string): Map<string, Float32Array> {
+  const bytes = readFileSync(join(dir, 'model.safetensors'));
+  const n = Number(bytes.readBigUInt64LE(0));
+  const header = JSON.parse(bytes.subarray(8, 8 + n).toString('utf8')) as Record<
+    string,
+    { dtype: string; data_offsets: [number, number] }
+  >;
+  const out = new Map<string, Float32Array>();
+  for (const [name, t] of Object.entries(header)) {
+    if (!name.startsWith(PREFIX.text)) continue;
+    if (t.dtype !== 'F32') throw new Error(`${dir}: ${name} is ${t.dtype}, expected F32`);
+    const [a, b] = t.data_offsets;
+    out.set(
+      name,
+      new Float32Array(bytes.buffer.slice(bytes.byteOffset + 8 + n + a, bytes.byteOffset + 8 + n + b)),
+    );
+  }
+  return out;
+}
+
 /** A checkpoint folder's files by name (--init). */
 function readFolder(dir: string): Map<string, Uint8Array> {
   return new Map(readdirSync(dir).map((f) => [f, new Uint8Array(readFileSync(join(dir, f)))]));
@@ -321,7 +351,7 @@ async function main(): Promise<void> {
   const files = args.init
     ? readFolder(resolve(args.init))
     : demoFiles(
-        new Map(),
+        args['init-llm'] ? languageModelOf(resolve(args['init-llm'])) : new Map(),
         Number(args.image),
         undefined,
         Number(args['embed-std']),
@@ -442,8 +472,20 @@ async function main(): Promise<void> {
   const grpoSteps = Number(args['grpo-steps']);
   if (grpoSteps > 0) {
     // Stage 2: the visual tokens of the supervised model, once per clip.
+    // GRPO's prompts: the supervised stage's clips, or (--grpo-data) another rl:squares folder's training
+    // clips, whose answers alone are used (their thinks never are).
+    const pool = args['grpo-data']
+      ? await examples(
+          ctx,
+          model,
+          tok,
+          resolve(args['grpo-data']),
+          readSplit(resolve(args['grpo-data']), 'train.jsonl'),
+        )
+      : train;
+    console.log(`GRPO on ${pool.length} clips${args['grpo-data'] ? ` from ${args['grpo-data']}` : ''}`);
     const items: GrpoItem[] = [];
-    for (const ex of train) {
+    for (const ex of pool) {
       const feats = clipFeatures(model, ex);
       const visual = model.connector(feats);
       if (feats !== ex.features) ctx.release(feats);
@@ -490,12 +532,16 @@ async function main(): Promise<void> {
       rank: Number(args.rank),
       temperature: Number(args.temperature),
       beta: Number(args.beta),
+      clips: pool.length,
+      data: args['grpo-data'] ?? 'the supervised clips',
     };
     mergeAdapter(ctx, g.lora, trainer.params);
     await ctx.sync(); // the merge's commands run before the adapter's buffers are destroyed
     g.lora.destroy();
     g.policy.destroy();
     for (const it of items) if (it.visual) ctx.release(it.visual);
+    if (pool !== train)
+      for (const ex of pool) ctx.release(...[ex.features, ex.pixels].filter((t) => t != null));
     console.log(JSON.stringify({ grpo: summary.grpo, grpoStepMsMedian: summary.grpoStepMsMedian }, null, 2));
   }
   writeFileSync(join(out, `summary-${summary.image}px.json`), `${JSON.stringify(summary, null, 2)}\n`);
