@@ -687,15 +687,15 @@ export function stackInputs(
   const segments = seqs.map((s, b) => ({ first: b * T + s.first, targets: s.targets }));
   if (seqs.length === 1) return { x0: seqs[0].x0, B: 1, T, segments };
   const C = seqs[0].x0.shape[1];
-  const x0 = ctx.tidy(() =>
-    concatRows(
-      ctx,
-      seqs.flatMap((s) => {
-        const pad = T - s.x0.shape[0];
-        return pad ? [s.x0, ctx.upload(new Float32Array(pad * C), [pad, C], s.x0.dtype)] : [s.x0];
-      }),
-    ),
+  const { dtype } = seqs[0].x0;
+  // One zero-filled upload, each sequence copied to the start of its T rows.
+  const x0 = ctx.upload(
+    dtype === 'f16' ? new Uint16Array(seqs.length * T * C) : new Float32Array(seqs.length * T * C),
+    [seqs.length * T, C],
+    dtype,
   );
+  const rowBytes = seqs[0].x0.byteLength / seqs[0].x0.shape[0];
+  for (const [b, s] of seqs.entries()) ctx.copyRegion(s.x0, 0, x0, b * T * rowBytes, s.x0.byteLength);
   return { x0, B: seqs.length, T, segments };
 }
 
