@@ -12,6 +12,7 @@ import type { TinyLlavaVideo } from '../../src/model/tinyllava';
 import type { TextTokenizer } from '../../src/model/tokenizer';
 import { PREFIX } from '../../src/model/weight-manifest';
 import { GRPO_PAPER, type GrpoItem, type StepMetrics, Trainer } from '../../src/rl-lite/grpo';
+import type { ScaleRewards } from '../../src/rl-lite/grpo-loss';
 import { LORA_DEFAULTS, LORA_TARGETS, LoraAdapter } from '../../src/rl-lite/lora';
 import { AdamW } from '../../src/rl-lite/optimizer';
 import type { Param } from '../../src/rl-lite/params';
@@ -29,6 +30,8 @@ export interface GrpoStageOptions {
   temperature: number;
   maxNew: number;
   beta: number;
+  /** TRL's scale_rewards: the advantages' divisor (the group's reward std, the batch's, or none). */
+  scaleRewards: ScaleRewards;
   seed: number;
   /** Called every `evalEvery` steps (and after the last) with the adapter merged into the model. */
   evalEvery: number;
@@ -72,6 +75,7 @@ export async function grpoStage(
     temperature: o.temperature,
     max_completion_length: o.maxNew,
     beta: o.beta,
+    scale_rewards: o.scaleRewards,
     seed: o.seed,
     pack_sequences: o.prompts * o.generations, // a step's completions in one pass: the same step, faster here
   });

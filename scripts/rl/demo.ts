@@ -23,7 +23,7 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { GpuContext } from '../../src/gpu/context';
 import { ADAMW_DEFAULTS } from '../../src/gpu/kernels/adamw';
@@ -43,6 +43,7 @@ import { connectorParamNames } from '../../src/rl-lite/connector';
 import { type DatasetItem, parseDataset, sftTarget } from '../../src/rl-lite/dataset';
 import { type FeaturePrompt, FullTrainer } from '../../src/rl-lite/full';
 import type { GrpoItem } from '../../src/rl-lite/grpo';
+import type { ScaleRewards } from '../../src/rl-lite/grpo-loss';
 import { AdamW } from '../../src/rl-lite/optimizer';
 import { scoreCompletion } from '../../src/rl-lite/rewards';
 import { CLIP_FRAMES, CLIP_SIZE, seededRandom } from '../../src/rl-lite/tasks/moving-squares';
@@ -83,11 +84,13 @@ const { values: args } = parseArgs({
     'grpo-prompts': { type: 'string', default: '2' },
     'grpo-train': { type: 'string', default: '128' },
     'grpo-data': { type: 'string' },
+    'sft-data': { type: 'string' },
     generations: { type: 'string', default: '8' },
     'grpo-lr': { type: 'string', default: '2e-3' },
     rank: { type: 'string', default: '8' },
     temperature: { type: 'string', default: '1' },
     beta: { type: 'string', default: '0.01' },
+    'scale-rewards': { type: 'string', default: 'group' },
   },
 });
 const out = resolve(args.out);
@@ -98,6 +101,8 @@ const batch = Number(args.batch);
 const seed = Number(args.seed);
 const evalEvery = Number(args['eval-every']);
 const maxNew = Number(args['max-new']);
+if (!['group', 'batch', 'none'].includes(args['scale-rewards']))
+  throw new Error(`--scale-rewards ${args['scale-rewards']}: group, batch or none`);
 
 /** A clip's item with its tokens and its cached pixels (tower trained) or vision features (frozen). */
 interface Example extends FeaturePrompt {
@@ -376,7 +381,14 @@ async function main(): Promise<void> {
   let t0 = performance.now();
   // GRPO alone (--steps 0 from --init) samples its prompts from the first --grpo-train clips.
   const trainItems = steps > 0 ? data.train : data.train.slice(0, Number(args['grpo-train']));
+  // An rl:squares folder (its train.jsonl) or one JSONL file in such a folder: more clips, features cached there.
+  const extraExamples = (at: string) => {
+    const p = resolve(at);
+    const [dir, file] = p.endsWith('.jsonl') ? [dirname(p), basename(p)] : [p, 'train.jsonl'];
+    return examples(ctx, model, tok, dir, readSplit(dir, file));
+  };
   const train = await examples(ctx, model, tok, data.dir, trainItems);
+  if (args['sft-data'] && steps > 0) train.push(...(await extraExamples(args['sft-data'])));
   const test = await examples(ctx, model, tok, data.dir, data.test);
   await ctx.sync();
   const featureMs = (performance.now() - t0) / (train.length + test.length);
@@ -474,15 +486,7 @@ async function main(): Promise<void> {
     // Stage 2: the visual tokens of the supervised model, once per clip.
     // GRPO's prompts: the supervised stage's clips, or (--grpo-data) another rl:squares folder's training
     // clips, whose answers alone are used (their thinks never are).
-    const pool = args['grpo-data']
-      ? await examples(
-          ctx,
-          model,
-          tok,
-          resolve(args['grpo-data']),
-          readSplit(resolve(args['grpo-data']), 'train.jsonl'),
-        )
-      : train;
+    const pool = args['grpo-data'] ? await extraExamples(args['grpo-data']) : train;
     console.log(`GRPO on ${pool.length} clips${args['grpo-data'] ? ` from ${args['grpo-data']}` : ''}`);
     const items: GrpoItem[] = [];
     for (const ex of pool) {
@@ -502,6 +506,7 @@ async function main(): Promise<void> {
       temperature: Number(args.temperature),
       maxNew: maxNew,
       beta: Number(args.beta),
+      scaleRewards: args['scale-rewards'] as ScaleRewards,
       seed,
       evalEvery,
       onEval: async (s) => {
@@ -532,6 +537,7 @@ async function main(): Promise<void> {
       rank: Number(args.rank),
       temperature: Number(args.temperature),
       beta: Number(args.beta),
+      scale_rewards: args['scale-rewards'],
       clips: pool.length,
       data: args['grpo-data'] ?? 'the supervised clips',
     };

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { advantages, sftLoss, tokenLoss, tokenWeights } from './grpo-loss';
+import { totalReward } from './rewards';
 
 describe('advantages', () => {
   it('normalise each group by its unbiased std + 1e-4', () => {
@@ -17,6 +18,19 @@ describe('advantages', () => {
     const noisy = advantages(r, 3, 'none', 0.02, () => 0.3);
     expect(noisy[1]).not.toBe(0);
     expect(Math.abs(noisy[1])).toBeLessThan(0.1);
+  });
+  it("'group' scales a group that differs only in think length to full-size advantages; 'batch' does not", () => {
+    // Two groups of the paper's rewards on short thinks (format 0.5 + 0.5·chars/1200): one all right,
+    // its thinks 96–104 characters long, one half right. Group scaling gives the length term of the
+    // first group advantages as large as right against wrong in the second; batch scaling keeps them small.
+    const fmt = (chars: number) => 0.5 + (0.5 * chars) / 1200;
+    const right = (chars: number) => totalReward(1, fmt(chars));
+    const wrong = (chars: number) => totalReward(0, fmt(chars));
+    const r = [right(96), right(100), right(104), right(100), right(100), wrong(100), right(100), wrong(100)];
+    const group = advantages(r, 4, 'group');
+    const batch = advantages(r, 4, 'batch');
+    expect(Math.abs(group[0])).toBeGreaterThan(0.9 * Math.abs(group[4]));
+    expect(Math.abs(batch[0])).toBeLessThan(0.01 * Math.abs(batch[4]));
   });
   it('rejects rewards that are not whole groups', () => {
     expect(() => advantages([1, 2, 3], 2, 'group')).toThrow(/groups of 2/);
