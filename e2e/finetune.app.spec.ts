@@ -73,6 +73,8 @@ test('fine-tune: generate, train, pause / resume, reload and resume, save, expor
   await setSetting(page, 'learning_rate', 0.01);
   await setSetting(page, 'frames', 4);
   await setSetting(page, 'eval_every', 2);
+  await page.getByTestId('ft-set-scale_rewards').selectOption('batch'); // TRL's option, passed to the trainer
+  await expect(page.getByTestId('ft-set-scale_rewards')).toHaveValue('batch');
   await expect(page.getByTestId('ft-estimate')).toContainText('a step', { timeout: 60_000 });
   await page.screenshot({ path: `${SHOTS}/finetune-before.png`, fullPage: true });
 

@@ -128,6 +128,30 @@ export function SettingsSection() {
             </span>
           </div>
         ))}
+        {s.mode === 'grpo' && (
+          <div className="ft-setting">
+            <label htmlFor={`${id}-scale_rewards`}>
+              Advantage scaling <code className="muted">scale_rewards</code>
+            </label>
+            <select
+              id={`${id}-scale_rewards`}
+              className="text-input"
+              value={s.scale_rewards}
+              disabled={running}
+              aria-describedby={`${id}-scale_rewards-h`}
+              onChange={(e) => set({ scale_rewards: e.target.value as TrainSettings['scale_rewards'] })}
+              data-testid="ft-set-scale_rewards"
+            >
+              <option value="group">group (the paper)</option>
+              <option value="batch">batch</option>
+              <option value="none">none</option>
+            </select>
+            <span id={`${id}-scale_rewards-h`} className="muted ft-help">
+              What rewards are divided by. Per group, tiny differences (such as think length) weigh as much as
+              right against wrong when a group agrees; batch keeps them small.
+            </span>
+          </div>
+        )}
       </div>
       {problems.length > 0 && (
         <p className="field-error" role="alert">
