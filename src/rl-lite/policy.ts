@@ -673,7 +673,6 @@ function projectBackward(
   return dh;
 }
 
-/** Positions 0..T−1 as a u32 tensor. */
 /**
  * Stacks sequences' inputs x0 [T_b, C] for backwardBatch: each padded with zero rows to the longest
  * (padding last, where causal attention hides it), then concatenated [B·T, C]; each sequence's
