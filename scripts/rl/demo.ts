@@ -34,6 +34,7 @@ import { openCheckpoint } from '../../src/model/checkpoint';
 import { generate } from '../../src/model/generate';
 import { loadWeights } from '../../src/model/load';
 import { buildPrompt } from '../../src/model/prompt';
+import { parseHeader, SINGLE_FILE } from '../../src/model/safetensors';
 import { GREEDY } from '../../src/model/sampling';
 import { MapWeightSource } from '../../src/model/sources/map';
 import { TinyLlavaVideo } from '../../src/model/tinyllava';
@@ -322,20 +323,16 @@ async function save(ctx: GpuContext, model: TinyLlavaVideo, trainer: FullTrainer
  * geometry of tower or connector under a language model that already reads the task.
  */
 function languageModelOf(dir: string): Map<string, Float32Array> {
-  const bytes = readFileSync(join(dir, 'model.safetensors'));
+  const bytes = readFileSync(join(dir, SINGLE_FILE));
   const n = Number(bytes.readBigUInt64LE(0));
-  const header = JSON.parse(bytes.subarray(8, 8 + n).toString('utf8')) as Record<
-    string,
-    { dtype: string; data_offsets: [number, number] }
-  >;
+  const { entries } = parseHeader(bytes.subarray(8, 8 + n), SINGLE_FILE, n, bytes.byteLength);
   const out = new Map<string, Float32Array>();
-  for (const [name, t] of Object.entries(header)) {
-    if (!name.startsWith(PREFIX.text)) continue;
-    if (t.dtype !== 'F32') throw new Error(`${dir}: ${name} is ${t.dtype}, expected F32`);
-    const [a, b] = t.data_offsets;
+  for (const t of entries) {
+    if (!t.name.startsWith(PREFIX.text)) continue;
+    if (t.dtype !== 'F32') throw new Error(`${dir}: ${t.name} is ${t.dtype}, expected F32`);
     out.set(
-      name,
-      new Float32Array(bytes.buffer.slice(bytes.byteOffset + 8 + n + a, bytes.byteOffset + 8 + n + b)),
+      t.name,
+      new Float32Array(bytes.buffer.slice(bytes.byteOffset + t.start, bytes.byteOffset + t.end)),
     );
   }
   return out;
