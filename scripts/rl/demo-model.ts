@@ -184,15 +184,21 @@ export async function trainedWeights(
 ): Promise<Map<string, Float32Array>> {
   const out = new Map<string, Float32Array>();
   for (const { name, p } of params) out.set(name, await ctx.read(p));
-  for (const name of [...out.keys()]) {
+  return joinKv(out);
+}
+
+/** Joins every to_k / to_v pair (the trainer's halves) into the checkpoint's to_kv, in place. */
+export function joinKv(weights: Map<string, Float32Array>): Map<string, Float32Array> {
+  for (const name of [...weights.keys()]) {
     if (!name.endsWith('.to_k.weight')) continue;
     const v = name.replace(/to_k\.weight$/, 'to_v.weight');
-    const kv = new Float32Array(out.get(name)!.length * 2);
-    kv.set(out.get(name)!);
-    kv.set(out.get(v)!, out.get(name)!.length);
-    out.set(name.replace(/to_k\.weight$/, 'to_kv.weight'), kv);
-    out.delete(name);
-    out.delete(v);
+    const k = weights.get(name)!;
+    const kv = new Float32Array(k.length * 2);
+    kv.set(k);
+    kv.set(weights.get(v)!, k.length);
+    weights.set(name.replace(/to_k\.weight$/, 'to_kv.weight'), kv);
+    weights.delete(name);
+    weights.delete(v);
   }
-  return out;
+  return weights;
 }

@@ -2,15 +2,19 @@
  * `npm run rl:demo -- [--out .cache/rl-demo] [--train 2048] [--test 64] [--steps 1200] [--batch 8]
  *   [--pack 8] [--lr 3e-3] [--seed 0] [--eval-every 200] [--max-new 128] [--image 64] [--group 16]
  *   [--queries 16] [--q-scale 6] [--hidden 64] [--layers 2] [--train-connector [--connector-lr-scale 1]] [--vision]
- *   [--grpo-steps 0 …] [--grpo-data <rl:squares folder>] [--init <folder> | --init-llm <folder>] [--save <folder>]`
+ *   [--positions-steps 0 [--positions-lr 1e-3] [--positions-slots]] [--grpo-steps 0 …]
+ *   [--grpo-data <rl:squares folder>]
+ *   [--init <folder> | --init-llm <folder>] [--save <folder>]`
  *
  * The demo model (issue 12): a toy TinyLLaVA-Video (scripts/rl/demo-model.ts) trained from scratch by
  * supervised fine-tuning on the moving-squares task — the language model in full (src/rl-lite/full.ts);
  * the connector too with --train-connector, the tower too with --vision; otherwise both keep their
  * random start and each clip's tower features are computed once (and cached beside the clips) — then
- * optionally GRPO with LoRA (demo-grpo.ts). Greedy decoding on the held-out clips gives accuracy and
- * the rate of well-formed `<think>…</think><answer>…</answer>`, with chance beside them. The shipped
- * numbers come from `npm run eval` on the saved folder (the app's own decode path in Chromium).
+ * optionally GRPO with LoRA (demo-grpo.ts). --positions-steps first trains the connector alone to
+ * keep where each colour's square is in every frame (connector-positions.ts). Greedy decoding on the
+ * held-out clips gives accuracy and the rate of well-formed `<think>…</think><answer>…</answer>`,
+ * with chance beside them. The shipped numbers come from `npm run eval` on the saved folder (the
+ * app's own decode path in Chromium).
  *
  * Frames: the clips (rl:squares' H.264 MP4s) are decoded by ffmpeg to RGBA, 16 of the 24 frames
  * picked as the model's sampling does (linspace), and resized and normalised on the GPU by the
@@ -21,8 +25,7 @@
  * it gives the trained model's logits.
  */
 import { execFileSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { GpuContext } from '../../src/gpu/context';
@@ -47,12 +50,19 @@ import type { GrpoItem } from '../../src/rl-lite/grpo';
 import type { ScaleRewards } from '../../src/rl-lite/grpo-loss';
 import { AdamW } from '../../src/rl-lite/optimizer';
 import { scoreCompletion } from '../../src/rl-lite/rewards';
-import { CLIP_FRAMES, CLIP_SIZE, seededRandom } from '../../src/rl-lite/tasks/moving-squares';
+import {
+  CLIP_FRAMES,
+  CLIP_SIZE,
+  type SquaresClip,
+  seededRandom,
+} from '../../src/rl-lite/tasks/moving-squares';
 import { visionParamNames } from '../../src/rl-lite/vision';
 import { linspaceIndices } from '../../src/video/sampling';
+import { positionsStage } from './connector-positions';
 import { grpoStage, mergeAdapter } from './demo-grpo';
-import { DEMO_EOS, DEMO_FRAMES, demoFiles, trainedWeights } from './demo-model';
-import { DEFAULTS, writeSquaresDataset } from './squares';
+import { DEMO_EOS, DEMO_FRAMES, demoFiles, joinKv, trainedWeights } from './demo-model';
+import { featureCache, readFolder } from './feature-cache';
+import { DEFAULTS, planSquaresDataset, writeSquaresDataset } from './squares';
 
 const { values: args } = parseArgs({
   options: {
@@ -92,6 +102,9 @@ const { values: args } = parseArgs({
     temperature: { type: 'string', default: '1' },
     beta: { type: 'string', default: '0.01' },
     'scale-rewards': { type: 'string', default: 'group' },
+    'positions-steps': { type: 'string', default: '0' },
+    'positions-lr': { type: 'string', default: '1e-3' },
+    'positions-slots': { type: 'boolean', default: false },
   },
 });
 const out = resolve(args.out);
@@ -112,15 +125,27 @@ interface Example extends FeaturePrompt {
 }
 
 /** The clips and JSONL of rl:squares, generated once per (n, held-out, seed). */
-async function dataset(): Promise<{ dir: string; train: DatasetItem[]; test: DatasetItem[] }> {
+async function dataset(): Promise<{
+  dir: string;
+  train: DatasetItem[];
+  test: DatasetItem[];
+  clips: SquaresClip[];
+}> {
   const n = nTrain + nTest;
   const two = Number(args['two-squares']);
   const dir = join(out, `squares-regions-n${n}-test${nTest}-two${two}-seed${seed}`); // thinks name regions
+  const o = { ...DEFAULTS, n, seed, heldOut: nTest / n, twoSquares: two };
   if (!existsSync(join(dir, 'test.jsonl'))) {
     console.log(`writing ${n} clips to ${dir}`);
-    await writeSquaresDataset(dir, { ...DEFAULTS, n, seed, heldOut: nTest / n, twoSquares: two });
+    await writeSquaresDataset(dir, o);
   }
-  return { dir, train: readSplit(dir, 'train.jsonl'), test: readSplit(dir, 'test.jsonl') };
+  // The clips' squares (by problem_id), for the connector's position stage.
+  return {
+    dir,
+    train: readSplit(dir, 'train.jsonl'),
+    test: readSplit(dir, 'test.jsonl'),
+    clips: planSquaresDataset(o).clips,
+  };
 }
 
 /** One JSONL file of an rl:squares folder. */
@@ -192,42 +217,6 @@ async function examples(
   return out;
 }
 
-/**
- * Frozen-tower features by clip, kept in a file beside the clips and keyed by a hash of the tower's
- * weights, so runs with the same tower skip decoding and the tower.
- */
-async function featureCache(ctx: GpuContext, model: TinyLlavaVideo, dir: string) {
-  const h = createHash('sha256');
-  for (const name of visionParamNames(model.config.vision))
-    h.update(await ctx.read(model.weights.get(PREFIX.vision + name)));
-  const file = join(dir, `features-${h.digest('hex').slice(0, 16)}.json`);
-  const entries = new Map<string, { data: Float32Array; shape: number[] }>();
-  if (existsSync(file))
-    for (const [k, v] of Object.entries(
-      JSON.parse(readFileSync(file, 'utf8')) as Record<string, [number[], string]>,
-    ))
-      entries.set(k, {
-        shape: v[0],
-        data: new Float32Array(new Uint8Array(Buffer.from(v[1], 'base64')).buffer),
-      });
-  let dirty = false;
-  return {
-    get: (clip: string) => entries.get(clip),
-    put(clip: string, data: Float32Array, shape: number[]) {
-      entries.set(clip, { data, shape });
-      dirty = true;
-    },
-    save() {
-      if (!dirty) return;
-      const o: Record<string, [number[], string]> = {};
-      for (const [k, v] of entries)
-        o[k] = [v.shape, Buffer.from(v.data.buffer, v.data.byteOffset, v.data.byteLength).toString('base64')];
-      writeFileSync(file, JSON.stringify(o));
-      dirty = false;
-    },
-  };
-}
-
 /** The clip's vision features: the cached ones, or the (trained) tower's of its pixels. */
 function clipFeatures(model: TinyLlavaVideo, ex: Example): Tensor {
   return ex.features ?? model.visionFeatures(ex.pixels!);
@@ -278,9 +267,10 @@ async function save(ctx: GpuContext, model: TinyLlavaVideo, trainer: FullTrainer
     ...connectorParamNames(model.config.connector).map((n) => PREFIX.connector + n),
   ];
   for (const name of frozen)
-    if (!weights.has(name)) weights.set(name, await ctx.read(model.weights.get(name)));
+    if (!weights.has(name.replace(/to_[kv]\.weight$/, 'to_kv.weight')))
+      weights.set(name, await ctx.read(model.weights.get(name)));
   const files = demoFiles(
-    weights,
+    joinKv(weights),
     model.config.vision.imageSize,
     undefined,
     undefined,
@@ -338,11 +328,6 @@ function languageModelOf(dir: string): Map<string, Float32Array> {
   return out;
 }
 
-/** A checkpoint folder's files by name (--init). */
-function readFolder(dir: string): Map<string, Uint8Array> {
-  return new Map(readdirSync(dir).map((f) => [f, new Uint8Array(readFileSync(join(dir, f)))]));
-}
-
 async function main(): Promise<void> {
   mkdirSync(out, { recursive: true });
   const data = await dataset();
@@ -398,6 +383,28 @@ async function main(): Promise<void> {
   // clips (trained along, it learns first to make them all alike, a way to quiet the input the language
   // model cannot read yet); only the language model (and the tower with --vision) learns.
   const trainer = new FullTrainer(ctx, model, { vision: args.vision, connector: args['train-connector'] });
+  const positionSteps = Number(args['positions-steps']);
+  if (positionSteps > 0) {
+    if (args.vision) throw new Error('--positions-steps needs the frozen tower (not --vision)');
+    const withClip = (xs: Example[]) =>
+      xs.map((x) => ({ features: x.features!, clip: data.clips[Number(x.item.problem_id)] }));
+    console.log(`positions stage: the connector alone, ${positionSteps} steps of 16 clips`);
+    await positionsStage(
+      ctx,
+      trainer.connector,
+      withClip(train.slice(0, trainItems.length)),
+      withClip(test),
+      {
+        steps: positionSteps,
+        batch: 16,
+        lr: Number(args['positions-lr']),
+        times: linspaceIndices(CLIP_FRAMES, DEMO_FRAMES),
+        rand: seededRandom(seed + 2),
+        evalEvery: 200,
+        slots: args['positions-slots'],
+      },
+    );
+  }
   // The connector's weights start small (std 0.02): Adam moves each by ~lr a step, so it gets a fraction.
   const connectorScale = Number(args['connector-lr-scale']);
   const trained = trainer.params.map((q) =>

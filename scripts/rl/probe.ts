@@ -9,11 +9,11 @@
  * and the square's colour, apart for one- and two-square clips: how much of "which square goes where"
  * survives each stage, without training a language model.
  *
- * The clips' tower features come from the cache `npm run rl:demo` writes beside them (the same
- * tower); the labels from re-planning the folder with rl:squares' options (--n, --seed, --held-out,
+ * The clips' tower features come from the cache `npm run rl:demo` writes beside them for this
+ * model's tower; the labels from re-planning the folder with rl:squares' options (--n, --seed, --held-out,
  * --two-squares), checked against its JSONL.
  */
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { adapterName, closeNodeGpu, nodeGpuContext } from '../../src/gpu/testing/node-gpu';
@@ -23,6 +23,7 @@ import { MapWeightSource } from '../../src/model/sources/map';
 import { TinyLlavaVideo } from '../../src/model/tinyllava';
 import { parseDataset } from '../../src/rl-lite/dataset';
 import { DEMO_FRAMES } from './demo-model';
+import { featureCache, readFolder } from './feature-cache';
 import { DEFAULTS, planSquaresDataset } from './squares';
 
 const { values: args } = parseArgs({
@@ -60,25 +61,22 @@ if (written.length !== planned.length || written.some((it, i) => it.think !== pl
     `${dir} is not rl:squares' --n ${args.n} --seed ${args.seed} (its items differ from the plan)`,
   );
 
-const cacheFile = readdirSync(dir).find((f) => /^features-[0-9a-f]+\.json$/.test(f));
-if (!cacheFile) throw new Error(`${dir}: no tower features cached; run npm run rl:demo on it first`);
-const cache = JSON.parse(readFileSync(join(dir, cacheFile), 'utf8')) as Record<string, [number[], string]>;
-
 const ctx = await nodeGpuContext({ disableF16: true });
-const files = new Map(
-  readdirSync(args.model).map((f) => [f, new Uint8Array(readFileSync(join(args.model!, f)))]),
-);
+const files = readFolder(args.model);
 const ckpt = await openCheckpoint(new MapWeightSource(files, args.model));
 const model = new TinyLlavaVideo(ctx, ckpt.config, await loadWeights(ctx, ckpt), DEMO_FRAMES);
+const cache = await featureCache(ctx, model, dir);
 const rows: Float32Array[] = [];
 const labels: unknown[] = [];
 for (const [i, item] of planned.entries()) {
-  const entry = cache[item.video_filename];
-  if (!entry) throw new Error(`${item.video_filename}: not in ${cacheFile}`);
-  const features = new Float32Array(new Uint8Array(Buffer.from(entry[1], 'base64')).buffer);
-  if (args.tower) rows.push(features);
+  const entry = cache.get(item.video_filename);
+  if (!entry)
+    throw new Error(
+      `${item.video_filename}: not in ${cache.file}; run npm run rl:demo on ${dir} with this tower first`,
+    );
+  if (args.tower) rows.push(entry.data);
   else {
-    const t = ctx.upload(features, entry[0], 'f32');
+    const t = ctx.upload(entry.data, entry.shape, 'f32');
     const visual = model.connector(t);
     rows.push(await ctx.read(visual));
     ctx.release(t, visual);
