@@ -496,7 +496,9 @@ async function main(): Promise<void> {
     for (const ex of pool) {
       const feats = clipFeatures(model, ex);
       const visual = model.connector(feats);
-      if (feats !== ex.features) ctx.release(feats);
+      // Another folder's clips are GRPO's alone: their features go once their tokens are made (a
+      // thousand clips' more buffers crashed lavapipe).
+      if (feats !== ex.features || args['grpo-data']) ctx.release(feats);
       items.push({ before: ex.before, after: ex.after, visual, solution: ex.item.solution });
       if (items.length % 32 === 0) await ctx.sync(); // a bounded queue of GPU work
     }
