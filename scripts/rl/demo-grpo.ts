@@ -38,6 +38,15 @@ export interface GrpoStageOptions {
   onEval: (step: number) => Promise<void>;
 }
 
+/**
+ * A GRPO prompt with its visual tokens kept on the CPU: a step uploads its own. (A thousand clips'
+ * tokens held on the GPU crashed lavapipe.)
+ */
+export interface HostGrpoItem extends Omit<GrpoItem, 'visual'> {
+  visual: Float32Array;
+  shape: number[];
+}
+
 export interface GrpoStage {
   lora: LoraAdapter;
   policy: Policy;
@@ -50,7 +59,7 @@ export async function grpoStage(
   model: TinyLlavaVideo,
   tok: TextTokenizer,
   eos: number,
-  items: GrpoItem[],
+  items: HostGrpoItem[],
   o: GrpoStageOptions,
 ): Promise<GrpoStage> {
   const policy = new Policy(ctx, model); // the supervised weights, frozen: the reference with the adapter off
@@ -91,7 +100,12 @@ export async function grpoStage(
       }
       order = [...order, ...perm];
     }
-    const r = await trainer.grpoStep(order.splice(0, o.prompts).map((i) => items[i]));
+    const prompts = order.splice(0, o.prompts).map((i) => ({
+      ...items[i],
+      visual: ctx.upload(items[i].visual, items[i].shape, 'f32'),
+    }));
+    const r = await trainer.grpoStep(prompts);
+    ctx.release(...prompts.map((p) => p.visual));
     log.push({ ...r, completions: [] });
     const ms = r.ms;
     if (s % 5 === 0 || s === 1)

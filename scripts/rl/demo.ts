@@ -46,7 +46,6 @@ import { PREFIX } from '../../src/model/weight-manifest';
 import { connectorParamNames } from '../../src/rl-lite/connector';
 import { type DatasetItem, parseDataset, sftTarget } from '../../src/rl-lite/dataset';
 import { type FeaturePrompt, FullTrainer } from '../../src/rl-lite/full';
-import type { GrpoItem } from '../../src/rl-lite/grpo';
 import type { ScaleRewards } from '../../src/rl-lite/grpo-loss';
 import { AdamW } from '../../src/rl-lite/optimizer';
 import { scoreCompletion } from '../../src/rl-lite/rewards';
@@ -59,7 +58,7 @@ import {
 import { visionParamNames } from '../../src/rl-lite/vision';
 import { linspaceIndices } from '../../src/video/sampling';
 import { positionsStage } from './connector-positions';
-import { grpoStage, mergeAdapter } from './demo-grpo';
+import { grpoStage, type HostGrpoItem, mergeAdapter } from './demo-grpo';
 import { DEMO_EOS, DEMO_FRAMES, demoFiles, joinKv, trainedWeights } from './demo-model';
 import { featureCache, readFolder } from './feature-cache';
 import { DEFAULTS, planSquaresDataset, writeSquaresDataset } from './squares';
@@ -492,15 +491,20 @@ async function main(): Promise<void> {
     // clips, whose answers alone are used (their thinks never are).
     const pool = args['grpo-data'] ? await extraExamples(args['grpo-data']) : train;
     console.log(`GRPO on ${pool.length} clips${args['grpo-data'] ? ` from ${args['grpo-data']}` : ''}`);
-    const items: GrpoItem[] = [];
+    const items: HostGrpoItem[] = [];
     for (const ex of pool) {
       const feats = clipFeatures(model, ex);
       const visual = model.connector(feats);
-      // Another folder's clips are GRPO's alone: their features go once their tokens are made (a
-      // thousand clips' more buffers crashed lavapipe).
+      // Another folder's clips are GRPO's alone: their features go once their tokens are made.
       if (feats !== ex.features || args['grpo-data']) ctx.release(feats);
-      items.push({ before: ex.before, after: ex.after, visual, solution: ex.item.solution });
-      if (items.length % 32 === 0) await ctx.sync(); // a bounded queue of GPU work
+      items.push({
+        before: ex.before,
+        after: ex.after,
+        visual: await ctx.read(visual),
+        shape: [...visual.shape],
+        solution: ex.item.solution,
+      });
+      ctx.release(visual);
     }
     const g = await grpoStage(ctx, model, tok, DEMO_EOS, items, {
       steps: grpoSteps,
@@ -551,9 +555,7 @@ async function main(): Promise<void> {
     await ctx.sync(); // the merge's commands run before the adapter's buffers are destroyed
     g.lora.destroy();
     g.policy.destroy();
-    for (const it of items) if (it.visual) ctx.release(it.visual);
-    if (pool !== train)
-      for (const ex of pool) ctx.release(...[ex.features, ex.pixels].filter((t) => t != null));
+    if (pool !== train) for (const ex of pool) if (ex.pixels) ctx.release(ex.pixels); // features went above
     console.log(JSON.stringify({ grpo: summary.grpo, grpoStepMsMedian: summary.grpoStepMsMedian }, null, 2));
   }
   writeFileSync(join(out, `summary-${summary.image}px.json`), `${JSON.stringify(summary, null, 2)}\n`);
