@@ -71,7 +71,7 @@ function DemoNote({ parameters, disabled }: { parameters: number; disabled: bool
         This is the <strong>demo model</strong>: a {(parameters / 1e6).toPrecision(2)} M-parameter
         TinyLLaVA-Video trained in this project on moving squares. It says which way a coloured square moves,
         reasoning first as the real model does. On clips it has not seen it is almost always right when one
-        square is in view, and about three times in four when there are two (a guess gets 1 in 4). It knows
+        square is in view, and about four times in five when there are two (a guess gets 1 in 4). It knows
         nothing else.
       </p>
       <p className="callout-hint">
