@@ -13,7 +13,7 @@
  * keep it.
  */
 import type { GpuContext } from '../../src/gpu/context';
-import { ADAMW_DEFAULTS } from '../../src/gpu/kernels/adamw';
+import { ADAMW_DEFAULTS, adamwStepCpu } from '../../src/gpu/kernels/adamw';
 import type { Tensor } from '../../src/gpu/tensor';
 import type { ConnectorTrainer } from '../../src/rl-lite/connector';
 import { AdamW } from '../../src/rl-lite/optimizer';
@@ -112,22 +112,19 @@ export class PositionHead {
     return { w: this.gw, b: this.gb };
   }
 
-  /** Adam on the accumulated gradient, which it then zeroes. */
+  /** Adam (the optimizer kernel's CPU reference, no decay) on the accumulated gradient, which it then zeroes. */
   update(lr: number): void {
-    const [b1, b2, eps] = [0.9, 0.999, 1e-8];
     this.step++;
-    const c1 = 1 - b1 ** this.step;
-    const c2 = 1 - b2 ** this.step;
-    const pairs: [Float32Array, Float32Array, Float32Array, Float32Array][] = [
+    const h = { ...ADAMW_DEFAULTS, lr, weightDecay: 0 };
+    const sets: [Float32Array, Float32Array, Float32Array, Float32Array][] = [
       [this.w, this.gw, this.moments[0], this.moments[1]],
       [this.b, this.gb, this.moments[2], this.moments[3]],
     ];
-    for (const [p, g, m, v] of pairs) {
-      for (let i = 0; i < p.length; i++) {
-        m[i] = b1 * m[i] + (1 - b1) * g[i];
-        v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i];
-        p[i] -= (lr * (m[i] / c1)) / (Math.sqrt(v[i] / c2) + eps);
-      }
+    for (const [p, g, m, v] of sets) {
+      const r = adamwStepCpu(p, g, m, v, h, this.step);
+      p.set(r.param);
+      m.set(r.m);
+      v.set(r.v);
       g.fill(0);
     }
   }
