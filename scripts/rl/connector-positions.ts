@@ -23,6 +23,7 @@ import {
   type Random,
   SQUARE_SIZE,
   type SquaresClip,
+  shuffled,
   squareAt,
 } from '../../src/rl-lite/tasks/moving-squares';
 
@@ -218,7 +219,7 @@ export async function positionsStage(
   const order: number[] = [];
   const t0 = performance.now();
   for (let s = 1; s <= o.steps; s++) {
-    while (order.length < o.batch) order.push(...shuffled(train.length, o.rand));
+    while (order.length < o.batch) order.push(...shuffled(o.rand, train.keys()));
     let loss = 0;
     for (const i of order.splice(0, o.batch)) {
       const ex = train[i];
@@ -251,13 +252,4 @@ export async function positionsStage(
   );
   opt.destroy();
   return e;
-}
-
-function shuffled(n: number, rand: Random): number[] {
-  const perm = Array.from({ length: n }, (_, i) => i);
-  for (let i = n - 1; i > 0; i--) {
-    const j = Math.floor(rand() * (i + 1));
-    [perm[i], perm[j]] = [perm[j], perm[i]];
-  }
-  return perm;
 }

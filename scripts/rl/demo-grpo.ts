@@ -17,7 +17,7 @@ import { LORA_DEFAULTS, LORA_TARGETS, LoraAdapter } from '../../src/rl-lite/lora
 import { AdamW } from '../../src/rl-lite/optimizer';
 import type { Param } from '../../src/rl-lite/params';
 import { Policy } from '../../src/rl-lite/policy';
-import { seededRandom } from '../../src/rl-lite/tasks/moving-squares';
+import { seededRandom, shuffled } from '../../src/rl-lite/tasks/moving-squares';
 
 export interface GrpoStageOptions {
   steps: number;
@@ -92,14 +92,7 @@ export async function grpoStage(
   const log: StepMetrics[] = [];
   let order: number[] = [];
   for (let s = 1; s <= o.steps; s++) {
-    if (order.length < o.prompts) {
-      const perm = items.map((_, i) => i);
-      for (let i = perm.length - 1; i > 0; i--) {
-        const j = Math.floor(rand() * (i + 1));
-        [perm[i], perm[j]] = [perm[j], perm[i]];
-      }
-      order = [...order, ...perm];
-    }
+    if (order.length < o.prompts) order = [...order, ...shuffled(rand, items.keys())];
     const prompts = order.splice(0, o.prompts).map((i) => ({
       ...items[i],
       visual: ctx.upload(items[i].visual, items[i].shape, 'f32'),

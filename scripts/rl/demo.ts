@@ -54,6 +54,7 @@ import {
   CLIP_SIZE,
   type SquaresClip,
   seededRandom,
+  shuffled,
 } from '../../src/rl-lite/tasks/moving-squares';
 import { visionParamNames } from '../../src/rl-lite/vision';
 import { linspaceIndices } from '../../src/video/sampling';
@@ -428,14 +429,7 @@ async function main(): Promise<void> {
   let order: number[] = [];
   const stepMs: number[] = [];
   for (let s = 1; s <= steps; s++) {
-    if (order.length < batch) {
-      const perm = train.map((_, i) => i);
-      for (let i = perm.length - 1; i > 0; i--) {
-        const j = Math.floor(rand() * (i + 1));
-        [perm[i], perm[j]] = [perm[j], perm[i]];
-      }
-      order = [...order, ...perm];
-    }
+    if (order.length < batch) order = [...order, ...shuffled(rand, train.keys())];
     const items = order.splice(0, batch).map((i) => train[i]);
     t0 = performance.now();
     const r = await trainer.sftStep(items, opt, Number(args.pack));

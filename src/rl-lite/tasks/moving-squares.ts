@@ -85,15 +85,18 @@ export const seededRandom = (seed: number): Random => rng(seed);
 
 const randInt = (r: Random, lo: number, hi: number): number => lo + Math.floor(r() * (hi - lo + 1));
 
-/** k distinct elements of `xs`, in random order. */
-function pick<T>(r: Random, xs: readonly T[], k: number): T[] {
-  const pool = [...xs];
-  for (let i = pool.length - 1; i > 0; i--) {
+/** A copy of `xs` in a seeded random order (Fisher–Yates). */
+export function shuffled<T>(r: Random, xs: Iterable<T>): T[] {
+  const out = [...xs];
+  for (let i = out.length - 1; i > 0; i--) {
     const j = Math.floor(r() * (i + 1));
-    [pool[i], pool[j]] = [pool[j], pool[i]];
+    [out[i], out[j]] = [out[j], out[i]];
   }
-  return pool.slice(0, k);
+  return out;
 }
+
+/** k distinct elements of `xs`, in random order. */
+const pick = <T>(r: Random, xs: readonly T[], k: number): T[] => shuffled(r, xs).slice(0, k);
 
 function overlapsEver(a: Square, b: Square): boolean {
   for (let t = 0; t < CLIP_FRAMES; t++) {
