@@ -69,10 +69,10 @@ function DemoNote({ parameters, disabled }: { parameters: number; disabled: bool
     <div className="callout callout-info" data-testid="demo-model-note">
       <p>
         This is the <strong>demo model</strong>: a {(parameters / 1e6).toPrecision(2)} M-parameter
-        TinyLLaVA-Video trained in this project on moving squares. It says which way a coloured square moves,
-        reasoning first as the real model does. On clips it has not seen it is almost always right when one
-        square is in view, and about four times in five when there are two (a guess gets 1 in 4). It knows
-        nothing else.
+        TinyLLaVA-Video trained in this project on moving squares, first on worked answers, then by GRPO (as
+        the real one was). It says which way a coloured square moves, reasoning first as the real model does.
+        On clips it has not seen it is almost always right when one square is in view, and about four times in
+        five when there are two (a guess gets 1 in 4). It knows nothing else.
       </p>
       <p className="callout-hint">
         For questions about your own videos load <strong>{DEFAULT_REPO}</strong> from the Hugging Face hub:
