@@ -4,8 +4,9 @@
  * (present or not; the x, y of its centre), and its squared error's gradient goes back through the
  * connector. One head serves every latent, so any one latent the language model attends to carries
  * the whole frame, in one code. With `slots`, latent j of a frame answers for colour j alone (four
- * latents a frame, one a colour): the language model then finds the asked square by where it looks. The head is then
- * thrown away; only the connector's weights change, and the language model trains on them after.
+ * latents a frame, one a colour): the language model then finds the asked square by where it looks. With
+ * `frame`, the head reads a frame's latents together (the first form of this stage, which trained the
+ * demo model's fourth run). The head is then thrown away; only the connector's weights change, and the language model trains on them after.
  *
  * Why: a connector that is random, or trained only through the language model's loss, averages a
  * frame's patches and loses which colour is where (rl:probe measures it), so two-square clips stay
@@ -182,6 +183,8 @@ export async function positionsStage(
     evalEvery: number;
     /** Latent j of a frame answers for colour j alone (needs as many latents a frame as colours). */
     slots?: boolean;
+    /** One head input is a frame's latents side by side, not one latent. */
+    frame?: boolean;
   },
 ): Promise<{ one: number; two: number }> {
   const frames = o.times.length;
@@ -189,8 +192,12 @@ export async function positionsStage(
   const rowTimes = o.times.flatMap((t) => Array<number>(perFrame).fill(t));
   if (o.slots && perFrame !== COLOURS.length)
     throw new Error(`slots: ${perFrame} latents a frame, not one a colour (${COLOURS.length})`);
+  if (o.slots && o.frame)
+    throw new Error('slots and frame: a head reads one latent or a whole frame, not both');
   const colours = o.slots ? rowTimes.map((_, r) => r % perFrame) : undefined;
-  const head = new PositionHead(connector.c.dim, o.rand);
+  // Rows are frame-major, so a frame's latents are one contiguous input of perFrame·D values.
+  const inputTimes = o.frame ? o.times : rowTimes;
+  const head = new PositionHead(connector.c.dim * (o.frame ? perFrame : 1), o.rand);
   const opt = new AdamW(ctx, connector.params, {
     ...ADAMW_DEFAULTS,
     lr: o.lr,
@@ -224,7 +231,7 @@ export async function positionsStage(
     for (const i of order.splice(0, o.batch)) {
       const ex = train[i];
       const visual = await visualOf(ex);
-      const r = head.lossAndGrad(visual, ex.clip, rowTimes, 1 / (o.batch * rowTimes.length), colours);
+      const r = head.lossAndGrad(visual, ex.clip, inputTimes, 1 / (o.batch * inputTimes.length), colours);
       loss += r.loss;
       ctx.tidy(() => {
         connector.backward(

@@ -2,7 +2,7 @@
  * `npm run rl:demo -- [--out .cache/rl-demo] [--train 2048] [--test 64] [--steps 1200] [--batch 8]
  *   [--pack 8] [--lr 3e-3] [--seed 0] [--eval-every 200] [--max-new 128] [--image 64] [--group 16]
  *   [--queries 16] [--q-scale 6] [--hidden 64] [--layers 2] [--train-connector [--connector-lr-scale 1]] [--vision]
- *   [--positions-steps 0 [--positions-lr 1e-3] [--positions-slots]] [--grpo-steps 0 …]
+ *   [--positions-steps 0 [--positions-lr 1e-3] [--positions-slots | --positions-frame]] [--grpo-steps 0 …]
  *   [--grpo-data <rl:squares folder>]
  *   [--init <folder> | --init-llm <folder>] [--save <folder>]`
  *
@@ -105,6 +105,7 @@ const { values: args } = parseArgs({
     'positions-steps': { type: 'string', default: '0' },
     'positions-lr': { type: 'string', default: '1e-3' },
     'positions-slots': { type: 'boolean', default: false },
+    'positions-frame': { type: 'boolean', default: false },
   },
 });
 const out = resolve(args.out);
@@ -402,6 +403,7 @@ async function main(): Promise<void> {
         rand: seededRandom(seed + 2),
         evalEvery: 200,
         slots: args['positions-slots'],
+        frame: args['positions-frame'],
       },
     );
   }
