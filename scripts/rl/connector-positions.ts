@@ -4,9 +4,10 @@
  * (present or not; the x, y of its centre), and its squared error's gradient goes back through the
  * connector. One head serves every latent, so any one latent the language model attends to carries
  * the whole frame, in one code. With `slots`, latent j of a frame answers for colour j alone (four
- * latents a frame, one a colour): the language model then finds the asked square by where it looks. With
- * `frame`, the head reads a frame's latents together (the first form of this stage, which trained the
- * demo model's fourth run). The head is then thrown away; only the connector's weights change, and the language model trains on them after.
+ * latents a frame, one a colour): the language model then finds the asked square by where it looks.
+ * With `frame`, the head reads a frame's latents together (the first form of this stage, which made the
+ * demo model's fourth run). The head is then thrown away; only the connector's weights change, and the
+ * language model trains on them after.
  *
  * Why: a connector that is random, or trained only through the language model's loss, averages a
  * frame's patches and loses which colour is where (rl:probe measures it), so two-square clips stay
