@@ -67,6 +67,7 @@ export function planSquaresDataset(o: SquaresDatasetOptions): SquaresDataset {
       video_filename: clipFileName(i),
       problem_id: i,
       think: squaresThink(clip),
+      squares: clip.squares.length, // ours, for splitting results (eval:compare --by squares)
     }),
   );
   const nTest = Math.round(o.n * o.heldOut);
