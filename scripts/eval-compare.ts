@@ -109,7 +109,9 @@ function main(argv: string[]): number {
     const groups = new Map<string, string[]>();
     for (const item of parseDataset(readFileSync(values.data, 'utf8'), values.data)) {
       const key = `${values.by}=${JSON.stringify(item[values.by] ?? null)}`;
-      groups.set(key, [...(groups.get(key) ?? []), String(item.problem_id)]);
+      const ids = groups.get(key) ?? [];
+      ids.push(String(item.problem_id));
+      groups.set(key, ids);
     }
     for (const [key, ids] of [...groups].sort()) rows.push(compare(key, a, b, ids));
   }
